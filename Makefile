@@ -1,0 +1,79 @@
+# eryx: the top-level build.  Two commands do all set-up on a fresh machine:
+#   make demo   build everything (dependencies included) and run the demo
+#   make test   build everything and run the tests
+# Third-party pieces are brought and built by scripts/deps.sh into
+# $(ERYX_CACHE) (default ~/.cache/eryx), keyed by version.
+
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+SANITIZE ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+DEPS_MK := $(BUILD)/deps.mk
+HOST := $(BUILD)/host
+
+.PHONY: all deps guest host demo test bench clean format
+all: host
+
+ifeq ($(filter clean format,$(MAKECMDGOALS)),)
+include $(DEPS_MK)
+endif
+
+$(DEPS_MK): scripts/deps.sh deps/versions.env deps/sha256sums \
+            deps/wasmtime/Cargo.toml deps/wasmtime/Cargo.lock
+	@mkdir -p $(BUILD)
+	bash scripts/deps.sh $@
+
+deps: $(DEPS_MK)
+
+# ---- guest: runtime.wasm, C around libpython for wasm32-wasip1 ----
+GUEST_CC = clang-$(LLVM_VERSION) --target=wasm32-wasip1 \
+    --sysroot=$(WASI_SYSROOT) -resource-dir $(CLANG_RESOURCE_DIR)
+GUEST_CFLAGS = -O2 -g0 -Wall -Wextra -Werror -Wno-unused-parameter \
+    -I$(PYTHON_SRC)/Include -I$(PYTHON_WASM_BUILD) -Iabi -I$(BUILD)/guest
+RUNTIME_WASM := $(BUILD)/runtime.wasm
+
+$(BUILD)/guest/runtime_py.h: guest/runtime.py
+	@mkdir -p $(@D)
+	{ echo '/* generated from guest/runtime.py by the Makefile */'; \
+	  echo 'static const unsigned char eryx_runtime_py[] = {'; \
+	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00};'; } >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/guest/runtime.o: guest/runtime.c abi/eryx_abi.h $(BUILD)/guest/runtime_py.h $(DEPS_MK)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(RUNTIME_WASM): $(BUILD)/guest/runtime.o
+	$(GUEST_CC) -mexec-model=reactor $(PYTHON_WASM_LDFLAGS) -o $@.debug $< \
+	    $(PYTHON_WASM_LIBS)
+	llvm-strip-$(LLVM_VERSION) -o $@ $@.debug
+
+guest: $(RUNTIME_WASM)
+
+# ---- host: liberyx, the CLI, tests (CMake) ----
+$(HOST)/CMakeCache.txt: CMakeLists.txt $(DEPS_MK)
+	cmake -S . -B $(HOST) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	    -DERYX_WASMTIME_LIB=$(WASMTIME_LIB) \
+	    -DERYX_WASMTIME_INCLUDE=$(WASMTIME_INCLUDE) \
+	    -DERYX_RUNTIME_WASM=$(abspath $(RUNTIME_WASM)) \
+	    -DERYX_STDLIB_DIR=$(STDLIB_DIR) \
+	    -DERYX_PYTHON_VERSION=$(PYTHON_FULL_VERSION) \
+	    -DERYX_SANITIZE=$(SANITIZE) >/dev/null
+
+host: $(HOST)/CMakeCache.txt $(RUNTIME_WASM)
+	cmake --build $(HOST) -j $(JOBS)
+
+demo: host
+	@echo '== examples/hello.c: a C program runs Python in a sandbox =='
+	$(HOST)/hello
+	@echo '== the eryx CLI =='
+	$(HOST)/eryx -c 'import sys; print(sys.version_info[:2]); print(6*7)'
+
+test: host
+	cd $(HOST) && ctest --output-on-failure -j $(JOBS)
+
+format:
+	clang-format-14 -i include/*.h abi/*.h host/*.c host/*.h guest/*.c \
+	    cli/*.c examples/*.c tests/*/*.c tests/*/*.h
+
+clean:
+	rm -rf $(BUILD)

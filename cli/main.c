@@ -1,0 +1,152 @@
+/*
+** main.c: the `eryx` command, which runs Python code in a sandbox.
+** Uses only <eryx.h>.  Exit status: 0 success, 1 the code failed (an
+** exception, or the sandbox stopped it), 2 usage error.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <eryx.h>
+
+static const char usage[] =
+    "usage: eryx [options] FILE | -c CODE | -\n"
+    "\n"
+    "Run Python code in a WebAssembly sandbox.\n"
+    "\n"
+    "  FILE        run the code in FILE\n"
+    "  -c CODE     run CODE\n"
+    "  -           run the code read from standard input\n"
+    "  --version   print the eryx and CPython versions\n"
+    "  -h, --help  print this help\n"
+    "\n"
+    "The sandbox's stdout and stderr go to eryx's own.  Exit status: 0 on\n"
+    "success, 1 if the code raised an exception (SystemExit included) or\n"
+    "the sandbox stopped it, 2 on a usage error.\n";
+
+/* Read all of `f` into a new buffer; NUL bytes are kept (and rejected by
+   the sandbox with a clear error). */
+static char *
+read_all(FILE *f, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *bigger = realloc(buf, cap * 2);
+        if (bigger == NULL) {
+            free(buf);
+            return NULL;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    if (buf != NULL && ferror(f)) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static int
+fail_usage(const char *msg)
+{
+    fprintf(stderr, "eryx: %s\n%s", msg, usage);
+    return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *code_arg = NULL, *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("eryx %s (CPython %s)\n", eryx_version(),
+                   eryx_python_version());
+            return 0;
+        } else if (strcmp(a, "-c") == 0) {
+            if (++i >= argc)
+                return fail_usage("-c needs an argument");
+            code_arg = argv[i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            char msg[128];
+            snprintf(msg, sizeof msg, "unknown option %.64s", a);
+            return fail_usage(msg);
+        } else if (file == NULL && code_arg == NULL) {
+            file = a;
+        } else {
+            return fail_usage("give one of FILE, -c CODE or -");
+        }
+    }
+    if ((code_arg != NULL) == (file != NULL))
+        return fail_usage("give one of FILE, -c CODE or -");
+
+    char *code = NULL;
+    size_t code_len = 0;
+    if (code_arg != NULL) {
+        code_len = strlen(code_arg);
+    } else if (strcmp(file, "-") == 0) {
+        code = read_all(stdin, &code_len);
+    } else {
+        FILE *f = fopen(file, "rb");
+        if (f == NULL) {
+            fprintf(stderr, "eryx: cannot open %s: %s\n", file,
+                    strerror(errno));
+            return 2;
+        }
+        code = read_all(f, &code_len);
+        fclose(f);
+    }
+    if (code_arg == NULL && code == NULL) {
+        fprintf(stderr, "eryx: cannot read %s\n", file);
+        return 2;
+    }
+
+    eryx_error err;
+    eryx_engine *engine = NULL;
+    eryx_sandbox *sandbox = NULL;
+    eryx_result *result = NULL;
+    int status = 1;
+    if (eryx_engine_new(NULL, &engine, &err) != ERYX_OK ||
+        eryx_sandbox_new(engine, NULL, &sandbox, &err) != ERYX_OK) {
+        fprintf(stderr, "eryx: %s\n", err.message);
+        goto done;
+    }
+    eryx_status s = eryx_sandbox_execute(sandbox, code ? code : code_arg,
+                                         code_len, &result, &err);
+    if (result == NULL) {
+        fprintf(stderr, "eryx: %s\n", err.message);
+        goto done;
+    }
+    size_t n;
+    const char *text = eryx_result_stdout(result, &n);
+    fwrite(text, 1, n, stdout);
+    fflush(stdout);
+    text = eryx_result_stderr(result, &n);
+    fwrite(text, 1, n, stderr);
+    if (s == ERYX_OK) {
+        status = 0;
+    } else if (s == ERYX_E_PYTHON) {
+        text = eryx_result_error(result, &n);
+        fwrite(text, 1, n, stderr);
+    } else {
+        text = eryx_result_error(result, &n);
+        fprintf(stderr, "eryx: %s: %.*s\n", eryx_status_str(s), (int)n,
+                text ? text : "");
+    }
+
+done:
+    eryx_result_free(result);
+    eryx_sandbox_free(sandbox);
+    eryx_engine_free(engine);
+    free(code);
+    return status;
+}

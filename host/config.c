@@ -1,0 +1,210 @@
+/*
+** config.c: eryx_config, the options builder, and where each default comes
+** from (documented in include/eryx.h).  Also the UTF-8 check of inputs.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#ifndef ERYX_DEFAULT_RUNTIME_PATH
+#define ERYX_DEFAULT_RUNTIME_PATH ""
+#endif
+#ifndef ERYX_DEFAULT_STDLIB_DIR
+#define ERYX_DEFAULT_STDLIB_DIR ""
+#endif
+
+eryx_status
+eryx_config_new(eryx_config **out, eryx_error *err)
+{
+    if (out == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "out is NULL");
+    *out = NULL;
+    eryx_config *c = eryx__calloc(1, sizeof *c);
+    if (c == NULL || (c->result_variable = eryx__strdup("result")) == NULL) {
+        eryx__free(c);
+        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    }
+    *out = c;
+    return ERYX_OK;
+}
+
+void
+eryx_config_free(eryx_config *c)
+{
+    if (c == NULL)
+        return;
+    eryx__free(c->runtime_path);
+    eryx__free(c->stdlib_dir);
+    eryx__free(c->cache_dir);
+    eryx__free(c->result_variable);
+    eryx__free(c);
+}
+
+/* Replace *slot by a copy of `value`. */
+static eryx_status
+set_string(char **slot, const char *value, eryx_error *err)
+{
+    char *copy = eryx__strdup(value);
+    if (copy == NULL)
+        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    eryx__free(*slot);
+    *slot = copy;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_runtime_path(eryx_config *c, const char *path, eryx_error *err)
+{
+    if (c == NULL || path == NULL || *path == '\0')
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "runtime path is empty");
+    return set_string(&c->runtime_path, path, err);
+}
+
+eryx_status
+eryx_config_set_stdlib_dir(eryx_config *c, const char *path, eryx_error *err)
+{
+    if (c == NULL || path == NULL || *path == '\0')
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "stdlib dir is empty");
+    return set_string(&c->stdlib_dir, path, err);
+}
+
+eryx_status
+eryx_config_set_cache_dir(eryx_config *c, const char *path, eryx_error *err)
+{
+    if (c == NULL || path == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "cache dir is NULL");
+    return set_string(&c->cache_dir, path, err);
+}
+
+static bool
+is_identifier(const char *s)
+{
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    for (s++; *s; s++) {
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    }
+    return true;
+}
+
+eryx_status
+eryx_config_set_result_variable(eryx_config *c,
+                                const char *name,
+                                eryx_error *err)
+{
+    if (c == NULL || name == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "name is NULL");
+    if (*name != '\0' && !is_identifier(name))
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "result variable '%.64s' is not an ASCII identifier",
+                          name);
+    return set_string(&c->result_variable, name, err);
+}
+
+const char *
+eryx__config_result_variable(const eryx_config *c)
+{
+    return c ? c->result_variable : "result";
+}
+
+/* The first of: the config's value, the environment variable, the
+   compiled-in default. */
+static const char *
+pick(const char *configured, const char *env, const char *builtin)
+{
+    if (configured != NULL)
+        return configured;
+    const char *v = getenv(env);
+    return v && *v ? v : builtin;
+}
+
+eryx_status
+eryx__config_paths(const eryx_config *c,
+                   char **runtime_path,
+                   char **stdlib_dir,
+                   char **cache_dir,
+                   eryx_error *err)
+{
+    *runtime_path = *stdlib_dir = *cache_dir = NULL;
+    const char *rt = pick(c ? c->runtime_path : NULL, "ERYX_RUNTIME",
+                          ERYX_DEFAULT_RUNTIME_PATH);
+    const char *lib =
+        pick(c ? c->stdlib_dir : NULL, "ERYX_STDLIB", ERYX_DEFAULT_STDLIB_DIR);
+    if (*rt == '\0' || *lib == '\0')
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "no runtime.wasm or stdlib configured (set "
+                          "ERYX_RUNTIME and ERYX_STDLIB)");
+    char *cache = NULL;
+    if (c != NULL && c->cache_dir != NULL) {
+        cache = *c->cache_dir ? eryx__strdup(c->cache_dir) : NULL;
+        if (*c->cache_dir && cache == NULL)
+            goto nomem;
+    } else {
+        const char *base = getenv("ERYX_CACHE");
+        const char *home = getenv("HOME");
+        const char *suffix =
+            base && *base ? "/compiled" : "/.cache/eryx/compiled";
+        const char *root = base && *base ? base : home;
+        if (root != NULL && *root) {
+            size_t n = strlen(root) + strlen(suffix) + 1;
+            cache = eryx__malloc(n);
+            if (cache == NULL)
+                goto nomem;
+            memcpy(cache, root, strlen(root));
+            memcpy(cache + strlen(root), suffix, strlen(suffix) + 1);
+        }
+    }
+    *runtime_path = eryx__strdup(rt);
+    *stdlib_dir = eryx__strdup(lib);
+    *cache_dir = cache;
+    if (*runtime_path && *stdlib_dir)
+        return ERYX_OK;
+    eryx__free(*runtime_path);
+    eryx__free(*stdlib_dir);
+    *runtime_path = *stdlib_dir = NULL;
+nomem:
+    eryx__free(cache);
+    *cache_dir = NULL;
+    return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+}
+
+/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing past
+   U+10FFFF. */
+bool
+eryx__utf8_valid(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        unsigned min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1, min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2, min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        unsigned cp = c & (0x3Fu >> n);
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}

@@ -1,0 +1,234 @@
+/*
+** eryx.h: the whole public C API of liberyx, a sandbox for untrusted Python.
+**
+** Anything not declared here is not API.  The library keeps no global state:
+** everything hangs off an eryx_engine.
+**
+** Conventions, once for every function:
+**   - Fallible calls return eryx_status and take a trailing `eryx_error *err`
+**     that may be NULL; on failure it receives the status and a message.
+**     Nothing is allocated on the error path.
+**   - Inputs are borrowed for the call and copied if kept.  Ownership never
+**     depends on whether the call succeeded.
+**   - Every _new has a _free; _free(NULL) does nothing.
+**   - A const object may be used from several threads at once; a non-const
+**     one by one thread at a time.
+*/
+#ifndef ERYX_H
+#define ERYX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define ERYX_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define ERYX_API __attribute__((visibility("default")))
+#else
+#define ERYX_API
+#endif
+
+/* Versions.  The API is unstable while MAJOR is 0; from 1.0 on, a MINOR bump
+   only adds, and a PATCH bump changes no declaration. */
+#define ERYX_VERSION_MAJOR  0
+#define ERYX_VERSION_MINOR  1
+#define ERYX_VERSION_PATCH  0
+#define ERYX_VERSION_STRING "0.1.0"
+#define ERYX_VERSION_NUMBER                                     \
+    (ERYX_VERSION_MAJOR * 1000000 + ERYX_VERSION_MINOR * 1000 + \
+     ERYX_VERSION_PATCH)
+
+/** \brief The library's ERYX_VERSION_NUMBER, to check against the header. */
+ERYX_API int eryx_version_number(void);
+/** \brief The library's version, e.g. "0.1.0" (static string). */
+ERYX_API const char *eryx_version(void);
+/** \brief The guest's CPython version, e.g. "3.13.15" (static string). */
+ERYX_API const char *eryx_python_version(void);
+
+/*
+** Status codes.  Append-only, never renumbered.  Codes below 32 mean the
+** library could not carry the call out; codes from 32 on mean the sandbox
+** ran and the code did not finish normally.
+*/
+#define ERYX_STATUS_MAP(X)                                  \
+    X(ERYX_OK, 0, "ok")                                     \
+    X(ERYX_E_NOMEM, 1, "out of memory")                     \
+    X(ERYX_E_INVALID_ARG, 2, "invalid argument")            \
+    X(ERYX_E_IO, 3, "i/o error")                            \
+    X(ERYX_E_ENGINE, 4, "engine error")                     \
+    X(ERYX_E_ABI, 5, "guest broke the host-guest contract") \
+    X(ERYX_E_INVALID_INPUT, 6, "invalid input")             \
+    X(ERYX_E_PYTHON, 32, "python exception")                \
+    X(ERYX_E_TIMEOUT, 33, "execution timeout")              \
+    X(ERYX_E_FUEL, 34, "fuel exhausted")                    \
+    X(ERYX_E_MEMORY_LIMIT, 35, "memory limit")              \
+    X(ERYX_E_OUTPUT_LIMIT, 36, "output limit")              \
+    X(ERYX_E_TRAP, 37, "sandbox failure")                   \
+    X(ERYX_E_CANCELLED, 38, "cancelled")
+
+typedef enum eryx_status {
+#define ERYX_STATUS_ENUM_(name, value, text) name = value,
+    ERYX_STATUS_MAP(ERYX_STATUS_ENUM_)
+#undef ERYX_STATUS_ENUM_
+} eryx_status;
+
+/** \brief A short description of `status` (static, never NULL). */
+ERYX_API const char *eryx_status_str(eryx_status status);
+
+/** What failed, filled in by a failing call when the caller passes one. */
+typedef struct eryx_error {
+    eryx_status status;
+    char message[256]; /* NUL-terminated, may be truncated */
+} eryx_error;
+
+/* ------------------------------------------------------------------ config */
+
+/*
+** A builder of options, read by eryx_engine_new and the sandbox and session
+** constructors (each reads the options that concern it and copies them).
+** Defaults, used when no config is given:
+**
+**   option           default
+**   runtime_path     $ERYX_RUNTIME, else the runtime.wasm this library was
+**                    built with
+**   stdlib_dir       $ERYX_STDLIB, else the stdlib it was built with
+**   cache_dir        $ERYX_CACHE/compiled, else ~/.cache/eryx/compiled;
+**                    "" turns the compiled-code cache off
+**   result_variable  "result"
+*/
+typedef struct eryx_config eryx_config;
+
+/** \brief A config holding the defaults.  Owned by the caller. */
+ERYX_API eryx_status eryx_config_new(eryx_config **out, eryx_error *err);
+ERYX_API void eryx_config_free(eryx_config *config);
+
+/** \brief Path of the guest module, runtime.wasm (engine). */
+ERYX_API eryx_status eryx_config_set_runtime_path(eryx_config *config,
+                                                  const char *path,
+                                                  eryx_error *err);
+/** \brief Host directory with the guest's stdlib (engine).  It is mounted
+    read-only at /lib/pythonX.Y and is all of the host the guest sees. */
+ERYX_API eryx_status eryx_config_set_stdlib_dir(eryx_config *config,
+                                                const char *path,
+                                                eryx_error *err);
+/** \brief Directory for compiled guest code (engine); "" disables it. */
+ERYX_API eryx_status eryx_config_set_cache_dir(eryx_config *config,
+                                               const char *path,
+                                               eryx_error *err);
+/** \brief Name of the variable captured as JSON after each execute
+    (sandbox, session): a Python identifier; "" captures nothing. */
+ERYX_API eryx_status eryx_config_set_result_variable(eryx_config *config,
+                                                     const char *name,
+                                                     eryx_error *err);
+
+/* ------------------------------------------------------------------ engine */
+
+/*
+** The engine compiles the guest once and is shared by every sandbox made
+** from it, from any thread.  Compiled code is kept in the cache directory, so
+** the next engine (in this process or another) loads it instead of compiling.
+*/
+typedef struct eryx_engine eryx_engine;
+
+/** \brief Load (or compile) the guest.  `config` may be NULL; it is only
+    read.  On success `*out` is owned by the caller. */
+ERYX_API eryx_status eryx_engine_new(const eryx_config *config,
+                                     eryx_engine **out,
+                                     eryx_error *err);
+/** \brief Free the engine.  Every sandbox and session made from it must have
+    been freed before. */
+ERYX_API void eryx_engine_free(eryx_engine *engine);
+
+/* ------------------------------------------------------------------ result */
+
+/** What one execute produced.  Owned by the caller of the execute. */
+typedef struct eryx_result eryx_result;
+
+ERYX_API void eryx_result_free(eryx_result *result);
+/** \brief ERYX_OK, or why the execution failed (same as execute returned). */
+ERYX_API eryx_status eryx_result_status(const eryx_result *result);
+/** \brief Text written to stdout.  The view lives as long as `result`;
+    `len` (may be NULL) receives its length in bytes; never NULL. */
+ERYX_API const char *eryx_result_stdout(const eryx_result *result, size_t *len);
+/** \brief Text written to stderr (as eryx_result_stdout). */
+ERYX_API const char *eryx_result_stderr(const eryx_result *result, size_t *len);
+/** \brief The result variable as JSON, or NULL when it was not set or could
+    not be serialized. */
+ERYX_API const char *eryx_result_json(const eryx_result *result, size_t *len);
+/** \brief Why the result variable could not be serialized, or NULL.  A set
+    result error does not make the execution fail. */
+ERYX_API const char *eryx_result_json_error(const eryx_result *result,
+                                            size_t *len);
+/** \brief The failure's message, or NULL on success: the traceback for
+    ERYX_E_PYTHON (user frames as `File "<user>", line N`). */
+ERYX_API const char *eryx_result_error(const eryx_result *result, size_t *len);
+/** \brief Wall time of the execution, in microseconds. */
+ERYX_API uint64_t eryx_result_duration_us(const eryx_result *result);
+
+/* ----------------------------------------------------- sandbox and session */
+
+/*
+** A sandbox runs each execute in a fresh interpreter: nothing one execute
+** defines is seen by the next.  A session keeps one interpreter, so its
+** namespace persists between executes.  Both are used by one thread at a
+** time; different ones may run in parallel.
+*/
+typedef struct eryx_sandbox eryx_sandbox;
+typedef struct eryx_session eryx_session;
+
+/** \brief A new sandbox of `engine` (borrowed; must outlive the sandbox).
+    `config` may be NULL. */
+ERYX_API eryx_status eryx_sandbox_new(eryx_engine *engine,
+                                      const eryx_config *config,
+                                      eryx_sandbox **out,
+                                      eryx_error *err);
+ERYX_API void eryx_sandbox_free(eryx_sandbox *sandbox);
+
+/**
+ * \brief Run Python `code` (UTF-8, `code_len` bytes; top-level await is
+ * allowed) in a fresh interpreter.
+ *
+ * Outcomes:
+ *   - ERYX_OK: `*out` is a result with the output.
+ *   - ERYX_E_INVALID_INPUT (NUL byte or invalid UTF-8 in `code`; the guest did
+ *     not run), ERYX_E_PYTHON (uncaught exception, SystemExit included),
+ *     ERYX_E_TRAP, ERYX_E_ABI, ERYX_E_ENGINE and the limit codes: `*out` is
+ *     still a result, holding the message and any output written.
+ *   - ERYX_E_NOMEM, ERYX_E_INVALID_ARG: `*out` is NULL.
+ */
+ERYX_API eryx_status eryx_sandbox_execute(eryx_sandbox *sandbox,
+                                          const char *code,
+                                          size_t code_len,
+                                          eryx_result **out,
+                                          eryx_error *err);
+
+/** \brief A new session of `engine` (as eryx_sandbox_new). */
+ERYX_API eryx_status eryx_session_new(eryx_engine *engine,
+                                      const eryx_config *config,
+                                      eryx_session **out,
+                                      eryx_error *err);
+ERYX_API void eryx_session_free(eryx_session *session);
+
+/** \brief Run `code` in the session's interpreter; outcomes as
+    eryx_sandbox_execute.  After ERYX_E_TRAP (or any failure that leaves
+    the interpreter unusable) the session is reset: its namespace is empty
+    at the next execute, and eryx_session_execution_count restarts. */
+ERYX_API eryx_status eryx_session_execute(eryx_session *session,
+                                          const char *code,
+                                          size_t code_len,
+                                          eryx_result **out,
+                                          eryx_error *err);
+/** \brief Discard the session's interpreter; the next execute starts fresh. */
+ERYX_API void eryx_session_reset(eryx_session *session);
+/** \brief Executes run since the session began or was last reset. */
+ERYX_API uint64_t eryx_session_execution_count(const eryx_session *session);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ERYX_H */

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The eryx CLI's contract: output streams, exit statuses, input forms.
+set -u
+eryx=${1:?usage: test_cli.sh PATH/TO/eryx}
+pass=0 fail=0
+check() { # check NAME EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        printf 'FAIL %s\n--- expected:\n%s\n--- got:\n%s\n' "$1" "$2" "$3"
+    fi
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The CPython version the CLI reports, as a tuple: "3.13.15" -> "(3, 13)".
+mm=$("$eryx" --version | sed -E 's/.*CPython ([0-9]+)\.([0-9]+).*/(\1, \2)/')
+out=$("$eryx" -c 'import sys; print(sys.version_info[:2]); print(6*7)')
+check "-c prints" "$mm
+42" "$out"
+
+"$eryx" -c '1/0' >"$tmp/out" 2>"$tmp/err"
+check "1/0 exit status" 1 $?
+check "1/0 stdout empty" "" "$(cat "$tmp/out")"
+grep -q 'File "<user>", line 1' "$tmp/err" && grep -q 'ZeroDivisionError' "$tmp/err"
+check "1/0 traceback on stderr" 0 $?
+
+"$eryx" -c 'import sys; print("o"); print("e", file=sys.stderr)' >"$tmp/out" 2>"$tmp/err"
+check "streams exit" 0 $?
+check "stdout stream" "o" "$(cat "$tmp/out")"
+check "stderr stream" "e" "$(cat "$tmp/err")"
+
+printf 'x = 20\nprint(x + 1)\n' >"$tmp/prog.py"
+check "FILE" "21" "$("$eryx" "$tmp/prog.py")"
+check "stdin" "21" "$("$eryx" - <"$tmp/prog.py")"
+
+"$eryx" -c 'import sys; sys.exit(3)' 2>"$tmp/err"
+check "sys.exit status" 1 $?
+grep -q 'SystemExit: 3' "$tmp/err"
+check "sys.exit reported" 0 $?
+
+printf 'print(1)\0print(2)\n' >"$tmp/nul.py"
+"$eryx" "$tmp/nul.py" >"$tmp/out" 2>"$tmp/err"
+check "NUL status" 1 $?
+grep -q 'NUL byte' "$tmp/err"
+check "NUL reported" 0 $?
+
+"$eryx" >/dev/null 2>&1
+check "no args is a usage error" 2 $?
+"$eryx" --bogus >/dev/null 2>&1
+check "unknown option is a usage error" 2 $?
+"$eryx" -c >/dev/null 2>&1
+check "-c without code is a usage error" 2 $?
+"$eryx" /nonexistent/file.py >/dev/null 2>&1
+check "missing file is a usage error" 2 $?
+
+"$eryx" --version | grep -Eq '^eryx [0-9]+\.[0-9]+\.[0-9]+ \(CPython 3\.[0-9]+\.[0-9]+\)$'
+check "--version" 0 $?
+"$eryx" --help | grep -q 'usage: eryx'
+check "--help" 0 $?
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,62 @@
+/*
+** sandbox_fixture.h: helpers shared by the tests that run Python: one
+** engine per test process, and run-and-check shorthands.
+*/
+#ifndef ERYX_SANDBOX_FIXTURE_H
+#define ERYX_SANDBOX_FIXTURE_H
+
+#include <eryx.h>
+
+#include "eryx_test.h"
+
+static eryx_engine *fixture_engine_;
+
+static void
+fixture_free_engine_(void)
+{
+    eryx_engine_free(fixture_engine_);
+}
+
+static inline eryx_engine *
+test_engine(void)
+{
+    if (fixture_engine_ == NULL) {
+        eryx_error err;
+        if (eryx_engine_new(NULL, &fixture_engine_, &err) != ERYX_OK)
+            ERYX_TEST_FAIL_("eryx_engine_new: %s", err.message);
+        atexit(fixture_free_engine_);
+    }
+    return fixture_engine_;
+}
+
+/* Run `code` in a new sandbox; returns the result (never NULL). */
+static inline eryx_result *
+run(const char *code)
+{
+    eryx_sandbox *sb = NULL;
+    eryx_result *r = NULL;
+    eryx_error err;
+    if (eryx_sandbox_new(test_engine(), NULL, &sb, &err) != ERYX_OK)
+        ERYX_TEST_FAIL_("eryx_sandbox_new: %s", err.message);
+    eryx_sandbox_execute(sb, code, strlen(code), &r, &err);
+    eryx_sandbox_free(sb);
+    if (r == NULL)
+        ERYX_TEST_FAIL_("no result: %s", err.message);
+    return r;
+}
+
+/* Run `code`; it must succeed and print exactly `expected`. */
+static inline void
+run_expect(const char *code, const char *expected)
+{
+    eryx_result *r = run(code);
+    if (eryx_result_status(r) != ERYX_OK)
+        ERYX_TEST_FAIL_("execute failed (%s):\n%s\nstderr:\n%s",
+                        eryx_status_str(eryx_result_status(r)),
+                        eryx_result_error(r, NULL),
+                        eryx_result_stderr(r, NULL));
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), expected);
+    eryx_result_free(r);
+}
+
+#endif /* ERYX_SANDBOX_FIXTURE_H */
