@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS_MK := $(BUILD)/deps.mk
 HOST := $(BUILD)/host
 
-.PHONY: all deps guest host demo test bench clean format
+.PHONY: all deps guest host demo test test-asan bench clean format
 all: host
 
 ifeq ($(filter clean format,$(MAKECMDGOALS)),)
@@ -71,9 +71,16 @@ demo: host
 test: host
 	cd $(HOST) && ctest --output-on-failure -j $(JOBS)
 
+# The same tests with AddressSanitizer and UBSan (LeakSanitizer included).
+test-asan:
+	$(MAKE) test BUILD_TYPE=Debug SANITIZE=address,undefined HOST=$(BUILD)/host-asan
+
+bench: host
+	bash bench/run.sh $(HOST)
+
 format:
 	clang-format-14 -i include/*.h abi/*.h host/*.c host/*.h guest/*.c \
-	    cli/*.c examples/*.c tests/*/*.c tests/*/*.h
+	    cli/*.c examples/*.c bench/*.c tests/*/*.c tests/*/*.h
 
 clean:
 	rm -rf $(BUILD)

@@ -74,6 +74,17 @@ ERYX_TEST(subprocesses_cannot_start)
         "no system\nno subprocess\n");
 }
 
+/* T6: a host file handle left open by initialization (it would be frozen
+   into a pre-initialized snapshot).  Only stdio and the stdlib preopen may
+   be open when user code starts. */
+ERYX_TEST(no_stray_file_descriptors_after_initialization)
+{
+    run_expect("import os\nopen_fds = []\nfor fd in range(64):\n"
+               "    try:\n        os.fstat(fd)\n        open_fds.append(fd)\n"
+               "    except OSError:\n        pass\nprint(open_fds)\n",
+               "[0, 1, 2, 3]\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -83,6 +94,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(host_environment_and_argv_are_invisible),
         ERYX_TEST_ENTRY(sockets_cannot_connect),
         ERYX_TEST_ENTRY(subprocesses_cannot_start),
+        ERYX_TEST_ENTRY(no_stray_file_descriptors_after_initialization),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
