@@ -22,7 +22,9 @@
 #define PY_STRINGIFY_VERSION \
     PY_STRINGIFY_VERSION_X(PY_MAJOR_VERSION, PY_MINOR_VERSION)
 
-static PyObject *glue;      /* module _eryx_runtime */
+/* The functions of runtime.py, held from initialization on, so that user
+   code that rebinds names in module _eryx_runtime cannot redirect them. */
+static PyObject *fn_begin, *fn_run_coroutine, *fn_format_exception, *fn_finish;
 static PyObject *namespace; /* the user's globals */
 static int initialized;
 
@@ -178,9 +180,18 @@ load_glue(void)
                                       "<eryx-runtime>", Py_file_input);
     if (code == NULL)
         return -1;
-    glue = PyImport_ExecCodeModule("_eryx_runtime", code);
+    PyObject *glue = PyImport_ExecCodeModule("_eryx_runtime", code);
     Py_DECREF(code);
-    return glue ? 0 : -1;
+    if (glue == NULL)
+        return -1;
+    fn_begin = PyObject_GetAttrString(glue, "begin");
+    fn_run_coroutine = PyObject_GetAttrString(glue, "run_coroutine");
+    fn_format_exception = PyObject_GetAttrString(glue, "format_exception");
+    fn_finish = PyObject_GetAttrString(glue, "finish");
+    Py_DECREF(glue);
+    return fn_begin && fn_run_coroutine && fn_format_exception && fn_finish
+               ? 0
+               : -1;
 }
 
 EXPORT("initialize")
@@ -231,7 +242,7 @@ run_user_code(const char *source)
     Py_DECREF(code);
     if (value != NULL && is_coroutine) {
         PyObject *coro = value;
-        value = PyObject_CallMethod(glue, "run_coroutine", "O", coro);
+        value = PyObject_CallOneArg(fn_run_coroutine, coro);
         Py_DECREF(coro);
     }
     if (value == NULL)
@@ -282,7 +293,7 @@ execute(char *code, size_t code_len, char *var, size_t var_len)
         goto done;
     }
 
-    PyObject *r = PyObject_CallMethod(glue, "begin", "O", source);
+    PyObject *r = PyObject_CallOneArg(fn_begin, source);
     if (r == NULL) {
         set_execute_error(current_error_text("runtime failure"), NULL, NULL);
         goto done;
@@ -292,14 +303,14 @@ execute(char *code, size_t code_len, char *var, size_t var_len)
     exc = run_user_code(text);
     PyObject *message = NULL;
     if (exc != NULL) {
-        message = PyObject_CallMethod(glue, "format_exception", "O", exc);
+        message = PyObject_CallOneArg(fn_format_exception, exc);
         if (message == NULL) {
             PyErr_Clear();
             message = PyObject_Str(exc);
             PyErr_Clear();
         }
     }
-    outs = PyObject_CallMethod(glue, "finish", "OO", namespace, varname);
+    outs = PyObject_CallFunctionObjArgs(fn_finish, namespace, varname, NULL);
     if (outs == NULL || !PyTuple_Check(outs) || PyTuple_GET_SIZE(outs) != 4) {
         Py_XDECREF(message);
         set_execute_error(current_error_text("runtime failure"), NULL, NULL);

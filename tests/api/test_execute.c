@@ -310,6 +310,22 @@ ERYX_TEST(os_exit_is_a_sandbox_failure_and_the_session_resets)
     eryx_session_free(ss);
 }
 
+ERYX_TEST(user_code_cannot_redirect_the_runtime)
+{
+    eryx_session *ss = new_session(NULL);
+    eryx_result *r = session_run(ss, "import _eryx_runtime as rt\n"
+                                     "rt.begin = rt.finish = None\n"
+                                     "rt.format_exception = None\n");
+    ASSERT_EQ(eryx_result_status(r), ERYX_OK);
+    eryx_result_free(r);
+    r = session_run(ss, "print('still captured')\n1/0");
+    ASSERT_EQ(eryx_result_status(r), ERYX_E_PYTHON);
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "still captured\n");
+    ASSERT_CONTAINS(eryx_result_error(r, NULL), "ZeroDivisionError");
+    eryx_result_free(r);
+    eryx_session_free(ss);
+}
+
 static long
 rss_kib(void)
 {
@@ -397,6 +413,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(one_megabyte_of_output_is_captured_intact),
         ERYX_TEST_ENTRY(sys_exit_is_a_script_error_with_its_code),
         ERYX_TEST_ENTRY(os_exit_is_a_sandbox_failure_and_the_session_resets),
+        ERYX_TEST_ENTRY(user_code_cannot_redirect_the_runtime),
         ERYX_TEST_ENTRY(thousand_session_executes_grow_rss_under_20_mb),
         ERYX_TEST_ENTRY(api_misuse_is_reported_not_crashed),
     };
