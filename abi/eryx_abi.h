@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /** Bumped on any change below; the host refuses a guest of another version. */
-#define ERYX_ABI_VERSION 1
+#define ERYX_ABI_VERSION 2
 
 /* ---- export names (world sandbox) ---- */
 #define ERYX_ABI_EXPORT_MEMORY          "memory"
@@ -20,6 +20,29 @@
 #define ERYX_ABI_EXPORT_POST_INITIALIZE "cabi_post_initialize"
 #define ERYX_ABI_EXPORT_EXECUTE         "execute"
 #define ERYX_ABI_EXPORT_POST_EXECUTE    "cabi_post_execute"
+#define ERYX_ABI_EXPORT_SNAPSHOT        "snapshot-state"
+#define ERYX_ABI_EXPORT_POST_SNAPSHOT   "cabi_post_snapshot-state"
+#define ERYX_ABI_EXPORT_RESTORE         "restore-state"
+#define ERYX_ABI_EXPORT_POST_RESTORE    "cabi_post_restore-state"
+#define ERYX_ABI_EXPORT_CLEAR           "clear-state"
+
+/* ---- imports: module "eryx" (the WIT's imports, lowered; docs/abi.md) ---- */
+#define ERYX_ABI_IMPORT_MODULE         "eryx"
+#define ERYX_ABI_IMPORT_INVOKE_START   "invoke-start"
+#define ERYX_ABI_IMPORT_INVOKE_WAIT    "invoke-wait"
+#define ERYX_ABI_IMPORT_INVOKE_READ    "invoke-read"
+#define ERYX_ABI_IMPORT_LIST_CALLBACKS "list-callbacks"
+#define ERYX_ABI_IMPORT_REPORT_TRACE   "report-trace"
+#define ERYX_ABI_IMPORT_REPORT_OUTPUT  "report-output"
+
+/** invoke-wait's return values. */
+#define ERYX_ABI_WAIT_DONE    1  /* a call finished; see the out record */
+#define ERYX_ABI_WAIT_TIMEOUT 0  /* the timeout passed first */
+#define ERYX_ABI_WAIT_IDLE    -1 /* no call is running and no timeout given */
+#define ERYX_ABI_WAIT_STOP    -2 /* the host stopped the execution */
+
+/** execute's flags. */
+#define ERYX_ABI_EXEC_TRACE 1u /* report trace events */
 
 /** Discriminants of result<T, E> and option<T>. */
 #define ERYX_ABI_OK   0
@@ -27,7 +50,7 @@
 #define ERYX_ABI_NONE 0
 #define ERYX_ABI_SOME 1
 
-/** A string in guest memory: offset and length in bytes (UTF-8). */
+/** A string or list<u8> in guest memory: offset and length in bytes. */
 typedef struct eryx_abi_string {
     uint32_t ptr;
     uint32_t len;
@@ -42,49 +65,63 @@ typedef struct eryx_abi_option_string {
 
 /** record execute-output */
 typedef struct eryx_abi_execute_output {
-    eryx_abi_string stdout_text;
-    eryx_abi_string stderr_text;
     eryx_abi_option_string result_json;
     eryx_abi_option_string result_error;
 } eryx_abi_execute_output;
 
-/** record execute-error */
-typedef struct eryx_abi_execute_error {
-    eryx_abi_string message;
-    eryx_abi_string stdout_text;
-    eryx_abi_string stderr_text;
-} eryx_abi_execute_error;
-
 /**
- * The return area of `execute`: result<execute-output, execute-error>.
- * `execute(code_ptr, code_len, var_ptr, var_len) -> i32` returns its offset;
- * the host reads it, then calls `cabi_post_execute(offset)`.
+ * The return area of `execute`: result<execute-output, string>.
+ * `execute(code_ptr, code_len, var_ptr, var_len, flags) -> i32` returns its
+ * offset; the host reads it, then calls `cabi_post_execute(offset)`.
  */
 typedef struct eryx_abi_execute_ret {
     uint8_t tag; /* ERYX_ABI_OK or ERYX_ABI_ERR */
     uint8_t pad_[3];
     union {
         eryx_abi_execute_output ok;
-        eryx_abi_execute_error err;
+        eryx_abi_string err;
     } u;
 } eryx_abi_execute_ret;
 
-/** The return area of `initialize`: result<_, string>. */
+/** The return area of `snapshot-state`: result<state-snapshot, string>. */
+typedef struct eryx_abi_snapshot_ret {
+    uint8_t tag;
+    uint8_t pad_[3];
+    union {
+        struct {
+            eryx_abi_string data;    /* list<u8> */
+            eryx_abi_string skipped; /* JSON list of names */
+        } ok;
+        eryx_abi_string err;
+    } u;
+} eryx_abi_snapshot_ret;
+
+/** The return area of result<_, string> (initialize, restore-state). */
 typedef struct eryx_abi_unit_ret {
     uint8_t tag;
     uint8_t pad_[3];
     eryx_abi_string err;
 } eryx_abi_unit_ret;
 
+/** What invoke-wait writes at its out pointer for a finished call. */
+typedef struct eryx_abi_call_done {
+    uint32_t handle;
+    uint32_t ok;  /* 1: the payload is JSON; 0: it is an error message */
+    uint32_t len; /* payload bytes, read with invoke-read */
+} eryx_abi_call_done;
+
 /* The canonical ABI fixes these offsets; the host reads fields by them. */
 _Static_assert(sizeof(eryx_abi_string) == 8, "string is (ptr, len)");
 _Static_assert(sizeof(eryx_abi_option_string) == 12, "option<string>");
-_Static_assert(sizeof(eryx_abi_execute_output) == 40, "execute-output");
-_Static_assert(sizeof(eryx_abi_execute_error) == 24, "execute-error");
-_Static_assert(sizeof(eryx_abi_execute_ret) == 44, "result return area");
+_Static_assert(sizeof(eryx_abi_execute_output) == 24, "execute-output");
+_Static_assert(sizeof(eryx_abi_execute_ret) == 28, "execute return area");
+_Static_assert(sizeof(eryx_abi_snapshot_ret) == 20, "snapshot return area");
 _Static_assert(sizeof(eryx_abi_unit_ret) == 12, "result<_, string>");
+_Static_assert(sizeof(eryx_abi_call_done) == 12, "call-done record");
 
-#define ERYX_ABI_EXECUTE_RET_SIZE 44u
-#define ERYX_ABI_UNIT_RET_SIZE    12u
+#define ERYX_ABI_EXECUTE_RET_SIZE  28u
+#define ERYX_ABI_SNAPSHOT_RET_SIZE 20u
+#define ERYX_ABI_UNIT_RET_SIZE     12u
+#define ERYX_ABI_CALL_DONE_SIZE    12u
 
 #endif /* ERYX_ABI_H */

@@ -1,7 +1,8 @@
 /*
 ** runtime.c: the guest runtime, the C around CPython that runtime.wasm is.
 ** Implements the exports of guest/runtime.wit (world eryx:sandbox) in the
-** canonical-ABI lowering declared by abi/eryx_abi.h.  Built as a WASI reactor.
+** canonical-ABI lowering declared by abi/eryx_abi.h, and offers the host's
+** imports to Python as the built-in module _eryx_host.  A WASI reactor.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -13,25 +14,205 @@
 #include "runtime_py.h" /* eryx_runtime_py[]: guest/runtime.py's source */
 
 #define EXPORT(name) __attribute__((export_name(name)))
+#define IMPORT(name) \
+    __attribute__((import_module(ERYX_ABI_IMPORT_MODULE), import_name(name)))
+
+/* ---- the host's imports (the WIT's, lowered) ---- */
+IMPORT(ERYX_ABI_IMPORT_INVOKE_START)
+uint32_t eryx_invoke_start(const char *name,
+                           size_t name_len,
+                           const char *args,
+                           size_t args_len);
+IMPORT(ERYX_ABI_IMPORT_INVOKE_WAIT)
+int32_t eryx_invoke_wait(int64_t timeout_ns, eryx_abi_call_done *out);
+IMPORT(ERYX_ABI_IMPORT_INVOKE_READ)
+int32_t eryx_invoke_read(uint32_t handle, char *buf, size_t len);
+IMPORT(ERYX_ABI_IMPORT_LIST_CALLBACKS)
+uint32_t eryx_list_callbacks(char *buf, size_t len);
+IMPORT(ERYX_ABI_IMPORT_REPORT_TRACE)
+void eryx_report_trace(uint32_t lineno, const char *json, size_t len);
+IMPORT(ERYX_ABI_IMPORT_REPORT_OUTPUT)
+void eryx_report_output(uint32_t stream, const char *data, size_t len);
 
 /* Where the host mounts the stdlib (read-only).  The name must match the
-   host's preopen in host/sandbox.c. */
-#define STDLIB_DIR                   "/lib/python" PY_STRINGIFY_VERSION
-#define PY_STRINGIFY_VERSION_(a, b)  #a "." #b
-#define PY_STRINGIFY_VERSION_X(a, b) PY_STRINGIFY_VERSION_(a, b)
-#define PY_STRINGIFY_VERSION \
-    PY_STRINGIFY_VERSION_X(PY_MAJOR_VERSION, PY_MINOR_VERSION)
+   host's preopen in host/instance.c. */
+#define PY_MM_(a, b) #a "." #b
+#define PY_MM(a, b)  PY_MM_(a, b)
+#define STDLIB_DIR   "/lib/python" PY_MM(PY_MAJOR_VERSION, PY_MINOR_VERSION)
 
 /* The functions of runtime.py, held from initialization on, so that user
    code that rebinds names in module _eryx_runtime cannot redirect them. */
 static PyObject *fn_begin, *fn_run_coroutine, *fn_format_exception, *fn_finish;
+static PyObject *fn_snapshot, *fn_restore, *fn_clear;
 static PyObject *namespace; /* the user's globals */
 static int initialized;
 
 static eryx_abi_unit_ret unit_ret;
 static eryx_abi_execute_ret execute_ret;
+static eryx_abi_snapshot_ret snapshot_ret;
 
-/* ---- memory the host hands in ---- */
+/* ------------------------------------------------------- module _eryx_host */
+
+/* UTF-8 of a str; lone surrogates become backslash escapes so that the
+   host always receives valid UTF-8.  New reference or NULL. */
+static PyObject *
+utf8_bytes(PyObject *str)
+{
+    if (!PyUnicode_Check(str)) {
+        PyErr_SetString(PyExc_TypeError, "expected str");
+        return NULL;
+    }
+    return PyUnicode_AsEncodedString(str, "utf-8", "backslashreplace");
+}
+
+static PyObject *
+host_start(PyObject *self, PyObject *args)
+{
+    PyObject *name, *json;
+    if (!PyArg_ParseTuple(args, "UU:start", &name, &json))
+        return NULL;
+    Py_ssize_t name_len, json_len;
+    const char *n = PyUnicode_AsUTF8AndSize(name, &name_len);
+    const char *j = PyUnicode_AsUTF8AndSize(json, &json_len);
+    if (n == NULL || j == NULL)
+        return NULL;
+    return PyLong_FromUnsignedLong(
+        eryx_invoke_start(n, (size_t)name_len, j, (size_t)json_len));
+}
+
+/* One finished call as (handle, ok, payload), or NULL with an error. */
+static PyObject *
+take_call(const eryx_abi_call_done *done)
+{
+    char *buf = malloc(done->len ? done->len : 1);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    PyObject *item = NULL;
+    if (eryx_invoke_read(done->handle, buf, done->len) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "the host lost a callback call");
+    } else {
+        PyObject *payload =
+            PyUnicode_DecodeUTF8(buf, (Py_ssize_t)done->len, "replace");
+        if (payload != NULL)
+            item = Py_BuildValue("(kON)", (unsigned long)done->handle,
+                                 done->ok ? Py_True : Py_False, payload);
+    }
+    free(buf);
+    return item;
+}
+
+/* wait(timeout): block until callback calls finish (None: without a time
+   limit); returns the finished calls, [] on timeout. */
+static PyObject *
+host_wait(PyObject *self, PyObject *arg)
+{
+    int64_t ns = -1;
+    if (arg != Py_None) {
+        double s = PyFloat_AsDouble(arg);
+        if (s == -1.0 && PyErr_Occurred())
+            return NULL;
+        ns = s <= 0 ? 0 : s >= 9e9 ? (int64_t)9e18 : (int64_t)(s * 1e9);
+    }
+    PyObject *list = PyList_New(0);
+    eryx_abi_call_done done;
+    int32_t r;
+    while (list != NULL && (r = eryx_invoke_wait(ns, &done)) != 0) {
+        if (r == ERYX_ABI_WAIT_IDLE) {
+            if (PyList_GET_SIZE(list) > 0)
+                break;
+            Py_DECREF(list);
+            PyErr_SetString(PyExc_RuntimeError,
+                            "deadlock: the event loop waits with no "
+                            "callback running and no timer pending");
+            return NULL;
+        }
+        if (r != ERYX_ABI_WAIT_DONE) {
+            Py_DECREF(list);
+            PyErr_SetString(PyExc_RuntimeError, "stopped by the host");
+            return NULL;
+        }
+        PyObject *item = take_call(&done);
+        if (item == NULL || PyList_Append(list, item) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(item);
+        ns = 0; /* then take whatever else has finished, without waiting */
+    }
+    return list;
+}
+
+static PyObject *
+host_callbacks(PyObject *self, PyObject *unused)
+{
+    uint32_t len = eryx_list_callbacks(NULL, 0);
+    char *buf = malloc(len ? len : 1);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    uint32_t got = eryx_list_callbacks(buf, len);
+    PyObject *text = PyUnicode_DecodeUTF8(
+        buf, (Py_ssize_t)(got < len ? got : len), "replace");
+    free(buf);
+    return text;
+}
+
+static PyObject *
+host_trace(PyObject *self, PyObject *args)
+{
+    unsigned int lineno;
+    PyObject *json;
+    if (!PyArg_ParseTuple(args, "IU:trace", &lineno, &json))
+        return NULL;
+    Py_ssize_t len;
+    const char *j = PyUnicode_AsUTF8AndSize(json, &len);
+    if (j == NULL)
+        return NULL;
+    eryx_report_trace(lineno, j, (size_t)len);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+host_output(PyObject *self, PyObject *args)
+{
+    unsigned int stream;
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "IO:output", &stream, &text))
+        return NULL;
+    PyObject *bytes = utf8_bytes(text);
+    if (bytes == NULL)
+        return NULL;
+    eryx_report_output(stream, PyBytes_AS_STRING(bytes),
+                       (size_t)PyBytes_GET_SIZE(bytes));
+    Py_DECREF(bytes);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef host_methods[] = {
+    {"start", host_start, METH_VARARGS, "Start a callback call."},
+    {"wait", host_wait, METH_O, "Wait for callback calls to finish."},
+    {"callbacks", host_callbacks, METH_NOARGS, "The callbacks, as JSON."},
+    {"trace", host_trace, METH_VARARGS, "Report a trace event."},
+    {"output", host_output, METH_VARARGS, "Write to stdout (1) or stderr (2)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef host_module = {
+    PyModuleDef_HEAD_INIT,
+    "_eryx_host",
+    "The eryx host's imports.",
+    -1,
+    host_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+static PyObject *
+init_host_module(void)
+{
+    return PyModule_Create(&host_module);
+}
+
+/* --------------------------------------------------------- memory and ABI */
 
 /* The canonical ABI's allocator: the host calls it to place arguments. */
 EXPORT("cabi_realloc")
@@ -39,12 +220,11 @@ void *
 cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size)
 {
     (void)old_size;
-    (void)align; /* malloc's alignment (16) covers every ABI type */
     if (new_size == 0) {
         free(ptr);
         return (void *)align;
     }
-    return realloc(ptr, new_size);
+    return realloc(ptr, new_size); /* malloc's 16-byte alignment suffices */
 }
 
 EXPORT("eryx_abi_version")
@@ -54,10 +234,8 @@ eryx_abi_version(void)
     return ERYX_ABI_VERSION;
 }
 
-/* ---- strings out ---- */
-
-/* Copies `len` bytes into a fresh guest allocation the host will see; on
-   allocation failure the string is empty rather than missing. */
+/* Copies `len` bytes into a fresh allocation the host will read; empty if
+   memory runs out. */
 static eryx_abi_string
 abi_string(const char *data, size_t len)
 {
@@ -77,15 +255,10 @@ abi_cstring(const char *text)
     return abi_string(text, strlen(text));
 }
 
-/* A Python str as UTF-8.  Lone surrogates (which UTF-8 cannot carry) become
-   backslash escapes, so what the host receives is always valid UTF-8. */
 static eryx_abi_string
 abi_pystring(PyObject *str)
 {
-    if (str == NULL || !PyUnicode_Check(str))
-        return abi_string("", 0);
-    PyObject *bytes =
-        PyUnicode_AsEncodedString(str, "utf-8", "backslashreplace");
+    PyObject *bytes = str ? utf8_bytes(str) : NULL;
     if (bytes == NULL) {
         PyErr_Clear();
         return abi_cstring("<text could not be encoded>");
@@ -116,23 +289,25 @@ free_string(eryx_abi_string *s)
     s->len = 0;
 }
 
-/* The message of the exception being handled, cleared; for failures inside
-   the runtime itself, where no traceback machinery may be usable. */
+/* The message of the pending exception, cleared, prefixed by `what`; for
+   failures of the runtime itself. */
 static eryx_abi_string
-current_error_text(const char *what)
+error_text(const char *what)
 {
     PyObject *exc = PyErr_GetRaisedException();
     PyObject *text = exc ? PyObject_Str(exc) : NULL;
     const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
     PyErr_Clear();
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s: %s", what, msg ? msg : "unknown error");
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s: %s%s%s", what,
+             exc ? Py_TYPE(exc)->tp_name : "", exc ? ": " : "",
+             msg ? msg : "unknown error");
     Py_XDECREF(text);
     Py_XDECREF(exc);
     return abi_cstring(buf);
 }
 
-/* ---- initialize ---- */
+/* -------------------------------------------------------------- initialize */
 
 static PyObject *
 new_namespace(void)
@@ -152,6 +327,8 @@ new_namespace(void)
 static const char *
 init_python(void)
 {
+    if (PyImport_AppendInittab("_eryx_host", init_host_module) < 0)
+        return "cannot register module _eryx_host";
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
     config.site_import = 0;
@@ -184,14 +361,26 @@ load_glue(void)
     Py_DECREF(code);
     if (glue == NULL)
         return -1;
-    fn_begin = PyObject_GetAttrString(glue, "begin");
-    fn_run_coroutine = PyObject_GetAttrString(glue, "run_coroutine");
-    fn_format_exception = PyObject_GetAttrString(glue, "format_exception");
-    fn_finish = PyObject_GetAttrString(glue, "finish");
+    struct {
+        PyObject **slot;
+        const char *name;
+    } fns[] = {
+        {&fn_begin, "begin"},
+        {&fn_run_coroutine, "run_coroutine"},
+        {&fn_format_exception, "format_exception"},
+        {&fn_finish, "finish"},
+        {&fn_snapshot, "snapshot_state"},
+        {&fn_restore, "restore_state"},
+        {&fn_clear, "clear_state"},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        *fns[i].slot = PyObject_GetAttrString(glue, fns[i].name);
+        if (*fns[i].slot == NULL)
+            rc = -1;
+    }
     Py_DECREF(glue);
-    return fn_begin && fn_run_coroutine && fn_format_exception && fn_finish
-               ? 0
-               : -1;
+    return rc;
 }
 
 EXPORT("initialize")
@@ -209,22 +398,30 @@ initialize(void)
     }
     if (load_glue() < 0 || (namespace = new_namespace()) == NULL) {
         unit_ret.tag = ERYX_ABI_ERR;
-        unit_ret.err = current_error_text("runtime initialization failed");
+        unit_ret.err = error_text("runtime initialization failed");
         return &unit_ret;
     }
     initialized = 1;
     return &unit_ret;
 }
 
+/* Frees the strings of a result<_, string> return area. */
+static void
+post_unit(eryx_abi_unit_ret *ret)
+{
+    if (ret == &unit_ret && ret->tag == ERYX_ABI_ERR)
+        free_string(&ret->err);
+    memset(&unit_ret, 0, sizeof unit_ret);
+}
+
 EXPORT("cabi_post_initialize")
 void
 cabi_post_initialize(eryx_abi_unit_ret *ret)
 {
-    if (ret == &unit_ret && ret->tag == ERYX_ABI_ERR)
-        free_string(&ret->err);
+    post_unit(ret);
 }
 
-/* ---- execute ---- */
+/* ----------------------------------------------------------------- execute */
 
 /* Runs the user's code; returns NULL on success or a new reference to the
    exception it raised. */
@@ -252,36 +449,32 @@ run_user_code(const char *source)
 }
 
 static void
-set_execute_error(eryx_abi_string message, PyObject *out, PyObject *err)
+set_execute_error(eryx_abi_string message)
 {
     execute_ret.tag = ERYX_ABI_ERR;
-    execute_ret.u.err.message = message;
-    execute_ret.u.err.stdout_text = abi_pystring(out);
-    execute_ret.u.err.stderr_text = abi_pystring(err);
+    execute_ret.u.err = message;
 }
 
 EXPORT("execute")
 eryx_abi_execute_ret *
-execute(char *code, size_t code_len, char *var, size_t var_len)
+execute(char *code, size_t code_len, char *var, size_t var_len, uint32_t flags)
 {
     memset(&execute_ret, 0, sizeof execute_ret);
     PyObject *source = NULL, *varname = NULL, *exc = NULL, *outs = NULL;
     char *text = NULL;
 
     if (!initialized) {
-        set_execute_error(abi_cstring("runtime is not initialized"), NULL,
-                          NULL);
+        set_execute_error(abi_cstring("runtime is not initialized"));
         goto done;
     }
-    /* The host checks these too; the guest does not rely on it. */
+    /* The host checks this too; the guest does not rely on it. */
     if (memchr(code, '\0', code_len) != NULL) {
-        set_execute_error(abi_cstring("code contains a NUL byte"), NULL, NULL);
+        set_execute_error(abi_cstring("code contains a NUL byte"));
         goto done;
     }
     text = malloc(code_len + 1);
     if (text == NULL) {
-        set_execute_error(abi_cstring("out of memory for the code"), NULL,
-                          NULL);
+        set_execute_error(abi_cstring("out of memory for the code"));
         goto done;
     }
     memcpy(text, code, code_len);
@@ -289,43 +482,38 @@ execute(char *code, size_t code_len, char *var, size_t var_len)
     source = PyUnicode_DecodeUTF8(text, (Py_ssize_t)code_len, "strict");
     varname = PyUnicode_DecodeUTF8(var, (Py_ssize_t)var_len, "strict");
     if (source == NULL || varname == NULL) {
-        set_execute_error(current_error_text("invalid input"), NULL, NULL);
+        set_execute_error(error_text("invalid input"));
         goto done;
     }
-
-    PyObject *r = PyObject_CallOneArg(fn_begin, source);
+    PyObject *r = PyObject_CallFunctionObjArgs(
+        fn_begin, source, namespace,
+        (flags & ERYX_ABI_EXEC_TRACE) ? Py_True : Py_False, NULL);
     if (r == NULL) {
-        set_execute_error(current_error_text("runtime failure"), NULL, NULL);
+        set_execute_error(error_text("runtime failure"));
         goto done;
     }
     Py_DECREF(r);
 
     exc = run_user_code(text);
-    PyObject *message = NULL;
     if (exc != NULL) {
-        message = PyObject_CallOneArg(fn_format_exception, exc);
+        PyObject *message = PyObject_CallOneArg(fn_format_exception, exc);
         if (message == NULL) {
             PyErr_Clear();
             message = PyObject_Str(exc);
-            PyErr_Clear();
         }
+        set_execute_error(abi_pystring(message));
+        Py_XDECREF(message);
     }
     outs = PyObject_CallFunctionObjArgs(fn_finish, namespace, varname, NULL);
-    if (outs == NULL || !PyTuple_Check(outs) || PyTuple_GET_SIZE(outs) != 4) {
-        Py_XDECREF(message);
-        set_execute_error(current_error_text("runtime failure"), NULL, NULL);
-        goto done;
-    }
     if (exc != NULL) {
-        set_execute_error(abi_pystring(message), PyTuple_GET_ITEM(outs, 0),
-                          PyTuple_GET_ITEM(outs, 1));
-        Py_XDECREF(message);
+        PyErr_Clear();
+    } else if (outs == NULL || !PyTuple_Check(outs) ||
+               PyTuple_GET_SIZE(outs) != 2) {
+        set_execute_error(error_text("runtime failure"));
     } else {
         execute_ret.tag = ERYX_ABI_OK;
-        execute_ret.u.ok.stdout_text = abi_pystring(PyTuple_GET_ITEM(outs, 0));
-        execute_ret.u.ok.stderr_text = abi_pystring(PyTuple_GET_ITEM(outs, 1));
-        execute_ret.u.ok.result_json = abi_option(PyTuple_GET_ITEM(outs, 2));
-        execute_ret.u.ok.result_error = abi_option(PyTuple_GET_ITEM(outs, 3));
+        execute_ret.u.ok.result_json = abi_option(PyTuple_GET_ITEM(outs, 0));
+        execute_ret.u.ok.result_error = abi_option(PyTuple_GET_ITEM(outs, 1));
     }
 
 done:
@@ -348,14 +536,89 @@ cabi_post_execute(eryx_abi_execute_ret *ret)
     if (ret != &execute_ret)
         return;
     if (ret->tag == ERYX_ABI_OK) {
-        free_string(&ret->u.ok.stdout_text);
-        free_string(&ret->u.ok.stderr_text);
         free_string(&ret->u.ok.result_json.value);
         free_string(&ret->u.ok.result_error.value);
     } else {
-        free_string(&ret->u.err.message);
-        free_string(&ret->u.err.stdout_text);
-        free_string(&ret->u.err.stderr_text);
+        free_string(&ret->u.err);
     }
     memset(ret, 0, sizeof *ret);
+}
+
+/* ----------------------------------------------------------- session state */
+
+EXPORT("snapshot-state")
+eryx_abi_snapshot_ret *
+snapshot_state(void)
+{
+    memset(&snapshot_ret, 0, sizeof snapshot_ret);
+    PyObject *r =
+        initialized
+            ? PyObject_CallOneArg(fn_snapshot, namespace)
+            : (PyErr_SetString(PyExc_RuntimeError, "not initialized"), NULL);
+    if (r == NULL || !PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2 ||
+        !PyBytes_Check(PyTuple_GET_ITEM(r, 0))) {
+        snapshot_ret.tag = ERYX_ABI_ERR;
+        snapshot_ret.u.err = error_text("cannot snapshot the state");
+    } else {
+        PyObject *data = PyTuple_GET_ITEM(r, 0);
+        snapshot_ret.u.ok.data =
+            abi_string(PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data));
+        snapshot_ret.u.ok.skipped = abi_pystring(PyTuple_GET_ITEM(r, 1));
+    }
+    Py_XDECREF(r);
+    return &snapshot_ret;
+}
+
+EXPORT("cabi_post_snapshot-state")
+void
+cabi_post_snapshot_state(eryx_abi_snapshot_ret *ret)
+{
+    if (ret != &snapshot_ret)
+        return;
+    if (ret->tag == ERYX_ABI_OK) {
+        free_string(&ret->u.ok.data);
+        free_string(&ret->u.ok.skipped);
+    } else {
+        free_string(&ret->u.err);
+    }
+    memset(ret, 0, sizeof *ret);
+}
+
+EXPORT("restore-state")
+eryx_abi_unit_ret *
+restore_state(char *data, size_t len)
+{
+    memset(&unit_ret, 0, sizeof unit_ret);
+    PyObject *bytes = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
+    free(data); /* ours, from cabi_realloc */
+    PyObject *r =
+        bytes && initialized
+            ? PyObject_CallFunctionObjArgs(fn_restore, bytes, namespace, NULL)
+            : NULL;
+    if (r == NULL) {
+        unit_ret.tag = ERYX_ABI_ERR;
+        unit_ret.err = error_text("cannot restore the snapshot");
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(bytes);
+    return &unit_ret;
+}
+
+EXPORT("cabi_post_restore-state")
+void
+cabi_post_restore_state(eryx_abi_unit_ret *ret)
+{
+    post_unit(ret);
+}
+
+EXPORT("clear-state")
+void
+clear_state(void)
+{
+    if (!initialized)
+        return;
+    PyObject *r = PyObject_CallOneArg(fn_clear, namespace);
+    if (r == NULL)
+        PyErr_Clear();
+    Py_XDECREF(r);
 }

@@ -1,16 +1,28 @@
 # The Python half of the guest runtime, compiled into runtime.wasm and run
 # once as module `_eryx_runtime` by guest/runtime.c at initialize.  C does
 # the ABI, compiling and evaluating; this file does what is easier said in
-# Python: output capture, the WASI event loop, traceback text, result JSON.
+# Python: output streams, the event loop over host callbacks, callback
+# proxies, tracing, traceback text, result JSON and state snapshots.
+# `_eryx_host` is the C module of the host's imports (guest/runtime.c).
 import asyncio
+import builtins
+import importlib
 import io
 import json
 import linecache
+import marshal
+import pickle
+import selectors
 import sys
-import traceback
+import time
+import types
+
+import _eryx_host
 
 USER_FILENAME = "<user>"
 
+
+# ---------------------------------------------------------------- output
 
 class _BinaryOut:
     """sys.stdout.buffer: bytes written here join the text stream."""
@@ -36,16 +48,17 @@ class _BinaryOut:
         raise io.UnsupportedOperation("fileno")
 
 
-class _Capture(io.TextIOBase):
-    """A text stream that keeps what is written for the host."""
+class _Stream(io.TextIOBase):
+    """sys.stdout / sys.stderr: each write goes to the host at once, which
+    keeps it, caps it and streams it to its output handler."""
 
     encoding = "utf-8"
     errors = "strict"
     newlines = None
 
-    def __init__(self, name):
-        self._parts = []
+    def __init__(self, name, number):
         self._name = name
+        self._number = number
         self.buffer = _BinaryOut(self)
 
     @property
@@ -56,7 +69,8 @@ class _Capture(io.TextIOBase):
         if not isinstance(s, str):
             raise TypeError(
                 f"write() argument must be str, not {type(s).__name__}")
-        self._parts.append(s)
+        if s:
+            _eryx_host.output(self._number, s)
         return len(s)
 
     def writable(self):
@@ -71,16 +85,59 @@ class _Capture(io.TextIOBase):
     def flush(self):
         pass
 
-    def take(self):
-        text = "".join(self._parts)
-        self._parts.clear()
-        return text
+
+_stdout = _Stream("<stdout>", 1)
+_stderr = _Stream("<stderr>", 2)
+
+
+# ------------------------------------------------------------ event loop
+
+class CallbackError(Exception):
+    """A host callback failed; the message is the host's."""
+
+
+_pending = {}  # call handle -> future
+
+
+def _deliver(finished):
+    for handle, ok, payload in finished:
+        fut = _pending.pop(handle, None)
+        if fut is None or fut.done():
+            continue  # cancelled while the host was still working
+        if ok:
+            fut.set_result(payload)
+        else:
+            fut.set_exception(CallbackError(payload))
+
+
+class _HostSelector(selectors.BaseSelector):
+    """The event loop's selector.  WASI preview 1 has no sockets to watch,
+    so waiting means waiting for host callback calls, with the timeout of
+    the next timer: the host blocks in invoke-wait."""
+
+    def register(self, fileobj, events, data=None):
+        raise OSError(58, "the sandbox has no file descriptors to watch")
+
+    def unregister(self, fileobj):
+        raise KeyError(fileobj)
+
+    def select(self, timeout=None):
+        _deliver(_eryx_host.wait(timeout))
+        return []
+
+    def get_map(self):
+        return {}
+
+    def close(self):
+        pass
 
 
 class WasiEventLoop(asyncio.SelectorEventLoop):
-    """The selector loop without its self-pipe: WASI preview 1 has no
-    socketpair, and a single-threaded guest never needs a cross-thread
-    wake-up.  Timers work through poll_oneoff."""
+    """The selector loop over host calls, without a self-pipe (WASI has no
+    socketpair; a single-threaded guest needs no cross-thread wake-up)."""
+
+    def __init__(self):
+        super().__init__(_HostSelector())
 
     def _make_self_pipe(self):
         self._ssock = self._csock = None
@@ -98,19 +155,7 @@ class _Policy(asyncio.DefaultEventLoopPolicy):
 
 
 asyncio.set_event_loop_policy(_Policy())
-
-_stdout = _Capture("<stdout>")
-_stderr = _Capture("<stderr>")
 _loop = None
-
-
-def begin(code):
-    """Prepare one execution of `code`."""
-    sys.stdout = sys.__stdout__ = _stdout
-    sys.stderr = sys.__stderr__ = _stderr
-    # Tracebacks show the user's source lines.
-    linecache.cache[USER_FILENAME] = (
-        len(code), None, code.splitlines(True), USER_FILENAME)
 
 
 def run_coroutine(coro):
@@ -122,17 +167,203 @@ def run_coroutine(coro):
     return _loop.run_until_complete(coro)
 
 
+# -------------------------------------------------------------- callbacks
+
+async def invoke(name, /, **arguments):
+    """Call the host callback `name` with keyword arguments."""
+    payload = json.dumps(arguments)
+    fut = asyncio.get_running_loop().create_future()
+    tracing = _tracing
+    if tracing:
+        line = _user_line()
+        _emit("callback_start", line, name=name, arguments=arguments)
+        t0 = time.perf_counter()
+    handle = _eryx_host.start(name, payload)
+    _pending[handle] = fut
+    try:
+        text = await fut
+    except BaseException as e:
+        _pending.pop(handle, None)
+        if tracing:
+            _emit("callback_end", line, name=name,
+                  duration_ms=(time.perf_counter() - t0) * 1e3, error=str(e))
+        raise
+    if tracing:
+        _emit("callback_end", line, name=name,
+              duration_ms=(time.perf_counter() - t0) * 1e3, error=None)
+    return json.loads(text)
+
+
+def list_callbacks():
+    """The host's callbacks: [{'name', 'description', 'parameters_schema'}]."""
+    return json.loads(_eryx_host.callbacks())
+
+
+def _callback_proxy(name, params):
+    async def proxy(*args, **kwargs):
+        if len(args) > len(params):
+            raise TypeError(f"{name}() takes {len(params)} positional "
+                            f"argument{'s' if len(params) != 1 else ''} but "
+                            f"{len(args)} were given")
+        for param, value in zip(params, args):
+            if param in kwargs:
+                raise TypeError(
+                    f"{name}() got multiple values for argument '{param}'")
+            kwargs[param] = value
+        return await invoke(name, **kwargs)
+
+    proxy.__name__ = proxy.__qualname__ = name.rpartition(".")[2]
+    proxy.__doc__ = None
+    return proxy
+
+
+class _CallbackNamespace:
+    """`http` for callbacks named http.get, http.post, ..."""
+
+    def __init__(self, path):
+        self._path = path
+
+    def __repr__(self):
+        return f"<callbacks {self._path}>"
+
+
+_RESERVED = frozenset(dir(builtins)) | {"invoke", "list_callbacks",
+                                        "asyncio", "json"}
+_globals = None  # name -> object the runtime offers in the user namespace
+
+
+def _runtime_globals():
+    """invoke, list_callbacks and one proxy per callback (dotted names as
+    namespaces); names of builtins and of the runtime's own are never
+    shadowed, but stay reachable through invoke()."""
+    global _globals
+    if _globals is not None:
+        return _globals
+    offered = {"invoke": invoke, "list_callbacks": list_callbacks}
+    for cb in list_callbacks():
+        name = cb["name"]
+        parts = name.split(".")
+        if parts[0] in _RESERVED or not all(p.isidentifier() for p in parts):
+            continue
+        schema = cb.get("parameters_schema") or {}
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        params = list(props) if isinstance(props, dict) else []
+        proxy = _callback_proxy(name, params)
+        if len(parts) == 1:
+            offered[name] = proxy
+            continue
+        ns = offered.get(parts[0])
+        if not isinstance(ns, _CallbackNamespace):
+            ns = offered[parts[0]] = _CallbackNamespace(parts[0])
+        for i, part in enumerate(parts[1:-1], 1):
+            inner = getattr(ns, part, None)
+            if not isinstance(inner, _CallbackNamespace):
+                inner = _CallbackNamespace(".".join(parts[:i + 1]))
+                setattr(ns, part, inner)
+            ns = inner
+        setattr(ns, parts[-1], proxy)
+    _globals = offered
+    return offered
+
+
+# ---------------------------------------------------------------- tracing
+
+_TOOL = 4  # a sys.monitoring tool id of our own
+_tracing = False
+_mon = sys.monitoring
+_DISABLE = _mon.DISABLE
+
+
+def _emit(event, lineno, **fields):
+    record = {"event": event, "lineno": lineno}
+    record.update(fields)
+    _eryx_host.trace(lineno, json.dumps(record, default=repr))
+
+
+def _user_line():
+    """The line of the innermost frame of the user's code."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename != USER_FILENAME:
+        f = f.f_back
+    return f.f_lineno if f is not None else 0
+
+
+def _on_line(code, line):
+    if code.co_filename != USER_FILENAME:
+        return _DISABLE
+    _emit("line", line)
+
+
+def _on_start(code, offset):
+    if code.co_filename != USER_FILENAME:
+        return _DISABLE
+    if code.co_name != "<module>":
+        _emit("call", code.co_firstlineno, name=code.co_qualname)
+
+
+def _on_return(code, offset, value):
+    if code.co_filename != USER_FILENAME:
+        return _DISABLE
+    if code.co_name != "<module>":
+        _emit("return", sys._getframe(1).f_lineno, name=code.co_qualname)
+
+
+def _on_raise(code, offset, exc):
+    if code.co_filename == USER_FILENAME:
+        _emit("exception", sys._getframe(1).f_lineno,
+              type=type(exc).__name__, message=str(exc))
+
+
+def _start_tracing():
+    global _tracing
+    ev = _mon.events
+    if _mon.get_tool(_TOOL) is None:
+        _mon.use_tool_id(_TOOL, "eryx")
+    _mon.register_callback(_TOOL, ev.LINE, _on_line)
+    _mon.register_callback(_TOOL, ev.PY_START, _on_start)
+    _mon.register_callback(_TOOL, ev.PY_RETURN, _on_return)
+    _mon.register_callback(_TOOL, ev.RAISE, _on_raise)
+    _mon.restart_events()
+    _mon.set_events(_TOOL, ev.LINE | ev.PY_START | ev.PY_RETURN | ev.RAISE)
+    _tracing = True
+
+
+def _stop_tracing():
+    global _tracing
+    if _tracing:
+        _mon.set_events(_TOOL, 0)
+        _tracing = False
+
+
+# -------------------------------------------------------------- execution
+
+def begin(code, namespace, trace):
+    """Prepare one execution of `code` in `namespace`."""
+    sys.stdout = sys.__stdout__ = _stdout
+    sys.stderr = sys.__stderr__ = _stderr
+    for name, value in _runtime_globals().items():
+        namespace.setdefault(name, value)
+    # Tracebacks show the user's source lines.
+    linecache.cache[USER_FILENAME] = (
+        len(code), None, code.splitlines(True), USER_FILENAME)
+    if trace:
+        _start_tracing()
+
+
 def format_exception(exc):
     """Traceback text starting at the first frame of the user's code."""
+    _stop_tracing()
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != USER_FILENAME:
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    return "".join(__import__("traceback").format_exception(
+        type(exc), exc, tb))
 
 
 def finish(namespace, result_variable):
-    """Collect one execution's output: (stdout, stderr, json, json_error).
-    The result variable is consumed."""
+    """End one execution: (result_json, result_error).  The result variable
+    is consumed."""
+    _stop_tracing()
     result_json = result_error = None
     if result_variable and result_variable in namespace:
         value = namespace.pop(result_variable)
@@ -140,4 +371,105 @@ def finish(namespace, result_variable):
             result_json = json.dumps(value, allow_nan=False)
         except Exception as e:  # noqa: BLE001 - any failure is reported
             result_error = f"{type(e).__name__}: {e}"
-    return _stdout.take(), _stderr.take(), result_json, result_error
+    return result_json, result_error
+
+
+# ------------------------------------------------------------ session state
+
+def _new_function(code_bytes, name, ncells):
+    cells = tuple(types.CellType() for _ in range(ncells)) or None
+    return types.FunctionType(marshal.loads(code_bytes), _state_globals,
+                              name, None, cells)
+
+
+def _set_function_state(fn, state):
+    for cell, value in zip(fn.__closure__ or (), state.pop("cells")):
+        cell.cell_contents = value
+    for attr, value in state.items():
+        setattr(fn, attr, value)
+
+
+def _new_class(meta, name, bases):
+    return meta(name, bases, {"__module__": "__main__"})
+
+
+def _set_class_state(cls, state):
+    for attr, value in state.items():
+        setattr(cls, attr, value)
+
+
+_state_globals = None  # the namespace functions are restored into
+
+
+class _StatePickler(pickle.Pickler):
+    """pickle, plus what a namespace holds that pickle alone cannot carry:
+    the user's functions and classes by value, modules by name."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, types.ModuleType):
+            return importlib.import_module, (obj.__name__,)
+        if (isinstance(obj, types.FunctionType)
+                and obj.__code__.co_filename == USER_FILENAME):
+            cells = [c.cell_contents for c in obj.__closure__ or ()]
+            state = {"__defaults__": obj.__defaults__,
+                     "__kwdefaults__": obj.__kwdefaults__,
+                     "__qualname__": obj.__qualname__,
+                     "__doc__": obj.__doc__,
+                     "__dict__": obj.__dict__,
+                     "cells": cells}
+            return (_new_function,
+                    (marshal.dumps(obj.__code__), obj.__name__, len(cells)),
+                    state, None, None, _set_function_state)
+        if isinstance(obj, type) and obj.__module__ == "__main__":
+            state = {k: v for k, v in vars(obj).items()
+                     if k not in ("__dict__", "__weakref__", "__module__")}
+            return (_new_class, (type(obj), obj.__name__, obj.__bases__),
+                    state, None, None, _set_class_state)
+        return NotImplemented
+
+
+def _dumps(value):
+    buf = io.BytesIO()
+    _StatePickler(buf, protocol=5).dump(value)
+    return buf.getvalue()
+
+
+def snapshot_state(namespace):
+    """(bytes, skipped names as JSON) for the user's part of `namespace`."""
+    offered = _runtime_globals()
+    keep, skipped = {}, []
+    for name, value in namespace.items():
+        if name.startswith("__") and name.endswith("__"):
+            continue
+        if offered.get(name) is value:
+            continue
+        try:
+            _dumps(value)
+        except Exception:  # noqa: BLE001 - what cannot be pickled is named
+            skipped.append(name)
+            continue
+        keep[name] = value
+    return _dumps(keep), json.dumps(skipped)
+
+
+def restore_state(data, namespace):
+    """Unpickle `data` and add its names to `namespace`; on any error the
+    namespace is left as it was."""
+    global _state_globals
+    _state_globals = namespace
+    try:
+        values = pickle.loads(data)
+    finally:
+        _state_globals = None
+    if not isinstance(values, dict):
+        raise ValueError("the snapshot does not hold a namespace")
+    namespace.update(values)
+
+
+def clear_state(namespace):
+    """Empty the user namespace; the runtime's names return at the next
+    execute."""
+    keep = {k: namespace[k] for k in ("__name__", "__builtins__")
+            if k in namespace}
+    namespace.clear()
+    namespace.update(keep)

@@ -14,6 +14,14 @@
 #define ERYX_DEFAULT_STDLIB_DIR ""
 #endif
 
+static const eryx__settings default_settings = {
+    .result_variable = (char *)"result",
+    .callback_timeout_ms = 10000,
+    .max_callback_invocations = 1000,
+    .output_limit_bytes = 10u << 20,
+    .snapshot_limit_bytes = 10u << 20,
+};
+
 eryx_status
 eryx_config_new(eryx_config **out, eryx_error *err)
 {
@@ -21,9 +29,12 @@ eryx_config_new(eryx_config **out, eryx_error *err)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "out is NULL");
     *out = NULL;
     eryx_config *c = eryx__calloc(1, sizeof *c);
-    if (c == NULL || (c->result_variable = eryx__strdup("result")) == NULL) {
-        eryx__free(c);
+    if (c == NULL)
         return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    eryx_status s = eryx__settings_copy(&c->settings, NULL, err);
+    if (s != ERYX_OK) {
+        eryx__free(c);
+        return s;
     }
     *out = c;
     return ERYX_OK;
@@ -37,8 +48,40 @@ eryx_config_free(eryx_config *c)
     eryx__free(c->runtime_path);
     eryx__free(c->stdlib_dir);
     eryx__free(c->cache_dir);
-    eryx__free(c->result_variable);
+    eryx__settings_clear(&c->settings);
     eryx__free(c);
+}
+
+eryx_status
+eryx__settings_copy(eryx__settings *dst,
+                    const eryx_config *config,
+                    eryx_error *err)
+{
+    const eryx__settings *src = config ? &config->settings : &default_settings;
+    *dst = *src;
+    dst->callbacks = (eryx__registry){NULL, 0, NULL};
+    dst->result_variable = eryx__strdup(src->result_variable);
+    if (dst->result_variable == NULL) {
+        dst->trace = dst->output = NULL;
+        eryx__settings_clear(dst);
+        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    }
+    eryx_status s = eryx__registry_copy(&dst->callbacks, &src->callbacks, err);
+    eryx__hook_ref(dst->trace);
+    eryx__hook_ref(dst->output);
+    if (s != ERYX_OK)
+        eryx__settings_clear(dst);
+    return s;
+}
+
+void
+eryx__settings_clear(eryx__settings *s)
+{
+    eryx__free(s->result_variable);
+    eryx__registry_clear(&s->callbacks);
+    eryx__hook_unref(s->trace);
+    eryx__hook_unref(s->output);
+    memset(s, 0, sizeof *s);
 }
 
 /* Replace *slot by a copy of `value`. */
@@ -101,13 +144,132 @@ eryx_config_set_result_variable(eryx_config *c,
         return eryx__fail(err, ERYX_E_INVALID_ARG,
                           "result variable '%.64s' is not an ASCII identifier",
                           name);
-    return set_string(&c->result_variable, name, err);
+    return set_string(&c->settings.result_variable, name, err);
 }
 
-const char *
-eryx__config_result_variable(const eryx_config *c)
+eryx_status
+eryx_config_set_callback_timeout_ms(eryx_config *c,
+                                    uint32_t ms,
+                                    eryx_error *err)
 {
-    return c ? c->result_variable : "result";
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    c->settings.callback_timeout_ms = ms;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_max_callback_invocations(eryx_config *c,
+                                         uint32_t count,
+                                         eryx_error *err)
+{
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    c->settings.max_callback_invocations = count;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_output_limit(eryx_config *c, uint64_t bytes, eryx_error *err)
+{
+    if (c == NULL || bytes < 1024)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "the output limit must be at least 1024 bytes");
+    c->settings.output_limit_bytes = bytes;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_snapshot_limit(eryx_config *c, uint64_t bytes, eryx_error *err)
+{
+    if (c == NULL || bytes == 0)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "the snapshot limit must be positive");
+    c->settings.snapshot_limit_bytes = bytes;
+    return ERYX_OK;
+}
+
+/* Replace the hook in *slot by a new one for fn (NULL fn: none). */
+static eryx_status
+set_hook(eryx__hook **slot,
+         void (*fn)(void),
+         void *userdata,
+         void (*free_userdata)(void *),
+         eryx_error *err)
+{
+    eryx__hook *hook = NULL;
+    if (fn != NULL) {
+        hook = eryx__hook_new(fn, userdata, free_userdata);
+        if (hook == NULL)
+            return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    } else if (free_userdata != NULL) {
+        free_userdata(userdata);
+    }
+    eryx__hook_unref(*slot);
+    *slot = hook;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_trace_handler(eryx_config *c,
+                              eryx_trace_fn fn,
+                              void *userdata,
+                              void (*free_userdata)(void *),
+                              eryx_error *err)
+{
+    if (c == NULL) {
+        if (free_userdata != NULL)
+            free_userdata(userdata);
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    }
+    return set_hook(&c->settings.trace, (void (*)(void))fn, userdata,
+                    free_userdata, err);
+}
+
+eryx_status
+eryx_config_set_output_handler(eryx_config *c,
+                               eryx_output_fn fn,
+                               void *userdata,
+                               void (*free_userdata)(void *),
+                               eryx_error *err)
+{
+    if (c == NULL) {
+        if (free_userdata != NULL)
+            free_userdata(userdata);
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    }
+    return set_hook(&c->settings.output, (void (*)(void))fn, userdata,
+                    free_userdata, err);
+}
+
+eryx_status
+eryx_config_add_callback(eryx_config *c,
+                         const char *name,
+                         const char *description,
+                         const char *parameters_schema,
+                         eryx_callback_fn fn,
+                         void *userdata,
+                         void (*free_userdata)(void *),
+                         eryx_error *err)
+{
+    eryx__hook *hook = NULL;
+    eryx_status s;
+    if (c == NULL || name == NULL || fn == NULL) {
+        s = eryx__fail(err, ERYX_E_INVALID_ARG,
+                       "config, name and handler are required");
+    } else if ((hook = eryx__hook_new((void (*)(void))fn, userdata,
+                                      free_userdata)) == NULL) {
+        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    } else {
+        s = eryx__registry_add(&c->settings.callbacks, name,
+                               description ? description : "",
+                               parameters_schema, hook, err);
+        eryx__hook_unref(hook); /* the registry holds its own reference */
+        return s;
+    }
+    if (free_userdata != NULL)
+        free_userdata(userdata);
+    return s;
 }
 
 /* The first of: the config's value, the environment variable, the

@@ -193,7 +193,18 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
     if (s != ERYX_OK)
         goto fail;
 
+    eng->pool = eryx__pool_new();
+    if (eng->pool == NULL) {
+        wasmtime_module_delete(module);
+        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        goto fail;
+    }
     eng->linker = wasmtime_linker_new(eng->wasm);
+    s = eryx__hostcalls_define(eng->linker, err);
+    if (s != ERYX_OK) {
+        wasmtime_module_delete(module);
+        goto fail;
+    }
     wasmtime_error_t *e = wasmtime_linker_define_wasi(eng->linker);
     if (e == NULL)
         e = wasmtime_linker_instantiate_pre(eng->linker, module, &eng->pre);
@@ -226,6 +237,7 @@ eryx_engine_free(eryx_engine *eng)
         wasmtime_linker_delete(eng->linker);
     if (eng->wasm != NULL)
         wasm_engine_delete(eng->wasm);
+    eryx__pool_free(eng->pool);
     eryx__free(eng->stdlib_dir);
     eryx__free(eng);
 }

@@ -108,21 +108,29 @@ eryx__decode_execute_ret(const uint8_t *b, eryx__execute_ret *out)
     out->tag = b[0];
     const uint8_t *payload = b + offsetof(eryx_abi_execute_ret, u);
     if (out->tag == ERYX_ABI_OK) {
-        out->stdout_text = str_at(payload);
-        out->stderr_text = str_at(payload + 8);
-        if (option_at(payload + 16, &out->has_json, &out->json) != ERYX_OK ||
-            option_at(payload + 28, &out->has_json_error, &out->json_error) !=
+        if (option_at(payload, &out->has_json, &out->json) != ERYX_OK ||
+            option_at(payload + 12, &out->has_json_error, &out->json_error) !=
                 ERYX_OK)
             return ERYX_E_ABI;
         return ERYX_OK;
     }
     if (out->tag == ERYX_ABI_ERR) {
         out->message = str_at(payload);
-        out->stdout_text = str_at(payload + 8);
-        out->stderr_text = str_at(payload + 16);
         return ERYX_OK;
     }
     return ERYX_E_ABI;
+}
+
+eryx_status
+eryx__decode_snapshot_ret(const uint8_t *b,
+                          uint8_t *tag,
+                          eryx_abi_string *a,
+                          eryx_abi_string *c)
+{
+    *tag = b[0];
+    *a = str_at(b + 4);
+    *c = str_at(b + 12);
+    return b[0] <= ERYX_ABI_ERR ? ERYX_OK : ERYX_E_ABI;
 }
 
 eryx_status

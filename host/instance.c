@@ -32,8 +32,8 @@ call_i32(eryx__instance *in,
          eryx_error *err,
          const char *what)
 {
-    wasmtime_val_t argv[4], result;
-    if (nargs > 4)
+    wasmtime_val_t argv[8], result;
+    if (nargs > 8)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "too many arguments");
     for (size_t i = 0; i < nargs; i++) {
         argv[i].kind = WASMTIME_I32;
@@ -44,6 +44,8 @@ call_i32(eryx__instance *in,
                                              ret ? 1 : 0, &trap);
     if (e != NULL || trap != NULL) {
         int exit_status;
+        if (in->state != NULL && in->state->abi_violation)
+            return eryx__fail_wasmtime(err, ERYX_E_ABI, e, trap, what);
         if (e != NULL && wasmtime_error_exit_status(e, &exit_status)) {
             wasmtime_error_delete(e);
             return eryx__fail(err, ERYX_E_TRAP,
@@ -61,28 +63,103 @@ call_i32(eryx__instance *in,
     return ERYX_OK;
 }
 
-static ptrdiff_t
-discard_output(void *data, const unsigned char *buf, size_t len)
+static void
+state_free(void *data)
 {
-    (void)data;
-    (void)buf;
+    eryx__state *st = data;
+    if (st == NULL)
+        return;
+    eryx__hub_release(st->hub);
+    eryx__free(st->out[0].data);
+    eryx__free(st->out[1].data);
+    eryx__free(st);
+}
+
+static void
+outbuf_reset(eryx__outbuf *b)
+{
+    eryx__free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* Append to `b`, growing it; false when memory runs out. */
+static bool
+outbuf_append(eryx__outbuf *b, const char *data, size_t len)
+{
+    if (len > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < len)
+            cap *= 2;
+        char *p = eryx__realloc(b->data, cap);
+        if (p == NULL)
+            return false;
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return true;
+}
+
+void
+eryx__state_output(eryx__state *st, int stream, const char *data, size_t len)
+{
+    eryx__outbuf *b = &st->out[stream == 2];
+    if (b->truncated || len == 0)
+        return;
+    uint64_t limit = st->settings->output_limit_bytes;
+    size_t room = b->len < limit ? (size_t)(limit - b->len) : 0;
+    size_t take = len < room ? len : room;
+    char marker[96];
+    size_t marker_len = 0;
+    if (take < len) {
+        b->truncated = true;
+        marker_len = (size_t)snprintf(
+            marker, sizeof marker,
+            "\n[eryx: output truncated at the limit of %llu bytes]\n",
+            (unsigned long long)limit);
+    }
+    if (!outbuf_append(b, data, take) ||
+        (marker_len && !outbuf_append(b, marker, marker_len)))
+        b->truncated = true; /* out of host memory: keep what we have */
+    eryx__hook *hook = st->settings->output;
+    if (hook != NULL) {
+        eryx_output_fn fn = (eryx_output_fn)hook->fn;
+        if (take)
+            fn(hook->userdata, stream, data, take);
+        if (marker_len)
+            fn(hook->userdata, stream, marker, marker_len);
+    }
+}
+
+/* Descriptor-level writes to 1 and 2 (os.write, C code in the guest) join
+   the same streams as sys.stdout and sys.stderr. */
+static ptrdiff_t
+wasi_stdout(void *data, const unsigned char *buf, size_t len)
+{
+    eryx__state_output(data, 1, (const char *)buf, len);
+    return (ptrdiff_t)len;
+}
+
+static ptrdiff_t
+wasi_stderr(void *data, const unsigned char *buf, size_t len)
+{
+    eryx__state_output(data, 2, (const char *)buf, len);
     return (ptrdiff_t)len;
 }
 
 /* The guest's WASI view of the host: the stdlib, read-only, and nothing
-   else: no environment, no arguments beyond a program name, no stdin, and
-   descriptor-level writes to 1 and 2 go nowhere (Python's sys.stdout and
-   sys.stderr are captured inside the guest). */
+   else: no environment, no arguments beyond a program name, no stdin. */
 static wasi_config_t *
-make_wasi(const eryx_engine *engine)
+make_wasi(const eryx_engine *engine, eryx__state *st)
 {
     wasi_config_t *wasi = wasi_config_new();
     if (wasi == NULL)
         return NULL;
     const char *argv[] = {"python"};
     wasi_config_set_argv(wasi, 1, argv);
-    wasi_config_set_stdout_custom(wasi, discard_output, NULL, NULL);
-    wasi_config_set_stderr_custom(wasi, discard_output, NULL, NULL);
+    wasi_config_set_stdout_custom(wasi, wasi_stdout, st, NULL);
+    wasi_config_set_stderr_custom(wasi, wasi_stderr, st, NULL);
     if (!wasi_config_preopen_dir(wasi, engine->stdlib_dir, STDLIB_GUEST_DIR,
                                  false)) {
         wasi_config_delete(wasi);
@@ -94,16 +171,27 @@ make_wasi(const eryx_engine *engine)
 eryx_status
 eryx__instance_start(eryx__instance *in,
                      const eryx_engine *engine,
+                     const eryx__settings *settings,
                      eryx_error *err)
 {
     memset(in, 0, sizeof *in);
-    in->store = wasmtime_store_new(engine->wasm, NULL, NULL);
-    if (in->store == NULL)
+    eryx__state *st = eryx__calloc(1, sizeof *st);
+    if (st == NULL || (st->hub = eryx__hub_new()) == NULL) {
+        eryx__free(st);
+        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    }
+    st->settings = settings;
+    st->pool = engine->pool;
+    in->store = wasmtime_store_new(engine->wasm, st, state_free);
+    if (in->store == NULL) {
+        state_free(st);
         return eryx__fail(err, ERYX_E_NOMEM, "cannot create a store");
+    }
+    in->state = st;
     in->ctx = wasmtime_store_context(in->store);
 
     eryx_status s;
-    wasi_config_t *wasi = make_wasi(engine);
+    wasi_config_t *wasi = make_wasi(engine, st);
     if (wasi == NULL) {
         s = eryx__fail(err, ERYX_E_IO, "cannot mount the stdlib %s",
                        engine->stdlib_dir);
@@ -240,23 +328,49 @@ take_string(eryx__instance *in,
     return ERYX_OK;
 }
 
+/* Move stream `b`'s text into the result. */
+static void
+take_output(eryx__outbuf *b, char **text, size_t *len, bool *truncated)
+{
+    *text = b->data ? b->data : eryx__strdup("");
+    *len = b->data ? b->len : 0;
+    *truncated = b->truncated;
+    if (b->data != NULL && b->len == b->cap) {
+        /* Make room for the NUL the accessors promise. */
+        char *p = eryx__realloc(b->data, b->len + 1);
+        if (p != NULL)
+            *text = p;
+        else
+            *len = b->len - 1;
+    }
+    if (*text != NULL)
+        (*text)[*len] = '\0';
+    memset(b, 0, sizeof *b);
+}
+
 eryx_status
 eryx__instance_execute(eryx__instance *in,
                        const char *code,
                        size_t code_len,
-                       const char *result_variable,
                        eryx_result *r)
 {
+    eryx__state *st = in->state;
     eryx_error err = {ERYX_OK, ""};
-    uint32_t args[4], ret;
+    const char *var = st->settings->result_variable;
+    uint32_t args[5], ret;
+    outbuf_reset(&st->out[0]);
+    outbuf_reset(&st->out[1]);
+    eryx__hub_reset(st->hub);
+    st->abi_violation = false;
+
     eryx_status s = put_bytes(in, code, code_len, &args[0], &err);
     args[1] = (uint32_t)code_len;
     if (s == ERYX_OK)
-        s = put_bytes(in, result_variable, strlen(result_variable), &args[2],
-                      &err);
-    args[3] = (uint32_t)strlen(result_variable);
+        s = put_bytes(in, var, strlen(var), &args[2], &err);
+    args[3] = (uint32_t)strlen(var);
+    args[4] = st->settings->trace ? ERYX_ABI_EXEC_TRACE : 0;
     if (s == ERYX_OK)
-        s = call_i32(in, &in->execute_fn, args, 4, &ret, &err, "execute");
+        s = call_i32(in, &in->execute_fn, args, 5, &ret, &err, "execute");
 
     uint8_t area[ERYX_ABI_EXECUTE_RET_SIZE];
     eryx__execute_ret d;
@@ -264,12 +378,6 @@ eryx__instance_execute(eryx__instance *in,
                                           sizeof area, area) != ERYX_OK ||
                          eryx__decode_execute_ret(area, &d) != ERYX_OK))
         s = eryx__fail(&err, ERYX_E_ABI, "execute returned a bad result");
-    if (s == ERYX_OK)
-        s = take_string(in, d.stdout_text, &r->stdout_text, &r->stdout_len,
-                        &err, "stdout");
-    if (s == ERYX_OK)
-        s = take_string(in, d.stderr_text, &r->stderr_text, &r->stderr_len,
-                        &err, "stderr");
     if (s == ERYX_OK && d.tag == ERYX_ABI_ERR) {
         s = take_string(in, d.message, &r->error, &r->error_len, &err,
                         "error message");
@@ -287,6 +395,14 @@ eryx__instance_execute(eryx__instance *in,
         if (post != ERYX_OK)
             s = post;
     }
+    take_output(&st->out[0], &r->stdout_text, &r->stdout_len,
+                &r->stdout_truncated);
+    take_output(&st->out[1], &r->stderr_text, &r->stderr_len,
+                &r->stderr_truncated);
+    r->callback_invocations = eryx__hub_invocations(st->hub);
+    eryx__hub_reset(st->hub); /* calls still running are abandoned */
+    if (in->ctx != NULL)
+        r->peak_memory_bytes = wasmtime_memory_data_size(in->ctx, &in->memory);
     r->status = s;
     if (s != ERYX_OK && s != ERYX_E_PYTHON) {
         eryx__result_fail(r, s, err.message);
@@ -294,4 +410,138 @@ eryx__instance_execute(eryx__instance *in,
         eryx__instance_stop(in);
     }
     return s;
+}
+
+/* Call a state export with no arguments or with one byte string placed in
+   the guest; returns the return area's offset in *ret (when `ret`). */
+static eryx_status
+call_state(eryx__instance *in,
+           const char *export_name,
+           const void *data,
+           size_t len,
+           uint32_t *ret,
+           eryx_error *err)
+{
+    wasmtime_func_t fn;
+    if (!get_func(in, export_name, &fn))
+        return eryx__fail(err, ERYX_E_ABI, "the guest lacks %s", export_name);
+    uint32_t args[2] = {0, (uint32_t)len};
+    eryx_status s = ERYX_OK;
+    if (data != NULL)
+        s = put_bytes(in, data, len, &args[0], err);
+    if (s == ERYX_OK)
+        s = call_i32(in, &fn, args, data ? 2 : 0, ret, err, export_name);
+    return s;
+}
+
+/* Read a return area of `size` bytes at `ret`. */
+static eryx_status
+read_area(eryx__instance *in,
+          uint32_t ret,
+          uint8_t *area,
+          size_t size,
+          eryx_error *err)
+{
+    if (eryx__guest_read(in->ctx, &in->memory, ret, size, area) != ERYX_OK)
+        return eryx__fail(err, ERYX_E_ABI, "a return area lies outside memory");
+    return ERYX_OK;
+}
+
+/* After a failure that leaves the guest unusable, stop the instance. */
+static eryx_status
+stop_if_broken(eryx__instance *in, eryx_status s)
+{
+    if (s == ERYX_E_TRAP || s == ERYX_E_ABI)
+        eryx__instance_stop(in);
+    return s;
+}
+
+eryx_status
+eryx__instance_snapshot(eryx__instance *in,
+                        char **data,
+                        size_t *data_len,
+                        char **skipped,
+                        eryx_error *err)
+{
+    *data = *skipped = NULL;
+    uint32_t ret;
+    uint8_t area[ERYX_ABI_SNAPSHOT_RET_SIZE], tag;
+    eryx_abi_string a, b;
+    size_t skipped_len;
+    eryx_status s =
+        call_state(in, ERYX_ABI_EXPORT_SNAPSHOT, NULL, 0, &ret, err);
+    if (s == ERYX_OK)
+        s = read_area(in, ret, area, sizeof area, err);
+    if (s == ERYX_OK &&
+        eryx__decode_snapshot_ret(area, &tag, &a, &b) != ERYX_OK)
+        s = eryx__fail(err, ERYX_E_ABI, "snapshot-state returned a bad result");
+    if (s == ERYX_OK && tag == ERYX_ABI_ERR) {
+        char *msg = NULL;
+        size_t n;
+        s = take_string(in, a, &msg, &n, err, "error message");
+        if (s == ERYX_OK)
+            s = eryx__fail(err, ERYX_E_PYTHON, "%s", msg);
+        eryx__free(msg);
+    } else if (s == ERYX_OK) {
+        s = take_string(in, a, data, data_len, err, "snapshot");
+        if (s == ERYX_OK)
+            s = take_string(in, b, skipped, &skipped_len, err, "skipped names");
+    }
+    if (s == ERYX_OK || s == ERYX_E_PYTHON) {
+        wasmtime_func_t post;
+        eryx_status p = get_func(in, ERYX_ABI_EXPORT_POST_SNAPSHOT, &post)
+                            ? call_i32(in, &post, &ret, 1, NULL, err,
+                                       ERYX_ABI_EXPORT_POST_SNAPSHOT)
+                            : ERYX_E_ABI;
+        if (p != ERYX_OK)
+            s = p;
+    }
+    if (s != ERYX_OK) {
+        eryx__free(*data);
+        eryx__free(*skipped);
+        *data = *skipped = NULL;
+    }
+    return stop_if_broken(in, s);
+}
+
+eryx_status
+eryx__instance_restore(eryx__instance *in,
+                       const void *data,
+                       size_t len,
+                       eryx_error *err)
+{
+    uint32_t ret;
+    uint8_t area[ERYX_ABI_UNIT_RET_SIZE], tag;
+    eryx_abi_string msg;
+    eryx_status s =
+        call_state(in, ERYX_ABI_EXPORT_RESTORE, data, len, &ret, err);
+    if (s == ERYX_OK)
+        s = read_area(in, ret, area, sizeof area, err);
+    if (s == ERYX_OK && eryx__decode_unit_ret(area, &tag, &msg) != ERYX_OK)
+        s = eryx__fail(err, ERYX_E_ABI, "restore-state returned a bad result");
+    if (s == ERYX_OK && tag == ERYX_ABI_ERR) {
+        char *text = NULL;
+        size_t n;
+        s = take_string(in, msg, &text, &n, err, "error message");
+        if (s == ERYX_OK)
+            s = eryx__fail(err, ERYX_E_INVALID_INPUT, "%s", text);
+        eryx__free(text);
+    }
+    if (s == ERYX_OK || s == ERYX_E_INVALID_INPUT) {
+        wasmtime_func_t post;
+        eryx_status p = get_func(in, ERYX_ABI_EXPORT_POST_RESTORE, &post)
+                            ? call_i32(in, &post, &ret, 1, NULL, err,
+                                       ERYX_ABI_EXPORT_POST_RESTORE)
+                            : ERYX_E_ABI;
+        if (p != ERYX_OK)
+            s = p;
+    }
+    return stop_if_broken(in, s);
+}
+
+eryx_status
+eryx__instance_clear(eryx__instance *in, eryx_error *err)
+{
+    return stop_if_broken(
+        in, call_state(in, ERYX_ABI_EXPORT_CLEAR, NULL, 0, NULL, err));
 }

@@ -40,12 +40,57 @@ eryx_status eryx__fail_wasmtime(eryx_error *err,
                                 const char *what);
 uint64_t eryx__now_us(void);
 
-/* ---- config.c ---- */
-struct eryx_config {
-    char *runtime_path;    /* NULL: default */
-    char *stdlib_dir;      /* NULL: default */
-    char *cache_dir;       /* NULL: default; "": off */
+/* ---- hooks: a handler plus its userdata, shared by reference ---- */
+typedef struct eryx__hook {
+    void (*fn)(void); /* cast to the handler's real type at the call */
+    void *userdata;
+    void (*free_userdata)(void *);
+    int refs; /* atomic */
+} eryx__hook;
+
+eryx__hook *
+eryx__hook_new(void (*fn)(void), void *userdata, void (*free_userdata)(void *));
+eryx__hook *eryx__hook_ref(eryx__hook *hook); /* NULL-safe */
+void eryx__hook_unref(eryx__hook *hook);      /* NULL-safe */
+
+/* ---- callbacks.c ---- */
+typedef struct eryx__callback eryx__callback; /* immutable, refcounted */
+typedef struct eryx__registry {
+    eryx__callback **items;
+    size_t count;
+    char *list_json; /* list-callbacks' answer, built on first use */
+} eryx__registry;
+
+eryx_status eryx__registry_add(eryx__registry *reg,
+                               const char *name,
+                               const char *description,
+                               const char *schema,
+                               eryx__hook *hook,
+                               eryx_error *err);
+eryx_status eryx__registry_copy(eryx__registry *dst,
+                                const eryx__registry *src,
+                                eryx_error *err);
+void eryx__registry_clear(eryx__registry *reg);
+/* The JSON list of the callbacks (owned by the registry), or NULL. */
+const char *eryx__registry_json(eryx__registry *reg);
+
+/* ---- config.c: what a sandbox or session keeps of its config ---- */
+typedef struct eryx__settings {
     char *result_variable; /* never NULL */
+    eryx__registry callbacks;
+    eryx__hook *trace;  /* eryx_trace_fn, or NULL */
+    eryx__hook *output; /* eryx_output_fn, or NULL */
+    uint32_t callback_timeout_ms;
+    uint32_t max_callback_invocations;
+    uint64_t output_limit_bytes;
+    uint64_t snapshot_limit_bytes;
+} eryx__settings;
+
+struct eryx_config {
+    char *runtime_path; /* NULL: default */
+    char *stdlib_dir;   /* NULL: default */
+    char *cache_dir;    /* NULL: default; "": off */
+    eryx__settings settings;
 };
 /* The effective values of the engine options, each a new string or NULL
    (cache off) on success. */
@@ -54,8 +99,21 @@ eryx_status eryx__config_paths(const eryx_config *config,
                                char **stdlib_dir,
                                char **cache_dir,
                                eryx_error *err);
-const char *eryx__config_result_variable(const eryx_config *config);
+/* A deep copy of `config`'s settings (the defaults when it is NULL). */
+eryx_status eryx__settings_copy(eryx__settings *dst,
+                                const eryx_config *config,
+                                eryx_error *err);
+void eryx__settings_clear(eryx__settings *s);
 bool eryx__utf8_valid(const char *s, size_t len);
+
+/* ---- pool.c: the engine's worker threads for callback handlers ---- */
+typedef struct eryx__pool eryx__pool;
+eryx__pool *eryx__pool_new(void);
+/* Joins every worker; handlers still running are waited for. */
+void eryx__pool_free(eryx__pool *pool);
+/* Run fn(arg) on a worker; a new worker starts when none is idle.  Returns
+   false when no thread could be had. */
+bool eryx__pool_submit(eryx__pool *pool, void (*fn)(void *), void *arg);
 
 /* ---- engine.c ---- */
 struct eryx_engine {
@@ -63,6 +121,7 @@ struct eryx_engine {
     wasmtime_linker_t *linker;
     wasmtime_instance_pre_t *pre;
     char *stdlib_dir;
+    eryx__pool *pool;
 };
 
 /* ---- guest.c: every byte from the guest is checked here ---- */
@@ -89,42 +148,101 @@ eryx_status eryx__guest_string(wasmtime_context_t *ctx,
 /* The decoded return area of `execute`. */
 typedef struct eryx__execute_ret {
     uint8_t tag;
-    eryx_abi_string stdout_text, stderr_text, message;
+    eryx_abi_string message; /* when tag is ERYX_ABI_ERR */
     bool has_json, has_json_error;
     eryx_abi_string json, json_error;
 } eryx__execute_ret;
 /* Decode the ERYX_ABI_EXECUTE_RET_SIZE bytes of a return area. */
 eryx_status eryx__decode_execute_ret(const uint8_t *bytes,
                                      eryx__execute_ret *out);
+/* Decode a result<state-snapshot, string> return area: on ok, `a` is the
+   data and `b` the skipped names; on error, `a` is the message. */
+eryx_status eryx__decode_snapshot_ret(const uint8_t *bytes,
+                                      uint8_t *tag,
+                                      eryx_abi_string *a,
+                                      eryx_abi_string *b);
 /* Decode a result<_, string> return area. */
 eryx_status eryx__decode_unit_ret(const uint8_t *bytes,
                                   uint8_t *tag,
                                   eryx_abi_string *err_text);
+
+/* ---- hostcalls.c: the functions the guest imports ---- */
+eryx_status eryx__hostcalls_define(wasmtime_linker_t *linker, eryx_error *err);
+
+/* ---- the per-stream output of one execute (instance.c) ---- */
+typedef struct eryx__outbuf {
+    char *data;
+    size_t len, cap;
+    bool truncated;
+} eryx__outbuf;
 
 /* ---- result.c ---- */
 struct eryx_result {
     eryx_status status;
     char *stdout_text, *stderr_text, *json, *json_error, *error;
     size_t stdout_len, stderr_len, json_len, json_error_len, error_len;
+    bool stdout_truncated, stderr_truncated;
+    uint32_t callback_invocations;
     uint64_t duration_us;
+    uint64_t peak_memory_bytes;
 };
 eryx_result *eryx__result_new(void);
 /* Set the failure of `r` (message copied; on allocation failure the
    message is a static text). */
 void eryx__result_fail(eryx_result *r, eryx_status status, const char *message);
 
+/* ---- callbacks.c: the calls of one instance ---- */
+typedef struct eryx__hub eryx__hub;
+eryx__hub *eryx__hub_new(void);
+/* Drop the instance's reference; calls still running keep the hub alive
+   until their handlers complete them. */
+void eryx__hub_release(eryx__hub *hub);
+/* Abandon every unfinished call and reset the invocation count (a new
+   execute begins). */
+void eryx__hub_reset(eryx__hub *hub);
+uint32_t eryx__hub_invocations(eryx__hub *hub);
+/* invoke-start: returns the handle of a new call (finished at once if it
+   cannot start). */
+uint32_t eryx__hub_start(eryx__hub *hub,
+                         const eryx__settings *settings,
+                         eryx__pool *pool,
+                         const char *name,
+                         size_t name_len,
+                         const char *args,
+                         size_t args_len);
+/* invoke-wait: an ERYX_ABI_WAIT_* code; on DONE, *out is the call. */
+int32_t
+eryx__hub_wait(eryx__hub *hub, int64_t timeout_ns, eryx_abi_call_done *out);
+/* invoke-read: take the payload of a finished call (handed out by wait),
+   which is then released.  false for an unknown handle.  *payload is the
+   caller's to free. */
+bool
+eryx__hub_take(eryx__hub *hub, uint32_t handle, char **payload, size_t *len);
+
 /* ---- instance.c: one store + instance of the guest ---- */
+/* The host-side state of one instance, the store's data: what hostcalls
+   reach through their caller. */
+typedef struct eryx__state {
+    const eryx__settings *settings;
+    eryx__pool *pool;
+    eryx__hub *hub;
+    eryx__outbuf out[2]; /* stdout, stderr of the current execute */
+    bool abi_violation;  /* a hostcall caught the guest breaking the ABI */
+} eryx__state;
+
 typedef struct eryx__instance {
     wasmtime_store_t *store;
     wasmtime_context_t *ctx;
     wasmtime_instance_t instance;
     wasmtime_memory_t memory;
     wasmtime_func_t realloc_fn, execute_fn, post_execute_fn;
+    eryx__state *state;
     bool live;
 } eryx__instance;
 
 eryx_status eryx__instance_start(eryx__instance *in,
                                  const eryx_engine *engine,
+                                 const eryx__settings *settings,
                                  eryx_error *err);
 void eryx__instance_stop(eryx__instance *in);
 /* Run `code` (already checked) and fill `r`.  Returns r->status.  When the
@@ -132,7 +250,23 @@ void eryx__instance_stop(eryx__instance *in);
 eryx_status eryx__instance_execute(eryx__instance *in,
                                    const char *code,
                                    size_t code_len,
-                                   const char *result_variable,
                                    eryx_result *r);
+/* Session state: snapshot (*data / *skipped new, the caller frees),
+   restore, clear.  On ERYX_E_TRAP or ERYX_E_ABI the instance is stopped. */
+eryx_status eryx__instance_snapshot(eryx__instance *in,
+                                    char **data,
+                                    size_t *data_len,
+                                    char **skipped,
+                                    eryx_error *err);
+eryx_status eryx__instance_restore(eryx__instance *in,
+                                   const void *data,
+                                   size_t len,
+                                   eryx_error *err);
+eryx_status eryx__instance_clear(eryx__instance *in, eryx_error *err);
+
+/* Append guest output to stream 1 or 2 of `st`, within the output limit,
+   and pass it to the output handler. */
+void
+eryx__state_output(eryx__state *st, int stream, const char *data, size_t len);
 
 #endif /* ERYX_INTERNAL_H */

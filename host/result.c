@@ -94,3 +94,23 @@ eryx_result_duration_us(const eryx_result *r)
 {
     return r ? r->duration_us : 0;
 }
+
+uint32_t
+eryx_result_callback_invocations(const eryx_result *r)
+{
+    return r ? r->callback_invocations : 0;
+}
+
+uint64_t
+eryx_result_peak_memory_bytes(const eryx_result *r)
+{
+    return r ? r->peak_memory_bytes : 0;
+}
+
+int
+eryx_result_output_truncated(const eryx_result *r, int stream)
+{
+    if (r == NULL)
+        return 0;
+    return stream == 2 ? r->stderr_truncated : r->stdout_truncated;
+}

@@ -3,18 +3,19 @@
 ** eryx_session (one interpreter whose namespace persists), both over
 ** eryx__instance.  Inputs are checked here before the guest sees them.
 */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 
 struct eryx_sandbox {
     eryx_engine *engine;
-    char *result_variable;
+    eryx__settings settings;
 };
 
 struct eryx_session {
     eryx_engine *engine;
-    char *result_variable;
+    eryx__settings settings;
     eryx__instance instance;
     uint64_t execution_count;
 };
@@ -23,15 +24,12 @@ struct eryx_session {
 static eryx_status
 init_common(eryx_engine *engine,
             const eryx_config *config,
-            char **result_variable,
+            eryx__settings *settings,
             eryx_error *err)
 {
     if (engine == NULL)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "engine is NULL");
-    *result_variable = eryx__strdup(eryx__config_result_variable(config));
-    if (*result_variable == NULL)
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-    return ERYX_OK;
+    return eryx__settings_copy(settings, config, err);
 }
 
 eryx_status
@@ -46,7 +44,7 @@ eryx_sandbox_new(eryx_engine *engine,
     eryx_sandbox *sb = eryx__calloc(1, sizeof *sb);
     if (sb == NULL)
         return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-    eryx_status s = init_common(engine, config, &sb->result_variable, err);
+    eryx_status s = init_common(engine, config, &sb->settings, err);
     if (s != ERYX_OK) {
         eryx_sandbox_free(sb);
         return s;
@@ -61,7 +59,7 @@ eryx_sandbox_free(eryx_sandbox *sb)
 {
     if (sb == NULL)
         return;
-    eryx__free(sb->result_variable);
+    eryx__settings_clear(&sb->settings);
     eryx__free(sb);
 }
 
@@ -77,10 +75,10 @@ eryx_session_new(eryx_engine *engine,
     eryx_session *ss = eryx__calloc(1, sizeof *ss);
     if (ss == NULL)
         return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-    eryx_status s = init_common(engine, config, &ss->result_variable, err);
+    eryx_status s = init_common(engine, config, &ss->settings, err);
     if (s == ERYX_OK) {
         ss->engine = engine;
-        s = eryx__instance_start(&ss->instance, engine, err);
+        s = eryx__instance_start(&ss->instance, engine, &ss->settings, err);
     }
     if (s != ERYX_OK) {
         eryx_session_free(ss);
@@ -96,7 +94,7 @@ eryx_session_free(eryx_session *ss)
     if (ss == NULL)
         return;
     eryx__instance_stop(&ss->instance);
-    eryx__free(ss->result_variable);
+    eryx__settings_clear(&ss->settings);
     eryx__free(ss);
 }
 
@@ -168,15 +166,25 @@ eryx_sandbox_execute(eryx_sandbox *sb,
     /* A fresh interpreter for every execute: nothing carries over. */
     eryx__instance in;
     eryx_error e;
-    s = eryx__instance_start(&in, sb->engine, &e);
+    s = eryx__instance_start(&in, sb->engine, &sb->settings, &e);
     if (s != ERYX_OK) {
         eryx__result_fail(*out, s, e.message);
         return finish(*out, err);
     }
-    eryx__instance_execute(&in, code ? code : "", code_len, sb->result_variable,
-                           *out);
+    eryx__instance_execute(&in, code ? code : "", code_len, *out);
     eryx__instance_stop(&in);
     return finish(*out, err);
+}
+
+/* Start a new interpreter when the last one was reset (by a failure or by
+   eryx_session_reset). */
+static eryx_status
+ensure_live(eryx_session *ss, eryx_error *err)
+{
+    if (ss->instance.live)
+        return ERYX_OK;
+    ss->execution_count = 0;
+    return eryx__instance_start(&ss->instance, ss->engine, &ss->settings, err);
 }
 
 eryx_status
@@ -191,18 +199,197 @@ eryx_session_execute(eryx_session *ss,
     eryx_status s = begin(code, code_len, out, err);
     if (s != ERYX_OK || *out == NULL)
         return s;
-    if (!ss->instance.live) {
-        /* Reset after a failure, or by eryx_session_reset. */
-        eryx_error e;
-        ss->execution_count = 0;
-        s = eryx__instance_start(&ss->instance, ss->engine, &e);
-        if (s != ERYX_OK) {
-            eryx__result_fail(*out, s, e.message);
-            return finish(*out, err);
-        }
+    eryx_error e;
+    s = ensure_live(ss, &e);
+    if (s != ERYX_OK) {
+        eryx__result_fail(*out, s, e.message);
+        return finish(*out, err);
     }
     ss->execution_count++;
-    eryx__instance_execute(&ss->instance, code ? code : "", code_len,
-                           ss->result_variable, *out);
+    eryx__instance_execute(&ss->instance, code ? code : "", code_len, *out);
     return finish(*out, err);
+}
+
+/* ------------------------------------------------------------ state */
+
+/* A snapshot on the wire: a header the host writes and checks, then the
+   guest's pickle.  All fields little-endian.
+     0  8  magic "ERYXSNAP"
+     8  4  format version (1)
+    12  2  Python major, 2 Python minor: pickled code is version-bound
+    16  8  payload length
+    24  4  CRC-32 (IEEE) of the payload
+    28     payload                                                       */
+#define SNAP_MAGIC   "ERYXSNAP"
+#define SNAP_VERSION 1u
+#define SNAP_HEADER  28u
+
+struct eryx_snapshot {
+    uint8_t *data;
+    size_t len;
+    char *skipped;
+};
+
+static uint32_t
+crc32_ieee(const uint8_t *p, size_t n)
+{
+    static uint32_t table[256];
+    static int ready; /* benign race: every thread computes equal values */
+    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+    }
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++)
+        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static void
+put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+get_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint16_t
+python_part(int which)
+{
+    unsigned major = 0, minor = 0;
+    sscanf(eryx_python_version(), "%u.%u", &major, &minor);
+    return (uint16_t)(which == 0 ? major : minor);
+}
+
+eryx_status
+eryx_session_snapshot_state(eryx_session *ss,
+                            eryx_snapshot **out,
+                            eryx_error *err)
+{
+    if (ss == NULL || out == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "session or out is NULL");
+    *out = NULL;
+    eryx_status s = ensure_live(ss, err);
+    if (s != ERYX_OK)
+        return s;
+    char *payload = NULL, *skipped = NULL;
+    size_t len = 0;
+    s = eryx__instance_snapshot(&ss->instance, &payload, &len, &skipped, err);
+    if (s != ERYX_OK)
+        return s;
+    uint64_t limit = ss->settings.snapshot_limit_bytes;
+    eryx_snapshot *snap = NULL;
+    if ((uint64_t)len + SNAP_HEADER > limit) {
+        s = eryx__fail(err, ERYX_E_INVALID_INPUT,
+                       "the snapshot would be %zu bytes, over the limit of "
+                       "%llu bytes",
+                       len + SNAP_HEADER, (unsigned long long)limit);
+    } else if ((snap = eryx__calloc(1, sizeof *snap)) == NULL ||
+               (snap->data = eryx__malloc(len + SNAP_HEADER)) == NULL) {
+        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    } else {
+        uint8_t *h = snap->data;
+        memcpy(h, SNAP_MAGIC, 8);
+        put_le(h + 8, SNAP_VERSION, 4);
+        put_le(h + 12, python_part(0), 2);
+        put_le(h + 14, python_part(1), 2);
+        put_le(h + 16, len, 8);
+        put_le(h + 24, crc32_ieee((const uint8_t *)payload, len), 4);
+        memcpy(h + SNAP_HEADER, payload, len);
+        snap->len = len + SNAP_HEADER;
+        snap->skipped = skipped;
+        skipped = NULL;
+        *out = snap;
+        snap = NULL;
+    }
+    eryx_snapshot_free(snap);
+    eryx__free(payload);
+    eryx__free(skipped);
+    return s;
+}
+
+const uint8_t *
+eryx_snapshot_data(const eryx_snapshot *snap, size_t *len)
+{
+    if (len != NULL)
+        *len = snap ? snap->len : 0;
+    return snap ? snap->data : NULL;
+}
+
+const char *
+eryx_snapshot_skipped(const eryx_snapshot *snap)
+{
+    return snap && snap->skipped ? snap->skipped : "[]";
+}
+
+void
+eryx_snapshot_free(eryx_snapshot *snap)
+{
+    if (snap == NULL)
+        return;
+    eryx__free(snap->data);
+    eryx__free(snap->skipped);
+    eryx__free(snap);
+}
+
+eryx_status
+eryx_session_restore_state(eryx_session *ss,
+                           const void *data,
+                           size_t len,
+                           eryx_error *err)
+{
+    if (ss == NULL || (data == NULL && len != 0))
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "session or data is NULL");
+    const uint8_t *h = data;
+    if (len > ss->settings.snapshot_limit_bytes)
+        return eryx__fail(
+            err, ERYX_E_INVALID_INPUT,
+            "the snapshot is %zu bytes, over the limit of %llu", len,
+            (unsigned long long)ss->settings.snapshot_limit_bytes);
+    if (len < SNAP_HEADER || memcmp(h, SNAP_MAGIC, 8) != 0)
+        return eryx__fail(err, ERYX_E_INVALID_INPUT,
+                          "not an eryx state snapshot");
+    if (get_le(h + 8, 4) != SNAP_VERSION)
+        return eryx__fail(err, ERYX_E_INVALID_INPUT,
+                          "snapshot format %u is not supported",
+                          (unsigned)get_le(h + 8, 4));
+    if (get_le(h + 12, 2) != python_part(0) ||
+        get_le(h + 14, 2) != python_part(1))
+        return eryx__fail(err, ERYX_E_INVALID_INPUT,
+                          "the snapshot was made by Python %u.%u, this is %s",
+                          (unsigned)get_le(h + 12, 2),
+                          (unsigned)get_le(h + 14, 2), eryx_python_version());
+    if (get_le(h + 16, 8) != len - SNAP_HEADER)
+        return eryx__fail(err, ERYX_E_INVALID_INPUT,
+                          "the snapshot is truncated or padded");
+    if (get_le(h + 24, 4) != crc32_ieee(h + SNAP_HEADER, len - SNAP_HEADER))
+        return eryx__fail(err, ERYX_E_INVALID_INPUT,
+                          "the snapshot is corrupt (checksum mismatch)");
+    eryx_status s = ensure_live(ss, err);
+    if (s != ERYX_OK)
+        return s;
+    return eryx__instance_restore(&ss->instance, h + SNAP_HEADER,
+                                  len - SNAP_HEADER, err);
+}
+
+eryx_status
+eryx_session_clear_state(eryx_session *ss, eryx_error *err)
+{
+    if (ss == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "session is NULL");
+    eryx_status s = ensure_live(ss, err);
+    return s == ERYX_OK ? eryx__instance_clear(&ss->instance, err) : s;
 }

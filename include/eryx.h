@@ -99,6 +99,10 @@ typedef struct eryx_error {
 **   cache_dir        $ERYX_CACHE/compiled, else ~/.cache/eryx/compiled;
 **                    "" turns the compiled-code cache off
 **   result_variable  "result"
+**   callback_timeout_ms       10000 per callback call
+**   max_callback_invocations  1000 per execute
+**   output_limit_bytes        10 MiB per stream per execute
+**   snapshot_limit_bytes      10 MiB per session state snapshot
 */
 typedef struct eryx_config eryx_config;
 
@@ -124,6 +128,124 @@ ERYX_API eryx_status eryx_config_set_cache_dir(eryx_config *config,
 ERYX_API eryx_status eryx_config_set_result_variable(eryx_config *config,
                                                      const char *name,
                                                      eryx_error *err);
+
+/** \brief How long one callback call may take before Python sees a
+    timeout error (sandbox, session); 0 means no limit. */
+ERYX_API eryx_status eryx_config_set_callback_timeout_ms(eryx_config *config,
+                                                         uint32_t ms,
+                                                         eryx_error *err);
+/** \brief Callback calls allowed per execute (sandbox, session); the call
+    past the limit raises in Python. */
+ERYX_API eryx_status eryx_config_set_max_callback_invocations(
+    eryx_config *config, uint32_t count, eryx_error *err);
+/** \brief Bytes kept per output stream per execute; past it the text is
+    cut, a marker is appended and the result says so.  At least 1024. */
+ERYX_API eryx_status eryx_config_set_output_limit(eryx_config *config,
+                                                  uint64_t bytes,
+                                                  eryx_error *err);
+/** \brief Largest session state snapshot, in bytes. */
+ERYX_API eryx_status eryx_config_set_snapshot_limit(eryx_config *config,
+                                                    uint64_t bytes,
+                                                    eryx_error *err);
+
+/* --------------------------------------------------------------- callbacks */
+
+/*
+** Callbacks are host functions that Python awaits:
+**     await echo(message="hi")          # a callback named "echo"
+**     await http.get(url="...")         # a callback named "http.get"
+**     await invoke("echo", message="hi")
+**     list_callbacks()                  # [{'name', 'description',
+*'parameters_schema'}]
+** Each call runs the handler on a worker thread of the engine, so calls
+** gathered with asyncio.gather run at the same time.
+*/
+
+/** One call of a callback: complete it exactly once. */
+typedef struct eryx_call eryx_call;
+
+/**
+ * \brief A callback handler.
+ *
+ * Called on a worker thread with the arguments as a JSON object
+ * (`args_json`, `args_len` bytes, NUL-terminated; valid until the call is
+ * completed).  It must complete `call` exactly once with eryx_call_return
+ * or eryx_call_fail, before it returns or later from any thread.
+ */
+typedef void (*eryx_callback_fn)(void *userdata,
+                                 const char *args_json,
+                                 size_t args_len,
+                                 eryx_call *call);
+
+/**
+ * \brief Register a callback (sandbox, session).
+ *
+ * `name` is a dotted Python name ("echo", "http.get").  `parameters_schema`
+ * is a JSON Schema object (may be NULL: no parameters); its `properties`,
+ * in order, map positional arguments, and `required`, `type` and
+ * `additionalProperties: false` are checked before the handler runs.
+ * `free_userdata` (may be NULL) is called once, when no sandbox, session or
+ * config holds the callback any longer, or at once if this call fails.
+ */
+ERYX_API eryx_status eryx_config_add_callback(eryx_config *config,
+                                              const char *name,
+                                              const char *description,
+                                              const char *parameters_schema,
+                                              eryx_callback_fn fn,
+                                              void *userdata,
+                                              void (*free_userdata)(void *),
+                                              eryx_error *err);
+
+/** \brief Complete `call` with a JSON value (`len` bytes).  Text that is
+    not JSON completes it with an error instead.  `call` is freed. */
+ERYX_API void eryx_call_return(eryx_call *call, const char *json, size_t len);
+/** \brief Complete `call` with an error message, raised in Python. */
+ERYX_API void eryx_call_fail(eryx_call *call, const char *message, size_t len);
+
+/* ----------------------------------------------------- tracing and output */
+
+/** Kinds of trace events, for the user's code only. */
+typedef enum eryx_trace_kind {
+    ERYX_TRACE_LINE = 0,           /* a line is about to run */
+    ERYX_TRACE_CALL = 1,           /* a function was entered: "name" */
+    ERYX_TRACE_RETURN = 2,         /* a function returned: "name" */
+    ERYX_TRACE_EXCEPTION = 3,      /* raised: "type", "message" */
+    ERYX_TRACE_CALLBACK_START = 4, /* "name", "arguments" */
+    ERYX_TRACE_CALLBACK_END = 5    /* "name", "duration_ms", "error" */
+} eryx_trace_kind;
+
+/** \brief A trace handler: the event and its JSON form, e.g.
+    {"event": "call", "lineno": 1, "name": "f"}.  Called on the thread
+    running the execute, in order. */
+typedef void (*eryx_trace_fn)(void *userdata,
+                              eryx_trace_kind kind,
+                              uint32_t lineno,
+                              const char *event_json,
+                              size_t len);
+
+/** \brief Install a trace handler (sandbox, session).  Without one, no
+    trace hook runs in the guest at all. */
+ERYX_API eryx_status
+eryx_config_set_trace_handler(eryx_config *config,
+                              eryx_trace_fn fn,
+                              void *userdata,
+                              void (*free_userdata)(void *),
+                              eryx_error *err);
+
+/** \brief An output handler: `stream` is 1 (stdout) or 2 (stderr); called
+    on the thread running the execute as the code writes, in order. */
+typedef void (*eryx_output_fn)(void *userdata,
+                               int stream,
+                               const char *data,
+                               size_t len);
+
+/** \brief Install an output handler (sandbox, session). */
+ERYX_API eryx_status
+eryx_config_set_output_handler(eryx_config *config,
+                               eryx_output_fn fn,
+                               void *userdata,
+                               void (*free_userdata)(void *),
+                               eryx_error *err);
 
 /* ------------------------------------------------------------------ engine */
 
@@ -168,6 +290,15 @@ ERYX_API const char *eryx_result_json_error(const eryx_result *result,
 ERYX_API const char *eryx_result_error(const eryx_result *result, size_t *len);
 /** \brief Wall time of the execution, in microseconds. */
 ERYX_API uint64_t eryx_result_duration_us(const eryx_result *result);
+/** \brief Callback calls the execution started. */
+ERYX_API uint32_t eryx_result_callback_invocations(const eryx_result *result);
+/** \brief The guest's linear memory at the end of the execution, in bytes
+    (it never shrinks, so this is its peak). */
+ERYX_API uint64_t eryx_result_peak_memory_bytes(const eryx_result *result);
+/** \brief Non-zero when stdout (stream 1) or stderr (2) was cut at the
+    output limit. */
+ERYX_API int eryx_result_output_truncated(const eryx_result *result,
+                                          int stream);
 
 /* ----------------------------------------------------- sandbox and session */
 
@@ -226,6 +357,34 @@ ERYX_API eryx_status eryx_session_execute(eryx_session *session,
 ERYX_API void eryx_session_reset(eryx_session *session);
 /** \brief Executes run since the session began or was last reset. */
 ERYX_API uint64_t eryx_session_execution_count(const eryx_session *session);
+
+/* Session state: a snapshot is the pickled user namespace (variables,
+   functions, classes, module references by name).  It carries a header
+   and checksum; a corrupt or truncated one is refused and the session is
+   left as it was. */
+typedef struct eryx_snapshot eryx_snapshot;
+
+/** \brief Snapshot the session's namespace.  Values that cannot be pickled
+    are skipped and named by eryx_snapshot_skipped.  `*out` is owned by the
+    caller. */
+ERYX_API eryx_status eryx_session_snapshot_state(eryx_session *session,
+                                                 eryx_snapshot **out,
+                                                 eryx_error *err);
+/** \brief The snapshot's bytes, valid while `snapshot` lives. */
+ERYX_API const uint8_t *eryx_snapshot_data(const eryx_snapshot *snapshot,
+                                           size_t *len);
+/** \brief The names that were skipped, as a JSON list of strings. */
+ERYX_API const char *eryx_snapshot_skipped(const eryx_snapshot *snapshot);
+ERYX_API void eryx_snapshot_free(eryx_snapshot *snapshot);
+/** \brief Bring a snapshot's names into the session (this or another one),
+    on top of what is there; functions see the session's globals. */
+ERYX_API eryx_status eryx_session_restore_state(eryx_session *session,
+                                                const void *data,
+                                                size_t len,
+                                                eryx_error *err);
+/** \brief Empty the session's namespace; callbacks stay reachable. */
+ERYX_API eryx_status eryx_session_clear_state(eryx_session *session,
+                                              eryx_error *err);
 
 #ifdef __cplusplus
 }

@@ -46,7 +46,7 @@ step() {
 # ---------------------------------------------------------------- packages
 host_packages="clang-$llvm lld-$llvm llvm-$llvm libclang-rt-$llvm-dev-wasm32
     wabt cmake pkg-config tcl make xz-utils ca-certificates dpkg-dev
-    clang-format-14"
+    clang-format-14 libcjson-dev"
 apt_install() {
     local missing=()
     for p in $host_packages; do

@@ -18,17 +18,19 @@ ERYX_TEST(execute_ret_decodes_ok_fields)
 {
     uint8_t b[ERYX_ABI_EXECUTE_RET_SIZE] = {0};
     b[0] = ERYX_ABI_OK;
-    put32(b + 4, 100), put32(b + 8, 5);              /* stdout */
-    put32(b + 12, 200), put32(b + 16, 6);            /* stderr */
-    b[20] = 1, put32(b + 24, 300), put32(b + 28, 7); /* result-json */
-    b[32] = 0;                                       /* result-error: none */
+    b[4] = 1, put32(b + 8, 300), put32(b + 12, 7); /* result-json: some */
+    b[16] = 0;                                     /* result-error: none */
     eryx__execute_ret d;
     ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_OK);
-    ASSERT_EQ(d.stdout_text.ptr, 100);
-    ASSERT_EQ(d.stderr_text.len, 6);
     ASSERT(d.has_json);
     ASSERT_EQ(d.json.ptr, 300);
+    ASSERT_EQ(d.json.len, 7);
     ASSERT(!d.has_json_error);
+    b[0] = ERYX_ABI_ERR;
+    put32(b + 4, 64), put32(b + 8, 9); /* the message */
+    ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_OK);
+    ASSERT_EQ(d.message.ptr, 64);
+    ASSERT_EQ(d.message.len, 9);
 }
 
 ERYX_TEST(execute_ret_rejects_bad_discriminants)
@@ -40,15 +42,17 @@ ERYX_TEST(execute_ret_rejects_bad_discriminants)
     b[0] = 0xff;
     ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_E_ABI);
     b[0] = ERYX_ABI_OK;
-    b[20] = 7; /* option discriminant other than 0 or 1 */
+    b[4] = 7; /* option discriminant other than 0 or 1 */
     ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_E_ABI);
-    b[20] = 0;
-    b[32] = 2;
+    b[4] = 0;
+    b[16] = 2;
     ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_E_ABI);
     uint8_t u[ERYX_ABI_UNIT_RET_SIZE] = {3};
     uint8_t tag;
-    eryx_abi_string s;
+    eryx_abi_string s, s2;
     ASSERT_EQ(eryx__decode_unit_ret(u, &tag, &s), ERYX_E_ABI);
+    uint8_t snap[ERYX_ABI_SNAPSHOT_RET_SIZE] = {9};
+    ASSERT_EQ(eryx__decode_snapshot_ret(snap, &tag, &s, &s2), ERYX_E_ABI);
 }
 
 ERYX_TEST(utf8_validation_is_strict)
