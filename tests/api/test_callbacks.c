@@ -1,0 +1,332 @@
+/*
+** test_callbacks.c: host callbacks as Python sees them: proxies, invoke,
+** list_callbacks, errors, limits, and concurrency (calls gathered in
+** Python run on the host at the same time).
+*/
+#include <pthread.h>
+#include <stdio.h>
+
+#include "sandbox_fixture.h"
+
+/* echo: returns its arguments object as is. */
+static void
+echo(void *ud, const char *args, size_t len, eryx_call *call)
+{
+    (void)ud;
+    eryx_call_return(call, args, len);
+}
+
+static void
+fail(void *ud, const char *args, size_t len, eryx_call *call)
+{
+    (void)ud, (void)args, (void)len;
+    eryx_call_fail(call, "the database is on fire", 23);
+}
+
+static void
+never(void *ud, const char *args, size_t len, eryx_call *call)
+{
+    (void)ud, (void)args, (void)len;
+    (void)call; /* never completed: the call times out in Python */
+}
+
+/* Answers from a thread of its own, after the handler has returned. */
+static void *
+answer_later(void *arg)
+{
+    eryx_call_return(arg, "\"from another thread\"", 21);
+    return NULL;
+}
+
+static void
+async_answer(void *ud, const char *args, size_t len, eryx_call *call)
+{
+    (void)ud, (void)args, (void)len;
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, answer_later, call), 0);
+    pthread_detach(t);
+}
+
+/* Three handlers that each wait for the other two: they can only finish
+   if the host runs them at the same time. */
+static pthread_barrier_t barrier;
+
+static void
+meet(void *ud, const char *args, size_t len, eryx_call *call)
+{
+    (void)ud;
+    pthread_barrier_wait(&barrier);
+    eryx_call_return(call, args, len);
+}
+
+static int freed_userdata;
+
+static void
+count_free(void *ud)
+{
+    (void)ud;
+    freed_userdata++;
+}
+
+static const char echo_schema[] =
+    "{\"type\": \"object\", \"properties\": {\"message\": {\"type\": "
+    "\"string\"}, \"times\": {\"type\": \"integer\"}}, \"required\": "
+    "[\"message\"], \"additionalProperties\": false}";
+
+static eryx_config *
+callback_config(void)
+{
+    eryx_config *cfg = NULL;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "echo", "Echoes its arguments.",
+                                       echo_schema, echo, NULL, count_free,
+                                       NULL),
+              ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "fail", "Always fails.", NULL, fail,
+                                       NULL, NULL, NULL),
+              ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "http.get", "A dotted name.",
+                                       "{\"properties\": {\"url\": {}}}", echo,
+                                       NULL, NULL, NULL),
+              ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "print", "Must not shadow print.",
+                                       NULL, echo, NULL, NULL, NULL),
+              ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "later", "Answers from a thread.",
+                                       NULL, async_answer, NULL, NULL, NULL),
+              ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "meet", "A 3-party barrier.", NULL,
+                                       meet, NULL, NULL, NULL),
+              ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "never", "Never answers.", NULL,
+                                       never, NULL, NULL, NULL),
+              ERYX_OK);
+    return cfg;
+}
+
+/* Run `code` in a sandbox made from `cfg`; returns the result. */
+static eryx_result *
+run_with(eryx_config *cfg, const char *code)
+{
+    eryx_sandbox *sb = NULL;
+    eryx_result *r = NULL;
+    eryx_error err;
+    if (eryx_sandbox_new(test_engine(), cfg, &sb, &err) != ERYX_OK)
+        ERYX_TEST_FAIL_("eryx_sandbox_new: %s", err.message);
+    eryx_sandbox_execute(sb, code, strlen(code), &r, &err);
+    eryx_sandbox_free(sb);
+    ASSERT_NOT_NULL(r);
+    return r;
+}
+
+static void
+expect_output(eryx_config *cfg, const char *code, const char *expected)
+{
+    eryx_result *r = run_with(cfg, code);
+    if (eryx_result_status(r) != ERYX_OK)
+        ERYX_TEST_FAIL_("execute failed: %s", eryx_result_error(r, NULL));
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), expected);
+    eryx_result_free(r);
+}
+
+ERYX_TEST(callback_is_an_async_global)
+{
+    eryx_config *cfg = callback_config();
+    expect_output(cfg,
+                  "r = await echo(message='hi', times=2)\nprint(r)\n"
+                  "print(await echo('positional'))\n",
+                  "{'message': 'hi', 'times': 2}\n{'message': 'positional'}\n");
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(invoke_reaches_any_callback_and_dotted_names_are_namespaces)
+{
+    eryx_config *cfg = callback_config();
+    expect_output(cfg,
+                  "print(await invoke('echo', message='x'))\n"
+                  "print(await http.get('u'))\n"
+                  "print(await invoke('http.get', url='v'))\n"
+                  "print(await invoke('print', a=1))\n",
+                  "{'message': 'x'}\n{'url': 'u'}\n{'url': 'v'}\n{'a': 1}\n");
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(reserved_names_are_never_shadowed)
+{
+    eryx_config *cfg = callback_config();
+    expect_output(cfg,
+                  "import builtins\nprint(print is builtins.print)\n"
+                  "print(callable(invoke), callable(list_callbacks))\n",
+                  "True\nTrue True\n");
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(list_callbacks_returns_names_descriptions_and_parsed_schemas)
+{
+    eryx_config *cfg = callback_config();
+    expect_output(cfg,
+                  "cbs = {c['name']: c for c in list_callbacks()}\n"
+                  "print(sorted(cbs))\n"
+                  "e = cbs['echo']\nprint(e['description'])\n"
+                  "print(e['parameters_schema']['required'])\n"
+                  "print(cbs['fail']['parameters_schema'])\n",
+                  "['echo', 'fail', 'http.get', 'later', 'meet', 'never', "
+                  "'print']\nEchoes its arguments.\n['message']\n{}\n");
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(duplicate_argument_is_a_type_error)
+{
+    eryx_config *cfg = callback_config();
+    expect_output(cfg,
+                  "try:\n    await echo('a', message='b')\n"
+                  "except TypeError as e:\n    print(e)\n"
+                  "try:\n    await echo('a', 2, 3)\n"
+                  "except TypeError as e:\n    print(e)\n",
+                  "echo() got multiple values for argument 'message'\n"
+                  "echo() takes 2 positional arguments but 3 were given\n");
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(failures_are_catchable_exceptions_with_the_host_message)
+{
+    eryx_config *cfg = callback_config();
+    expect_output(
+        cfg,
+        "async def attempt(coro):\n"
+        "    try:\n        await coro\n"
+        "    except Exception as e:\n"
+        "        print(type(e).__name__ + ':', e)\n"
+        "await attempt(fail())\n"
+        "await attempt(invoke('nope'))\n"
+        "await attempt(echo(times=1))\n"
+        "await attempt(echo(message=5))\n"
+        "await attempt(echo(message='m', extra=1))\n",
+        "CallbackError: the database is on fire\n"
+        "CallbackError: unknown callback 'nope'\n"
+        "CallbackError: invalid arguments for callback 'echo': missing "
+        "required argument 'message'\n"
+        "CallbackError: invalid arguments for callback 'echo': argument "
+        "'message' must be of type string\n"
+        "CallbackError: invalid arguments for callback 'echo': unexpected "
+        "argument 'extra'\n");
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(handler_may_complete_later_from_another_thread)
+{
+    eryx_config *cfg = callback_config();
+    expect_output(cfg, "print(await later())", "from another thread\n");
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(gathered_calls_run_concurrently_and_keep_their_order)
+{
+    /* Sequential dispatch would block the first handler at the barrier
+       forever, and the call would time out instead. */
+    ASSERT_EQ(pthread_barrier_init(&barrier, NULL, 3), 0);
+    eryx_config *cfg = callback_config();
+    eryx_result *r = run_with(
+        cfg, "import asyncio\n"
+             "print(await asyncio.gather(meet(n=1), meet(n=2), meet(n=3)))\n");
+    if (eryx_result_status(r) != ERYX_OK)
+        ERYX_TEST_FAIL_("%s", eryx_result_error(r, NULL));
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL),
+                  "[{'n': 1}, {'n': 2}, {'n': 3}]\n");
+    ASSERT_EQ(eryx_result_callback_invocations(r), 3);
+    eryx_result_free(r);
+    eryx_config_free(cfg);
+    pthread_barrier_destroy(&barrier);
+}
+
+ERYX_TEST(callback_timeout_raises_with_timeout_in_the_message)
+{
+    eryx_config *cfg = callback_config();
+    ASSERT_EQ(eryx_config_set_callback_timeout_ms(cfg, 200, NULL), ERYX_OK);
+    expect_output(cfg,
+                  "try:\n    await never()\nexcept Exception as e:\n"
+                  "    print(e)\nprint(await echo('still works'))\n",
+                  "callback 'never' timed out after 200 ms\n"
+                  "{'message': 'still works'}\n");
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(invocation_limit_raises_on_the_next_call)
+{
+    eryx_config *cfg = callback_config();
+    ASSERT_EQ(eryx_config_set_max_callback_invocations(cfg, 3, NULL), ERYX_OK);
+    eryx_result *r = run_with(cfg, "for i in range(3):\n"
+                                   "    await echo('x')\n"
+                                   "try:\n    await echo('one too many')\n"
+                                   "except Exception as e:\n    print(e)\n");
+    ASSERT_EQ(eryx_result_status(r), ERYX_OK);
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL),
+                  "callback invocation limit reached (3 per execution)\n");
+    ASSERT_EQ(eryx_result_callback_invocations(r), 3);
+    eryx_result_free(r);
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(userdata_is_freed_once_when_the_last_holder_goes)
+{
+    freed_userdata = 0;
+    eryx_config *cfg = callback_config();
+    eryx_sandbox *sb = NULL;
+    ASSERT_EQ(eryx_sandbox_new(test_engine(), cfg, &sb, NULL), ERYX_OK);
+    eryx_config_free(cfg);
+    ASSERT_EQ(freed_userdata, 0); /* the sandbox still holds it */
+    eryx_sandbox_free(sb);
+    ASSERT_EQ(freed_userdata, 1);
+    /* A failed registration frees the userdata at once. */
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "bad name", "", NULL, echo, NULL,
+                                       count_free, NULL),
+              ERYX_E_INVALID_ARG);
+    ASSERT_EQ(freed_userdata, 2);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "ok", "", "[1, 2]", echo, NULL,
+                                       count_free, NULL),
+              ERYX_E_INVALID_ARG);
+    ASSERT_EQ(freed_userdata, 3);
+    eryx_config_free(cfg);
+}
+
+ERYX_TEST(session_clear_state_keeps_callbacks)
+{
+    eryx_config *cfg = callback_config();
+    eryx_session *ss = NULL;
+    ASSERT_EQ(eryx_session_new(test_engine(), cfg, &ss, NULL), ERYX_OK);
+    eryx_result *r = NULL;
+    const char *set = "x = 1";
+    ASSERT_EQ(eryx_session_execute(ss, set, strlen(set), &r, NULL), ERYX_OK);
+    eryx_result_free(r);
+    ASSERT_EQ(eryx_session_clear_state(ss, NULL), ERYX_OK);
+    const char *get = "print('x' in globals(), await echo('back'))";
+    ASSERT_EQ(eryx_session_execute(ss, get, strlen(get), &r, NULL), ERYX_OK);
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "False {'message': 'back'}\n");
+    eryx_result_free(r);
+    eryx_session_free(ss);
+    eryx_config_free(cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct eryx_test_case cases[] = {
+        ERYX_TEST_ENTRY(callback_is_an_async_global),
+        ERYX_TEST_ENTRY(
+            invoke_reaches_any_callback_and_dotted_names_are_namespaces),
+        ERYX_TEST_ENTRY(reserved_names_are_never_shadowed),
+        ERYX_TEST_ENTRY(
+            list_callbacks_returns_names_descriptions_and_parsed_schemas),
+        ERYX_TEST_ENTRY(duplicate_argument_is_a_type_error),
+        ERYX_TEST_ENTRY(
+            failures_are_catchable_exceptions_with_the_host_message),
+        ERYX_TEST_ENTRY(handler_may_complete_later_from_another_thread),
+        ERYX_TEST_ENTRY(gathered_calls_run_concurrently_and_keep_their_order),
+        ERYX_TEST_ENTRY(callback_timeout_raises_with_timeout_in_the_message),
+        ERYX_TEST_ENTRY(invocation_limit_raises_on_the_next_call),
+        ERYX_TEST_ENTRY(userdata_is_freed_once_when_the_last_holder_goes),
+        ERYX_TEST_ENTRY(session_clear_state_keeps_callbacks),
+    };
+    return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
