@@ -65,6 +65,8 @@ host: $(HOST)/CMakeCache.txt $(RUNTIME_WASM)
 demo: host
 	@echo '== examples/hello.c: a C program runs Python in a sandbox =='
 	$(HOST)/hello
+	@echo '== examples/callbacks.c: Python awaits two host callbacks at once =='
+	$(HOST)/callbacks
 	@echo '== the eryx CLI =='
 	$(HOST)/eryx -c 'import sys; print(sys.version_info[:2]); print(6*7)'
 

@@ -18,10 +18,12 @@ static const char usage[] =
     "  FILE        run the code in FILE\n"
     "  -c CODE     run CODE\n"
     "  -           run the code read from standard input\n"
+    "  --trace     print trace events of the code as JSON lines on stderr\n"
     "  --version   print the eryx and CPython versions\n"
     "  -h, --help  print this help\n"
     "\n"
-    "The sandbox's stdout and stderr go to eryx's own.  Exit status: 0 on\n"
+    "The sandbox's stdout and stderr stream to eryx's own as the code\n"
+    "writes them.  Exit status: 0 on\n"
     "success, 1 if the code raised an exception (SystemExit included) or\n"
     "the sandbox stopped it, 2 on a usage error.\n";
 
@@ -52,6 +54,27 @@ read_all(FILE *f, size_t *len)
     return buf;
 }
 
+/* Output streams live: each chunk is written through as it arrives. */
+static void
+on_output(void *userdata, int stream, const char *data, size_t len)
+{
+    (void)userdata;
+    FILE *f = stream == 2 ? stderr : stdout;
+    fwrite(data, 1, len, f);
+    fflush(f);
+}
+
+static void
+on_trace(void *userdata,
+         eryx_trace_kind kind,
+         uint32_t lineno,
+         const char *json,
+         size_t len)
+{
+    (void)userdata, (void)kind, (void)lineno;
+    fprintf(stderr, "%.*s\n", (int)len, json);
+}
+
 static int
 fail_usage(const char *msg)
 {
@@ -63,9 +86,12 @@ int
 main(int argc, char **argv)
 {
     const char *code_arg = NULL, *file = NULL;
+    int trace = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (strcmp(a, "--trace") == 0) {
+            trace = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
@@ -112,11 +138,17 @@ main(int argc, char **argv)
 
     eryx_error err;
     eryx_engine *engine = NULL;
+    eryx_config *config = NULL;
     eryx_sandbox *sandbox = NULL;
     eryx_result *result = NULL;
     int status = 1;
-    if (eryx_engine_new(NULL, &engine, &err) != ERYX_OK ||
-        eryx_sandbox_new(engine, NULL, &sandbox, &err) != ERYX_OK) {
+    if (eryx_config_new(&config, &err) != ERYX_OK ||
+        eryx_config_set_output_handler(config, on_output, NULL, NULL, &err) !=
+            ERYX_OK ||
+        (trace && eryx_config_set_trace_handler(config, on_trace, NULL, NULL,
+                                                &err) != ERYX_OK) ||
+        eryx_engine_new(config, &engine, &err) != ERYX_OK ||
+        eryx_sandbox_new(engine, config, &sandbox, &err) != ERYX_OK) {
         fprintf(stderr, "eryx: %s\n", err.message);
         goto done;
     }
@@ -127,11 +159,7 @@ main(int argc, char **argv)
         goto done;
     }
     size_t n;
-    const char *text = eryx_result_stdout(result, &n);
-    fwrite(text, 1, n, stdout);
-    fflush(stdout);
-    text = eryx_result_stderr(result, &n);
-    fwrite(text, 1, n, stderr);
+    const char *text;
     if (s == ERYX_OK) {
         status = 0;
     } else if (s == ERYX_E_PYTHON) {
@@ -147,6 +175,7 @@ done:
     eryx_result_free(result);
     eryx_sandbox_free(sandbox);
     eryx_engine_free(engine);
+    eryx_config_free(config);
     free(code);
     return status;
 }

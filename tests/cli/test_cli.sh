@@ -60,5 +60,23 @@ check "--version" 0 $?
 "$eryx" --help | grep -q 'usage: eryx'
 check "--help" 0 $?
 
+# Output streams live, so stdout and stderr interleave as written.
+out=$("$eryx" -c 'import sys; print(1); print(2, file=sys.stderr); print(3)' 2>&1)
+check "live streaming order" "1
+2
+3" "$out"
+
+"$eryx" --trace -c 'x = 1
+def f():
+    return 2
+f()' >"$tmp/out" 2>"$tmp/err"
+check "--trace status" 0 $?
+check "--trace events" '{"event": "line", "lineno": 1}
+{"event": "line", "lineno": 2}
+{"event": "line", "lineno": 4}
+{"event": "call", "lineno": 2, "name": "f"}
+{"event": "line", "lineno": 3}
+{"event": "return", "lineno": 3, "name": "f"}' "$(cat "$tmp/err")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
