@@ -41,6 +41,11 @@
 #define ERYX_ABI_WAIT_IDLE    -1 /* no call is running and no timeout given */
 #define ERYX_ABI_WAIT_STOP    -2 /* the host stopped the execution */
 
+/** eryx_abi_call_done.ok: how a call ended. */
+#define ERYX_ABI_CALL_ERROR   0 /* the payload is an error message */
+#define ERYX_ABI_CALL_OK      1 /* the payload is the JSON result */
+#define ERYX_ABI_CALL_TIMEOUT 2 /* the callback timeout passed; a message */
+
 /** execute's flags. */
 #define ERYX_ABI_EXEC_TRACE 1u /* report trace events */
 
@@ -106,7 +111,7 @@ typedef struct eryx_abi_unit_ret {
 /** What invoke-wait writes at its out pointer for a finished call. */
 typedef struct eryx_abi_call_done {
     uint32_t handle;
-    uint32_t ok;  /* 1: the payload is JSON; 0: it is an error message */
+    uint32_t ok;  /* ERYX_ABI_CALL_*: what the payload is */
     uint32_t len; /* payload bytes, read with invoke-read */
 } eryx_abi_call_done;
 

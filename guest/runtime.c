@@ -80,7 +80,8 @@ host_start(PyObject *self, PyObject *args)
         eryx_invoke_start(n, (size_t)name_len, j, (size_t)json_len));
 }
 
-/* One finished call as (handle, ok, payload), or NULL with an error. */
+/* One finished call as (handle, status, payload), status one of
+   ERYX_ABI_CALL_*; NULL with an error. */
 static PyObject *
 take_call(const eryx_abi_call_done *done)
 {
@@ -94,8 +95,8 @@ take_call(const eryx_abi_call_done *done)
         PyObject *payload =
             PyUnicode_DecodeUTF8(buf, (Py_ssize_t)done->len, "replace");
         if (payload != NULL)
-            item = Py_BuildValue("(kON)", (unsigned long)done->handle,
-                                 done->ok ? Py_True : Py_False, payload);
+            item = Py_BuildValue("(kkN)", (unsigned long)done->handle,
+                                 (unsigned long)done->ok, payload);
     }
     free(buf);
     return item;

@@ -96,16 +96,23 @@ class CallbackError(Exception):
     """A host callback failed; the message is the host's."""
 
 
+class CallbackTimeoutError(CallbackError, TimeoutError):
+    """A host callback gave no answer within the callback timeout."""
+
+
+_CALL_ERROR, _CALL_OK, _CALL_TIMEOUT = 0, 1, 2  # abi/eryx_abi.h
 _pending = {}  # call handle -> future
 
 
 def _deliver(finished):
-    for handle, ok, payload in finished:
+    for handle, status, payload in finished:
         fut = _pending.pop(handle, None)
         if fut is None or fut.done():
             continue  # cancelled while the host was still working
-        if ok:
+        if status == _CALL_OK:
             fut.set_result(payload)
+        elif status == _CALL_TIMEOUT:
+            fut.set_exception(CallbackTimeoutError(payload))
         else:
             fut.set_exception(CallbackError(payload))
 

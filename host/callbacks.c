@@ -336,6 +336,7 @@ typedef struct slot {
     uint32_t handle;
     uint8_t state;
     bool ok;
+    bool timed_out;
     char *payload; /* JSON result, or error message */
     size_t len;
     uint64_t deadline_us; /* UINT64_MAX: none */
@@ -602,9 +603,13 @@ eryx__hub_wait(eryx__hub *hub, int64_t timeout_ns, eryx_abi_call_done *out)
         slot *done = NULL;
         for (size_t i = 0; i < hub->count; i++) {
             slot *s = &hub->slots[i];
-            if (s->state == SLOT_RUNNING && s->deadline_us <= now)
-                finish_slotf(hub, s, "callback '%.64s' timed out after %u ms",
+            if (s->state == SLOT_RUNNING && s->deadline_us <= now) {
+                finish_slotf(hub, s,
+                             "timeout: callback '%.64s' gave no answer "
+                             "within %u ms",
                              s->name, s->timeout_ms);
+                s->timed_out = true;
+            }
             if (s->state == SLOT_DONE && done == NULL)
                 done = s;
             if (s->state == SLOT_RUNNING) {
@@ -616,7 +621,9 @@ eryx__hub_wait(eryx__hub *hub, int64_t timeout_ns, eryx_abi_call_done *out)
         if (done != NULL) {
             done->state = SLOT_TAKEN;
             out->handle = done->handle;
-            out->ok = done->ok ? 1u : 0u;
+            out->ok = done->timed_out ? ERYX_ABI_CALL_TIMEOUT
+                      : done->ok      ? ERYX_ABI_CALL_OK
+                                      : ERYX_ABI_CALL_ERROR;
             out->len = (uint32_t)done->len;
             pthread_mutex_unlock(&hub->mu);
             return ERYX_ABI_WAIT_DONE;

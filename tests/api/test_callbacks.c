@@ -247,9 +247,11 @@ ERYX_TEST(callback_timeout_raises_with_timeout_in_the_message)
     eryx_config *cfg = callback_config();
     ASSERT_EQ(eryx_config_set_callback_timeout_ms(cfg, 200, NULL), ERYX_OK);
     expect_output(cfg,
-                  "try:\n    await never()\nexcept Exception as e:\n"
-                  "    print(e)\nprint(await echo('still works'))\n",
-                  "callback 'never' timed out after 200 ms\n"
+                  "try:\n    await never()\nexcept TimeoutError as e:\n"
+                  "    print(type(e).__name__, e)\n"
+                  "print(await echo('still works'))\n",
+                  "CallbackTimeoutError timeout: callback 'never' gave no "
+                  "answer within 200 ms\n"
                   "{'message': 'still works'}\n");
     /* Completing the call after its timeout, even after its sandbox is
        gone, is harmless: the answer goes nowhere. */
