@@ -434,10 +434,17 @@ find_slot(eryx__hub *hub, uint32_t handle)
     return NULL;
 }
 
-/* A new slot (hub locked); NULL when memory runs out. */
+/* Calls a guest may have started and not yet read back.  A guest that
+   starts calls without ever waiting for them cannot grow the host's table
+   past this: further starts get handle 0, which never finishes. */
+#define HUB_MAX_SLOTS 65536
+
+/* A new slot (hub locked); NULL when memory runs out or the table is full. */
 static slot *
 add_slot(eryx__hub *hub, const char *name, size_t name_len)
 {
+    if (hub->count >= HUB_MAX_SLOTS)
+        return NULL;
     if (hub->count == hub->cap) {
         size_t cap = hub->cap ? hub->cap * 2 : 8;
         slot *s = eryx__realloc(hub->slots, cap * sizeof *s);

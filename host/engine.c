@@ -4,10 +4,12 @@
 ** (serialized by Wasmtime, loaded with an mmap'd deserialize), so only the
 ** first engine on a machine pays for compiling the 9 MB guest.
 */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -87,6 +89,34 @@ read_file(const char *path, wasm_byte_vec_t *out, eryx_error *err)
     return st;
 }
 
+/* Compiled files older than this are removed when a new one is written,
+   so that rebuilt guests do not pile up.  A process still using one keeps
+   its mapping; one that looks for it later compiles again. */
+#define CACHE_MAX_AGE_S (24 * 60 * 60)
+
+static void
+prune_cache(const char *dir, const char *keep)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, "runtime-", 8) != 0 || n < 6 ||
+            strcmp(e->d_name + n - 6, ".cwasm") != 0)
+            continue;
+        struct stat st;
+        int len = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (len > 0 && (size_t)len < sizeof path && strcmp(path, keep) != 0 &&
+            stat(path, &st) == 0 && now - st.st_mtime > CACHE_MAX_AGE_S)
+            (void)unlink(path);
+    }
+    closedir(d);
+}
+
 /* Write atomically: a reader sees the old file or the whole new one. */
 static void
 write_cache(const char *path, const wasm_byte_vec_t *bytes)
@@ -147,6 +177,7 @@ load_module(wasm_engine_t *wasm,
         if (wasmtime_module_serialize(*module, &ser) == NULL) {
             make_dirs(cache_dir);
             write_cache(cached, &ser);
+            prune_cache(cache_dir, cached);
             wasm_byte_vec_delete(&ser);
         }
     }

@@ -4,8 +4,10 @@
 ** trusted.
 */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox_fixture.h"
@@ -102,6 +104,32 @@ ERYX_TEST(corrupt_cache_file_is_replaced_not_trusted)
     free(file);
 }
 
+ERYX_TEST(stale_cache_files_are_pruned_fresh_ones_kept)
+{
+    char dir[] = "/tmp/eryx-cache-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char stale[512], fresh[512];
+    snprintf(stale, sizeof stale, "%s/runtime-0000000000000001.cwasm", dir);
+    snprintf(fresh, sizeof fresh, "%s/runtime-0000000000000002.cwasm", dir);
+    FILE *f = fopen(stale, "w");
+    ASSERT_NOT_NULL(f);
+    fclose(f);
+    f = fopen(fresh, "w");
+    ASSERT_NOT_NULL(f);
+    fclose(f);
+    struct timespec old[2] = {{0, UTIME_OMIT}, {time(NULL) - 2 * 86400, 0}};
+    ASSERT_EQ(utimensat(AT_FDCWD, stale, old, 0), 0);
+    eryx_engine_free(engine_with_cache(dir)); /* compiles, writes, prunes */
+    ASSERT(access(stale, F_OK) != 0);
+    ASSERT_EQ(access(fresh, F_OK), 0);
+    unlink(fresh);
+    char *file = cached_file(dir);
+    ASSERT_NOT_NULL(file);
+    unlink(file);
+    free(file);
+    rmdir(dir);
+}
+
 ERYX_TEST(cache_can_be_turned_off)
 {
     char dir[] = "/tmp/eryx-cache-XXXXXX";
@@ -121,6 +149,7 @@ main(int argc, char **argv)
     static const struct eryx_test_case cases[] = {
         ERYX_TEST_ENTRY(compiled_code_is_cached_and_reused_by_the_next_engine),
         ERYX_TEST_ENTRY(corrupt_cache_file_is_replaced_not_trusted),
+        ERYX_TEST_ENTRY(stale_cache_files_are_pruned_fresh_ones_kept),
         ERYX_TEST_ENTRY(cache_can_be_turned_off),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -85,6 +85,17 @@ ERYX_TEST(no_stray_file_descriptors_after_initialization)
                "[0, 1, 2, 3]\n");
 }
 
+/* T7: a guest that floods the host with callback starts and never reads
+   the answers: the host's table stays bounded and the host unharmed. */
+ERYX_TEST(callback_start_flood_is_bounded)
+{
+    run_expect("import _eryx_host\n"
+               "for i in range(70000):\n"
+               "    h = _eryx_host.start('nope', '{}')\n"
+               "print(h)\n",
+               "0\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -95,6 +106,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(sockets_cannot_connect),
         ERYX_TEST_ENTRY(subprocesses_cannot_start),
         ERYX_TEST_ENTRY(no_stray_file_descriptors_after_initialization),
+        ERYX_TEST_ENTRY(callback_start_flood_is_bounded),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
