@@ -189,7 +189,8 @@ eryx_config_set_snapshot_limit(eryx_config *c, uint64_t bytes, eryx_error *err)
     return ERYX_OK;
 }
 
-/* Replace the hook in *slot by a new one for fn (NULL fn: none). */
+/* Replace the hook in *slot by a new one for fn (NULL fn: none).  A NULL
+   slot (no config) is misuse; the userdata is freed either way. */
 static eryx_status
 set_hook(eryx__hook **slot,
          void (*fn)(void),
@@ -198,13 +199,18 @@ set_hook(eryx__hook **slot,
          eryx_error *err)
 {
     eryx__hook *hook = NULL;
-    if (fn != NULL) {
+    if (slot != NULL && fn != NULL) {
         hook = eryx__hook_new(fn, userdata, free_userdata);
-        if (hook == NULL)
+        if (hook == NULL) {
+            if (free_userdata != NULL)
+                free_userdata(userdata);
             return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        }
     } else if (free_userdata != NULL) {
         free_userdata(userdata);
     }
+    if (slot == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
     eryx__hook_unref(*slot);
     *slot = hook;
     return ERYX_OK;
@@ -217,12 +223,7 @@ eryx_config_set_trace_handler(eryx_config *c,
                               void (*free_userdata)(void *),
                               eryx_error *err)
 {
-    if (c == NULL) {
-        if (free_userdata != NULL)
-            free_userdata(userdata);
-        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
-    }
-    return set_hook(&c->settings.trace, (void (*)(void))fn, userdata,
+    return set_hook(c ? &c->settings.trace : NULL, (void (*)(void))fn, userdata,
                     free_userdata, err);
 }
 
@@ -233,13 +234,8 @@ eryx_config_set_output_handler(eryx_config *c,
                                void (*free_userdata)(void *),
                                eryx_error *err)
 {
-    if (c == NULL) {
-        if (free_userdata != NULL)
-            free_userdata(userdata);
-        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
-    }
-    return set_hook(&c->settings.output, (void (*)(void))fn, userdata,
-                    free_userdata, err);
+    return set_hook(c ? &c->settings.output : NULL, (void (*)(void))fn,
+                    userdata, free_userdata, err);
 }
 
 eryx_status
