@@ -19,13 +19,30 @@ static const char usage[] =
     "  -c CODE     run CODE\n"
     "  -           run the code read from standard input\n"
     "  --trace     print trace events of the code as JSON lines on stderr\n"
+    "  --timeout MS        stop the code after MS milliseconds (default "
+    "30000; 0: none)\n"
+    "  --max-memory BYTES  largest guest memory (default 134217728)\n"
+    "  --fuel N            instruction budget (default: none)\n"
     "  --version   print the eryx and CPython versions\n"
     "  -h, --help  print this help\n"
     "\n"
     "The sandbox's stdout and stderr stream to eryx's own as the code\n"
     "writes them.  Exit status: 0 on\n"
     "success, 1 if the code raised an exception (SystemExit included) or\n"
-    "the sandbox stopped it, 2 on a usage error.\n";
+    "the sandbox stopped it (a limit hit prints a one-line reason naming the\n"
+    "limit), 2 on a usage error.\n";
+
+/* A non-negative decimal number, whole; false for anything else. */
+static int
+parse_u64(const char *s, unsigned long long *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return errno == 0 && *end == '\0';
+}
 
 /* Read all of `f` into a new buffer; NUL bytes are kept (and rejected by
    the sandbox with a clear error). */
@@ -87,9 +104,21 @@ main(int argc, char **argv)
 {
     const char *code_arg = NULL, *file = NULL;
     int trace = 0;
+    unsigned long long timeout_ms = 30000, max_memory = 128ull << 20, fuel = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--trace") == 0) {
+        unsigned long long *number = strcmp(a, "--timeout") == 0 ? &timeout_ms
+                                     : strcmp(a, "--max-memory") == 0
+                                         ? &max_memory
+                                     : strcmp(a, "--fuel") == 0 ? &fuel
+                                                                : NULL;
+        if (number != NULL) {
+            if (++i >= argc || !parse_u64(argv[i], number)) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "%s needs a whole number", a);
+                return fail_usage(msg);
+            }
+        } else if (strcmp(a, "--trace") == 0) {
             trace = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
@@ -142,9 +171,15 @@ main(int argc, char **argv)
     eryx_sandbox *sandbox = NULL;
     eryx_result *result = NULL;
     int status = 1;
+    if (timeout_ms > UINT32_MAX)
+        return fail_usage("--timeout is too large");
     if (eryx_config_new(&config, &err) != ERYX_OK ||
         eryx_config_set_output_handler(config, on_output, NULL, NULL, &err) !=
             ERYX_OK ||
+        eryx_config_set_timeout_ms(config, (uint32_t)timeout_ms, &err) !=
+            ERYX_OK ||
+        eryx_config_set_memory_limit(config, max_memory, &err) != ERYX_OK ||
+        eryx_config_set_fuel(config, fuel, &err) != ERYX_OK ||
         (trace && eryx_config_set_trace_handler(config, on_trace, NULL, NULL,
                                                 &err) != ERYX_OK) ||
         eryx_engine_new(config, &engine, &err) != ERYX_OK ||
@@ -165,10 +200,15 @@ main(int argc, char **argv)
     } else if (s == ERYX_E_PYTHON) {
         text = eryx_result_error(result, &n);
         fwrite(text, 1, n, stderr);
+        /* An uncaught MemoryError means the code hit its memory limit. */
+        if (n >= 12 && memcmp(text + n - 12, "MemoryError\n", 12) == 0)
+            fprintf(stderr,
+                    "eryx: memory limit: the code ran out of its %llu bytes "
+                    "of memory\n",
+                    max_memory);
     } else {
         text = eryx_result_error(result, &n);
-        fprintf(stderr, "eryx: %s: %.*s\n", eryx_status_str(s), (int)n,
-                text ? text : "");
+        fprintf(stderr, "eryx: %.*s\n", (int)n, text ? text : "");
     }
 
 done:

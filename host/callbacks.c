@@ -597,8 +597,34 @@ eryx__hub_start(eryx__hub *hub,
     return handle;
 }
 
+static bool
+stopped(const eryx__stop *stop, uint64_t now)
+{
+    return now >= stop->deadline_us ||
+           (stop->cancel != NULL &&
+            __atomic_load_n(stop->cancel, __ATOMIC_ACQUIRE) != 0);
+}
+
+/* Wait on the hub's condition until `wake_us` (UINT64_MAX: until woken);
+   hub locked. */
+static void
+wait_until(eryx__hub *hub, uint64_t wake_us)
+{
+    if (wake_us == UINT64_MAX) {
+        pthread_cond_wait(&hub->cv, &hub->mu);
+        return;
+    }
+    struct timespec ts;
+    ts.tv_sec = (time_t)(wake_us / 1000000u);
+    ts.tv_nsec = (long)(wake_us % 1000000u) * 1000;
+    pthread_cond_timedwait(&hub->cv, &hub->mu, &ts);
+}
+
 int32_t
-eryx__hub_wait(eryx__hub *hub, int64_t timeout_ns, eryx_abi_call_done *out)
+eryx__hub_wait(eryx__hub *hub,
+               int64_t timeout_ns,
+               const eryx__stop *stop,
+               eryx_abi_call_done *out)
 {
     uint64_t start = eryx__now_us();
     uint64_t until =
@@ -606,6 +632,12 @@ eryx__hub_wait(eryx__hub *hub, int64_t timeout_ns, eryx_abi_call_done *out)
     pthread_mutex_lock(&hub->mu);
     for (;;) {
         uint64_t now = eryx__now_us(), wake = until;
+        if (stopped(stop, now)) {
+            pthread_mutex_unlock(&hub->mu);
+            return ERYX_ABI_WAIT_STOP;
+        }
+        if (stop->deadline_us < wake)
+            wake = stop->deadline_us;
         bool running = false;
         slot *done = NULL;
         for (size_t i = 0; i < hub->count; i++) {
@@ -643,15 +675,36 @@ eryx__hub_wait(eryx__hub *hub, int64_t timeout_ns, eryx_abi_call_done *out)
             pthread_mutex_unlock(&hub->mu);
             return ERYX_ABI_WAIT_TIMEOUT;
         }
-        if (wake == UINT64_MAX) {
-            pthread_cond_wait(&hub->cv, &hub->mu);
-        } else {
-            struct timespec ts;
-            ts.tv_sec = (time_t)(wake / 1000000u);
-            ts.tv_nsec = (long)(wake % 1000000u) * 1000;
-            pthread_cond_timedwait(&hub->cv, &hub->mu, &ts);
-        }
+        wait_until(hub, wake);
     }
+}
+
+bool
+eryx__hub_sleep(eryx__hub *hub, uint64_t until_us, const eryx__stop *stop)
+{
+    pthread_mutex_lock(&hub->mu);
+    bool ok = true;
+    for (;;) {
+        uint64_t now = eryx__now_us();
+        if (stopped(stop, now)) {
+            ok = false;
+            break;
+        }
+        if (now >= until_us)
+            break;
+        wait_until(hub,
+                   until_us < stop->deadline_us ? until_us : stop->deadline_us);
+    }
+    pthread_mutex_unlock(&hub->mu);
+    return ok;
+}
+
+void
+eryx__hub_wake(eryx__hub *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    pthread_cond_broadcast(&hub->cv);
+    pthread_mutex_unlock(&hub->mu);
 }
 
 bool

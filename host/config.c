@@ -20,6 +20,9 @@ static const eryx__settings default_settings = {
     .max_callback_invocations = 1000,
     .output_limit_bytes = 10u << 20,
     .snapshot_limit_bytes = 10u << 20,
+    .memory_limit_bytes = 128u << 20,
+    .timeout_ms = 30000,
+    .fuel = 0,
 };
 
 eryx_status
@@ -186,6 +189,34 @@ eryx_config_set_snapshot_limit(eryx_config *c, uint64_t bytes, eryx_error *err)
         return eryx__fail(err, ERYX_E_INVALID_ARG,
                           "the snapshot limit must be positive");
     c->settings.snapshot_limit_bytes = bytes;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_memory_limit(eryx_config *c, uint64_t bytes, eryx_error *err)
+{
+    if (c == NULL || bytes < (32u << 20))
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "the memory limit must be at least 32 MiB");
+    c->settings.memory_limit_bytes = bytes;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_timeout_ms(eryx_config *c, uint32_t ms, eryx_error *err)
+{
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    c->settings.timeout_ms = ms;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_fuel(eryx_config *c, uint64_t fuel, eryx_error *err)
+{
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    c->settings.fuel = fuel;
     return ERYX_OK;
 }
 

@@ -6,6 +6,7 @@
 */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,9 +49,9 @@ fnv1a(uint64_t h, const void *data, size_t len)
    inode, size, mtime), the Wasmtime version and the ABI version.  Wasmtime
    itself rejects a file made by another engine configuration. */
 static char *
-cache_path(const char *cache_dir, const struct stat *st)
+cache_path(const char *cache_dir, const struct stat *st, bool fuel)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = fuel ? 0xf0e1d2c3b4a59687ull : 0xcbf29ce484222325ull;
     uint64_t fields[] = {
         (uint64_t)st->st_dev,          (uint64_t)st->st_ino,
         (uint64_t)st->st_size,         (uint64_t)st->st_mtim.tv_sec,
@@ -140,6 +141,7 @@ static eryx_status
 load_module(wasm_engine_t *wasm,
             const char *runtime_path,
             const char *cache_dir,
+            bool fuel,
             wasmtime_module_t **module,
             eryx_error *err)
 {
@@ -147,7 +149,7 @@ load_module(wasm_engine_t *wasm,
     if (stat(runtime_path, &st) != 0)
         return eryx__fail(err, ERYX_E_IO, "cannot find the guest %s: %s",
                           runtime_path, strerror(errno));
-    char *cached = cache_dir ? cache_path(cache_dir, &st) : NULL;
+    char *cached = cache_dir ? cache_path(cache_dir, &st, fuel) : NULL;
     if (cached != NULL && access(cached, R_OK) == 0) {
         wasmtime_error_t *e =
             wasmtime_module_deserialize_file(wasm, cached, module);
@@ -185,74 +187,148 @@ load_module(wasm_engine_t *wasm,
     return ERYX_OK;
 }
 
+/* Build one variant of the engine: Wasmtime engine, compiled guest,
+   linker with WASI and the eryx imports, and the instance_pre. */
+static eryx_status
+load_variant(eryx__variant *v,
+             const char *runtime_path,
+             const char *cache_dir,
+             bool fuel,
+             eryx_error *err)
+{
+    wasm_config_t *wc = wasm_config_new();
+    if (wc == NULL)
+        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    wasmtime_config_cranelift_opt_level_set(wc, WASMTIME_OPT_LEVEL_SPEED);
+    wasmtime_config_epoch_interruption_set(wc, true);
+    wasmtime_config_consume_fuel_set(wc, fuel);
+    v->wasm = wasm_engine_new_with_config(wc); /* consumes wc */
+    if (v->wasm == NULL)
+        return eryx__fail(err, ERYX_E_ENGINE,
+                          "cannot create the Wasmtime engine");
+    wasmtime_module_t *module = NULL;
+    eryx_status s =
+        load_module(v->wasm, runtime_path, cache_dir, fuel, &module, err);
+    if (s != ERYX_OK)
+        return s;
+    v->linker = wasmtime_linker_new(v->wasm);
+    wasmtime_error_t *e = wasmtime_linker_define_wasi(v->linker);
+    if (e == NULL) {
+        /* eryx's own poll_oneoff and clock_time_get replace WASI's, so that
+           sleeps end at the execution's deadline or cancellation. */
+        wasmtime_linker_allow_shadowing(v->linker, true);
+        s = eryx__hostcalls_define(v->linker, err);
+        if (s == ERYX_OK)
+            e = wasmtime_linker_instantiate_pre(v->linker, module, &v->pre);
+    }
+    wasmtime_module_delete(module); /* the instance_pre keeps its own */
+    if (e != NULL)
+        return eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL,
+                                   "cannot link the guest");
+    return s;
+}
+
+static void
+free_variant(eryx__variant *v)
+{
+    if (v->pre != NULL)
+        wasmtime_instance_pre_delete(v->pre);
+    if (v->linker != NULL)
+        wasmtime_linker_delete(v->linker);
+    if (v->wasm != NULL)
+        wasm_engine_delete(v->wasm);
+    memset(v, 0, sizeof *v);
+}
+
+/* The epoch ticker: every tick, running guests check their deadline and
+   cancellation (through the store's epoch callback). */
+#define TICK_MS 10
+
+static void *
+ticker(void *arg)
+{
+    eryx_engine *eng = arg;
+    pthread_mutex_lock(&eng->mu);
+    while (!eng->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&eng->cv, &eng->mu, &ts);
+        wasmtime_engine_increment_epoch(eng->plain.wasm);
+        if (eng->fuel.pre != NULL)
+            wasmtime_engine_increment_epoch(eng->fuel.wasm);
+    }
+    pthread_mutex_unlock(&eng->mu);
+    return NULL;
+}
+
+const eryx__variant *
+eryx__engine_variant(eryx_engine *eng, bool fuel, eryx_error *err)
+{
+    if (!fuel)
+        return &eng->plain;
+    pthread_mutex_lock(&eng->mu);
+    eryx_status s = ERYX_OK;
+    if (eng->fuel.pre == NULL) {
+        eryx__variant v;
+        memset(&v, 0, sizeof v);
+        s = load_variant(&v, eng->runtime_path, eng->cache_dir, true, err);
+        if (s == ERYX_OK)
+            eng->fuel = v;
+        else
+            free_variant(&v);
+    }
+    pthread_mutex_unlock(&eng->mu);
+    return s == ERYX_OK ? &eng->fuel : NULL;
+}
+
 eryx_status
 eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
 {
     if (out == NULL)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "out is NULL");
     *out = NULL;
-    char *runtime_path, *cache_dir;
     eryx_engine *eng = eryx__calloc(1, sizeof *eng);
     if (eng == NULL)
         return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-    eryx_status s = eryx__config_paths(config, &runtime_path, &eng->stdlib_dir,
-                                       &cache_dir, err);
+    pthread_mutex_init(&eng->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&eng->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    eryx_status s = eryx__config_paths(config, &eng->runtime_path,
+                                       &eng->stdlib_dir, &eng->cache_dir, err);
     if (s != ERYX_OK)
         goto fail;
-
     struct stat st;
     if (stat(eng->stdlib_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         s = eryx__fail(err, ERYX_E_IO, "stdlib directory %s not found",
                        eng->stdlib_dir);
         goto fail;
     }
-
-    wasm_config_t *wc = wasm_config_new();
-    if (wc == NULL) {
-        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    wasmtime_config_cranelift_opt_level_set(wc, WASMTIME_OPT_LEVEL_SPEED);
-    eng->wasm = wasm_engine_new_with_config(wc); /* consumes wc */
-    if (eng->wasm == NULL) {
-        s = eryx__fail(err, ERYX_E_ENGINE, "cannot create the Wasmtime engine");
-        goto fail;
-    }
-
-    wasmtime_module_t *module = NULL;
-    s = load_module(eng->wasm, runtime_path, cache_dir, &module, err);
-    if (s != ERYX_OK)
-        goto fail;
-
     eng->pool = eryx__pool_new();
     if (eng->pool == NULL) {
-        wasmtime_module_delete(module);
         s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
         goto fail;
     }
-    eng->linker = wasmtime_linker_new(eng->wasm);
-    s = eryx__hostcalls_define(eng->linker, err);
-    if (s != ERYX_OK) {
-        wasmtime_module_delete(module);
+    s = load_variant(&eng->plain, eng->runtime_path, eng->cache_dir, false,
+                     err);
+    if (s != ERYX_OK)
+        goto fail;
+    if (pthread_create(&eng->ticker, NULL, ticker, eng) != 0) {
+        s = eryx__fail(err, ERYX_E_NOMEM, "cannot start the epoch ticker");
         goto fail;
     }
-    wasmtime_error_t *e = wasmtime_linker_define_wasi(eng->linker);
-    if (e == NULL)
-        e = wasmtime_linker_instantiate_pre(eng->linker, module, &eng->pre);
-    wasmtime_module_delete(module); /* the instance_pre keeps its own */
-    if (e != NULL) {
-        s = eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL,
-                                "cannot link the guest");
-        goto fail;
-    }
-    eryx__free(runtime_path);
-    eryx__free(cache_dir);
+    eng->ticking = true;
     *out = eng;
     return ERYX_OK;
 
 fail:
-    eryx__free(runtime_path);
-    eryx__free(cache_dir);
     eryx_engine_free(eng);
     return s;
 }
@@ -262,13 +338,20 @@ eryx_engine_free(eryx_engine *eng)
 {
     if (eng == NULL)
         return;
-    if (eng->pre != NULL)
-        wasmtime_instance_pre_delete(eng->pre);
-    if (eng->linker != NULL)
-        wasmtime_linker_delete(eng->linker);
-    if (eng->wasm != NULL)
-        wasm_engine_delete(eng->wasm);
-    eryx__pool_free(eng->pool);
+    if (eng->ticking) {
+        pthread_mutex_lock(&eng->mu);
+        eng->stopping = true;
+        pthread_cond_signal(&eng->cv);
+        pthread_mutex_unlock(&eng->mu);
+        pthread_join(eng->ticker, NULL);
+    }
+    eryx__pool_free(eng->pool); /* before the variants: handlers may run */
+    free_variant(&eng->fuel);
+    free_variant(&eng->plain);
+    pthread_cond_destroy(&eng->cv);
+    pthread_mutex_destroy(&eng->mu);
+    eryx__free(eng->runtime_path);
     eryx__free(eng->stdlib_dir);
+    eryx__free(eng->cache_dir);
     eryx__free(eng);
 }

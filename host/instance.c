@@ -44,8 +44,34 @@ call_i32(eryx__instance *in,
                                              ret ? 1 : 0, &trap);
     if (e != NULL || trap != NULL) {
         int exit_status;
-        if (in->state != NULL && in->state->abi_violation)
+        wasmtime_trap_code_t code;
+        eryx__state *st = in->state;
+        if (st != NULL && st->stopped != ERYX_OK) {
+            if (e != NULL)
+                wasmtime_error_delete(e);
+            if (trap != NULL)
+                wasm_trap_delete(trap);
+            return st->stopped == ERYX_E_TIMEOUT
+                       ? eryx__fail(err, ERYX_E_TIMEOUT,
+                                    "execution timeout: the limit of %u ms "
+                                    "was reached",
+                                    st->settings->timeout_ms)
+                       : eryx__fail(err, ERYX_E_CANCELLED,
+                                    "the execution was cancelled");
+        }
+        if (st != NULL && st->abi_violation)
             return eryx__fail_wasmtime(err, ERYX_E_ABI, e, trap, what);
+        if (trap != NULL && wasmtime_trap_code(trap, &code) &&
+            code == WASMTIME_TRAP_CODE_OUT_OF_FUEL) {
+            wasm_trap_delete(trap);
+            if (e != NULL)
+                wasmtime_error_delete(e);
+            return eryx__fail(err, ERYX_E_FUEL,
+                              "fuel exhausted: consumed %llu of the budget "
+                              "of %llu",
+                              (unsigned long long)st->settings->fuel,
+                              (unsigned long long)st->settings->fuel);
+        }
         if (e != NULL && wasmtime_error_exit_status(e, &exit_status)) {
             wasmtime_error_delete(e);
             return eryx__fail(err, ERYX_E_TRAP,
@@ -132,6 +158,50 @@ eryx__state_output(eryx__state *st, int stream, const char *data, size_t len)
     }
 }
 
+eryx_status
+eryx__state_check_stop(eryx__state *st)
+{
+    if (st->stopped != ERYX_OK)
+        return st->stopped;
+    if (st->stop.cancel != NULL &&
+        __atomic_load_n(st->stop.cancel, __ATOMIC_ACQUIRE) != 0)
+        st->stopped = ERYX_E_CANCELLED;
+    else if (eryx__now_us() >= st->stop.deadline_us)
+        st->stopped = ERYX_E_TIMEOUT;
+    return st->stopped;
+}
+
+/* Called by Wasmtime at every epoch tick while the guest runs. */
+static wasmtime_error_t *
+on_epoch(wasmtime_context_t *ctx,
+         void *data,
+         uint64_t *delta,
+         wasmtime_update_deadline_kind_t *kind)
+{
+    (void)ctx;
+    if (eryx__state_check_stop(data) != ERYX_OK)
+        return wasmtime_error_new("eryx: the execution was stopped");
+    *delta = 1;
+    *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
+    return NULL;
+}
+
+/* Arm the stop conditions for the next call into the guest. */
+static void
+arm(eryx__instance *in, uint64_t timeout_ms)
+{
+    eryx__state *st = in->state;
+    st->stopped = ERYX_OK;
+    st->stop.deadline_us =
+        timeout_ms ? eryx__now_us() + timeout_ms * 1000u : UINT64_MAX;
+    st->stop.cancel = st->interrupt ? &st->interrupt->cancel : NULL;
+    wasmtime_context_set_epoch_deadline(in->ctx, 1);
+}
+
+/* Initialization is ours, not the user's: it gets its own generous limit,
+   so that a tiny execution timeout cannot make a sandbox unusable. */
+#define INIT_TIMEOUT_MS 120000u
+
 /* Descriptor-level writes to 1 and 2 (os.write, C code in the guest) join
    the same streams as sys.stdout and sys.stderr. */
 static ptrdiff_t
@@ -170,11 +240,16 @@ make_wasi(const eryx_engine *engine, eryx__state *st)
 
 eryx_status
 eryx__instance_start(eryx__instance *in,
-                     const eryx_engine *engine,
+                     eryx_engine *engine,
                      const eryx__settings *settings,
+                     eryx__interrupt *interrupt,
                      eryx_error *err)
 {
     memset(in, 0, sizeof *in);
+    const eryx__variant *variant =
+        eryx__engine_variant(engine, settings->fuel != 0, err);
+    if (variant == NULL)
+        return err ? err->status : ERYX_E_ENGINE;
     eryx__state *st = eryx__calloc(1, sizeof *st);
     if (st == NULL || (st->hub = eryx__hub_new()) == NULL) {
         eryx__free(st);
@@ -182,13 +257,27 @@ eryx__instance_start(eryx__instance *in,
     }
     st->settings = settings;
     st->pool = engine->pool;
-    in->store = wasmtime_store_new(engine->wasm, st, state_free);
+    st->interrupt = interrupt;
+    in->store = wasmtime_store_new(variant->wasm, st, state_free);
     if (in->store == NULL) {
         state_free(st);
         return eryx__fail(err, ERYX_E_NOMEM, "cannot create a store");
     }
+    /* The memory limit: growing past it fails, and malloc in the guest
+       returns NULL, so Python raises MemoryError. */
+    wasmtime_store_limiter(in->store, (int64_t)settings->memory_limit_bytes, -1,
+                           -1, -1, -1);
+    wasmtime_store_epoch_deadline_callback(in->store, on_epoch, st, NULL);
     in->state = st;
     in->ctx = wasmtime_store_context(in->store);
+    if (interrupt != NULL) {
+        pthread_mutex_lock(&interrupt->mu);
+        interrupt->hub = st->hub;
+        pthread_mutex_unlock(&interrupt->mu);
+    }
+    arm(in, INIT_TIMEOUT_MS);
+    if (settings->fuel != 0)
+        wasmtime_context_set_fuel(in->ctx, UINT64_MAX / 2); /* init: free */
 
     eryx_status s;
     wasi_config_t *wasi = make_wasi(engine, st);
@@ -203,7 +292,7 @@ eryx__instance_start(eryx__instance *in,
         goto fail;
     }
     wasm_trap_t *trap = NULL;
-    e = wasmtime_instance_pre_instantiate(engine->pre, in->ctx, &in->instance,
+    e = wasmtime_instance_pre_instantiate(variant->pre, in->ctx, &in->instance,
                                           &trap);
     if (e != NULL || trap != NULL) {
         s = eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, trap,
@@ -277,6 +366,13 @@ fail:
 void
 eryx__instance_stop(eryx__instance *in)
 {
+    eryx__interrupt *intr = in->state ? in->state->interrupt : NULL;
+    if (intr != NULL) {
+        pthread_mutex_lock(&intr->mu);
+        if (intr->hub == in->state->hub)
+            intr->hub = NULL;
+        pthread_mutex_unlock(&intr->mu);
+    }
     if (in->store != NULL)
         wasmtime_store_delete(in->store);
     memset(in, 0, sizeof *in);
@@ -362,6 +458,10 @@ eryx__instance_execute(eryx__instance *in,
     outbuf_reset(&st->out[1]);
     eryx__hub_reset(st->hub);
     st->abi_violation = false;
+    arm(in, st->settings->timeout_ms);
+    uint64_t fuel = st->settings->fuel;
+    if (fuel != 0)
+        wasmtime_context_set_fuel(in->ctx, fuel);
 
     eryx_status s = put_bytes(in, code, code_len, &args[0], &err);
     args[1] = (uint32_t)code_len;
@@ -403,6 +503,13 @@ eryx__instance_execute(eryx__instance *in,
     eryx__hub_reset(st->hub); /* calls still running are abandoned */
     if (in->ctx != NULL)
         r->peak_memory_bytes = wasmtime_memory_data_size(in->ctx, &in->memory);
+    if (fuel != 0) {
+        uint64_t left = 0;
+        wasmtime_error_t *fe = wasmtime_context_get_fuel(in->ctx, &left);
+        if (fe != NULL)
+            wasmtime_error_delete(fe);
+        r->fuel_consumed = fuel - left;
+    }
     r->status = s;
     if (s != ERYX_OK && s != ERYX_E_PYTHON) {
         eryx__result_fail(r, s, err.message);
@@ -425,6 +532,9 @@ call_state(eryx__instance *in,
     wasmtime_func_t fn;
     if (!get_func(in, export_name, &fn))
         return eryx__fail(err, ERYX_E_ABI, "the guest lacks %s", export_name);
+    arm(in, in->state->settings->timeout_ms);
+    if (in->state->settings->fuel != 0)
+        wasmtime_context_set_fuel(in->ctx, UINT64_MAX / 2); /* not metered */
     uint32_t args[2] = {0, (uint32_t)len};
     eryx_status s = ERYX_OK;
     if (data != NULL)

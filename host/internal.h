@@ -5,6 +5,7 @@
 #ifndef ERYX_INTERNAL_H
 #define ERYX_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -84,6 +85,9 @@ typedef struct eryx__settings {
     uint32_t max_callback_invocations;
     uint64_t output_limit_bytes;
     uint64_t snapshot_limit_bytes;
+    uint64_t memory_limit_bytes;
+    uint32_t timeout_ms; /* 0: none */
+    uint64_t fuel;       /* 0: none */
 } eryx__settings;
 
 struct eryx_config {
@@ -116,13 +120,28 @@ void eryx__pool_free(eryx__pool *pool);
 bool eryx__pool_submit(eryx__pool *pool, void (*fn)(void *), void *arg);
 
 /* ---- engine.c ---- */
-struct eryx_engine {
+/* One compilation of the guest: with or without fuel metering. */
+typedef struct eryx__variant {
     wasm_engine_t *wasm;
     wasmtime_linker_t *linker;
     wasmtime_instance_pre_t *pre;
-    char *stdlib_dir;
+} eryx__variant;
+
+struct eryx_engine {
+    eryx__variant plain;
+    eryx__variant fuel; /* built on first use, under mu */
+    char *runtime_path, *stdlib_dir, *cache_dir;
     eryx__pool *pool;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* wakes the ticker to stop */
+    pthread_t ticker;
+    bool ticking, stopping;
 };
+
+/* The variant for sandboxes with (or without) fuel; NULL with `err` when
+   the fuel variant cannot be built. */
+const eryx__variant *
+eryx__engine_variant(eryx_engine *engine, bool fuel, eryx_error *err);
 
 /* ---- guest.c: every byte from the guest is checked here ---- */
 /* Copy `len` bytes at guest offset `off` into `dst`, after checking that
@@ -183,6 +202,7 @@ struct eryx_result {
     size_t stdout_len, stderr_len, json_len, json_error_len, error_len;
     bool stdout_truncated, stderr_truncated;
     uint32_t callback_invocations;
+    uint64_t fuel_consumed;
     uint64_t duration_us;
     uint64_t peak_memory_bytes;
 };
@@ -210,14 +230,35 @@ uint32_t eryx__hub_start(eryx__hub *hub,
                          size_t name_len,
                          const char *args,
                          size_t args_len);
-/* invoke-wait: an ERYX_ABI_WAIT_* code; on DONE, *out is the call. */
-int32_t
-eryx__hub_wait(eryx__hub *hub, int64_t timeout_ns, eryx_abi_call_done *out);
+/* When a wait must give up early: the execution's deadline and the
+   cancellation flag (atomic), checked whenever the wait wakes. */
+typedef struct eryx__stop {
+    uint64_t deadline_us; /* UINT64_MAX: none */
+    const int *cancel;    /* non-zero: cancelled */
+} eryx__stop;
+/* invoke-wait: an ERYX_ABI_WAIT_* code; on DONE, *out is the call.
+   ERYX_ABI_WAIT_STOP when `stop` says so. */
+int32_t eryx__hub_wait(eryx__hub *hub,
+                       int64_t timeout_ns,
+                       const eryx__stop *stop,
+                       eryx_abi_call_done *out);
+/* Sleep until `until_us` (monotonic); false when `stop` cut it short. */
+bool eryx__hub_sleep(eryx__hub *hub, uint64_t until_us, const eryx__stop *stop);
+/* Wake every wait and sleep of `hub`, so that they check their stop. */
+void eryx__hub_wake(eryx__hub *hub);
 /* invoke-read: take the payload of a finished call (handed out by wait),
    which is then released.  false for an unknown handle.  *payload is the
    caller's to free. */
 bool
 eryx__hub_take(eryx__hub *hub, uint32_t handle, char **payload, size_t *len);
+
+/* ---- sandbox.c: cancellation from other threads ---- */
+typedef struct eryx__interrupt {
+    pthread_mutex_t mu;
+    bool running;   /* an execute of the owner is under way */
+    int cancel;     /* atomic: the running execute must stop */
+    eryx__hub *hub; /* the running execute's, to wake; NULL when idle */
+} eryx__interrupt;
 
 /* ---- instance.c: one store + instance of the guest ---- */
 /* The host-side state of one instance, the store's data: what hostcalls
@@ -228,7 +269,14 @@ typedef struct eryx__state {
     eryx__hub *hub;
     eryx__outbuf out[2]; /* stdout, stderr of the current execute */
     bool abi_violation;  /* a hostcall caught the guest breaking the ABI */
+    eryx__interrupt *interrupt; /* the owner's; outlives the instance */
+    eryx__stop stop;            /* deadline and cancel flag of this execute */
+    eryx_status stopped; /* ERYX_E_TIMEOUT or ERYX_E_CANCELLED once stopped */
 } eryx__state;
+
+/* Should the running execute stop?  Records and returns ERYX_E_TIMEOUT or
+   ERYX_E_CANCELLED, or ERYX_OK to go on. */
+eryx_status eryx__state_check_stop(eryx__state *st);
 
 typedef struct eryx__instance {
     wasmtime_store_t *store;
@@ -241,8 +289,9 @@ typedef struct eryx__instance {
 } eryx__instance;
 
 eryx_status eryx__instance_start(eryx__instance *in,
-                                 const eryx_engine *engine,
+                                 eryx_engine *engine,
                                  const eryx__settings *settings,
+                                 eryx__interrupt *interrupt,
                                  eryx_error *err);
 void eryx__instance_stop(eryx__instance *in);
 /* Run `code` (already checked) and fill `r`.  Returns r->status.  When the

@@ -114,3 +114,9 @@ eryx_result_output_truncated(const eryx_result *r, int stream)
         return 0;
     return stream == 2 ? r->stderr_truncated : r->stdout_truncated;
 }
+
+uint64_t
+eryx_result_fuel_consumed(const eryx_result *r)
+{
+    return r ? r->fuel_consumed : 0;
+}

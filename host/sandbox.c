@@ -3,6 +3,7 @@
 ** eryx_session (one interpreter whose namespace persists), both over
 ** eryx__instance.  Inputs are checked here before the guest sees them.
 */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,14 +12,39 @@
 struct eryx_sandbox {
     eryx_engine *engine;
     eryx__settings settings;
+    eryx__interrupt interrupt;
 };
 
 struct eryx_session {
     eryx_engine *engine;
     eryx__settings settings;
+    eryx__interrupt interrupt;
     eryx__instance instance;
     uint64_t execution_count;
 };
+
+/* An execute of the owner of `intr` begins or ends: a cancel only ever
+   reaches the execute that is running. */
+static void
+interrupt_running(eryx__interrupt *intr, bool running)
+{
+    pthread_mutex_lock(&intr->mu);
+    __atomic_store_n(&intr->cancel, 0, __ATOMIC_RELEASE);
+    intr->running = running;
+    pthread_mutex_unlock(&intr->mu);
+}
+
+static void
+interrupt_cancel(eryx__interrupt *intr)
+{
+    pthread_mutex_lock(&intr->mu);
+    if (intr->running) {
+        __atomic_store_n(&intr->cancel, 1, __ATOMIC_RELEASE);
+        if (intr->hub != NULL)
+            eryx__hub_wake(intr->hub); /* cut a wait or a sleep at once */
+    }
+    pthread_mutex_unlock(&intr->mu);
+}
 
 /* Common set-up of a sandbox or session. */
 static eryx_status
@@ -44,6 +70,7 @@ eryx_sandbox_new(eryx_engine *engine,
     eryx_sandbox *sb = eryx__calloc(1, sizeof *sb);
     if (sb == NULL)
         return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    pthread_mutex_init(&sb->interrupt.mu, NULL);
     eryx_status s = init_common(engine, config, &sb->settings, err);
     if (s != ERYX_OK) {
         eryx_sandbox_free(sb);
@@ -60,6 +87,7 @@ eryx_sandbox_free(eryx_sandbox *sb)
     if (sb == NULL)
         return;
     eryx__settings_clear(&sb->settings);
+    pthread_mutex_destroy(&sb->interrupt.mu);
     eryx__free(sb);
 }
 
@@ -75,10 +103,12 @@ eryx_session_new(eryx_engine *engine,
     eryx_session *ss = eryx__calloc(1, sizeof *ss);
     if (ss == NULL)
         return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    pthread_mutex_init(&ss->interrupt.mu, NULL);
     eryx_status s = init_common(engine, config, &ss->settings, err);
     if (s == ERYX_OK) {
         ss->engine = engine;
-        s = eryx__instance_start(&ss->instance, engine, &ss->settings, err);
+        s = eryx__instance_start(&ss->instance, engine, &ss->settings,
+                                 &ss->interrupt, err);
     }
     if (s != ERYX_OK) {
         eryx_session_free(ss);
@@ -95,6 +125,7 @@ eryx_session_free(eryx_session *ss)
         return;
     eryx__instance_stop(&ss->instance);
     eryx__settings_clear(&ss->settings);
+    pthread_mutex_destroy(&ss->interrupt.mu);
     eryx__free(ss);
 }
 
@@ -166,14 +197,31 @@ eryx_sandbox_execute(eryx_sandbox *sb,
     /* A fresh interpreter for every execute: nothing carries over. */
     eryx__instance in;
     eryx_error e;
-    s = eryx__instance_start(&in, sb->engine, &sb->settings, &e);
-    if (s != ERYX_OK) {
+    interrupt_running(&sb->interrupt, true);
+    s = eryx__instance_start(&in, sb->engine, &sb->settings, &sb->interrupt,
+                             &e);
+    if (s == ERYX_OK) {
+        eryx__instance_execute(&in, code ? code : "", code_len, *out);
+        eryx__instance_stop(&in);
+    } else {
         eryx__result_fail(*out, s, e.message);
-        return finish(*out, err);
     }
-    eryx__instance_execute(&in, code ? code : "", code_len, *out);
-    eryx__instance_stop(&in);
+    interrupt_running(&sb->interrupt, false);
     return finish(*out, err);
+}
+
+void
+eryx_sandbox_cancel(eryx_sandbox *sb)
+{
+    if (sb != NULL)
+        interrupt_cancel(&sb->interrupt);
+}
+
+void
+eryx_session_cancel(eryx_session *ss)
+{
+    if (ss != NULL)
+        interrupt_cancel(&ss->interrupt);
 }
 
 /* Start a new interpreter when the last one was reset (by a failure or by
@@ -184,7 +232,8 @@ ensure_live(eryx_session *ss, eryx_error *err)
     if (ss->instance.live)
         return ERYX_OK;
     ss->execution_count = 0;
-    return eryx__instance_start(&ss->instance, ss->engine, &ss->settings, err);
+    return eryx__instance_start(&ss->instance, ss->engine, &ss->settings,
+                                &ss->interrupt, err);
 }
 
 eryx_status
@@ -200,16 +249,17 @@ eryx_session_execute(eryx_session *ss,
     if (s != ERYX_OK || *out == NULL)
         return s;
     eryx_error e;
+    interrupt_running(&ss->interrupt, true);
     s = ensure_live(ss, &e);
-    if (s != ERYX_OK) {
+    if (s == ERYX_OK) {
+        ss->execution_count++;
+        eryx__instance_execute(&ss->instance, code ? code : "", code_len, *out);
+    } else {
         eryx__result_fail(*out, s, e.message);
-        return finish(*out, err);
     }
-    ss->execution_count++;
-    eryx__instance_execute(&ss->instance, code ? code : "", code_len, *out);
+    interrupt_running(&ss->interrupt, false);
     return finish(*out, err);
 }
-
 /* ------------------------------------------------------------ state */
 
 /* A snapshot on the wire: a header the host writes and checks, then the

@@ -103,6 +103,9 @@ typedef struct eryx_error {
 **   max_callback_invocations  1000 per execute
 **   output_limit_bytes        10 MiB per stream per execute
 **   snapshot_limit_bytes      10 MiB per session state snapshot
+**   memory_limit_bytes        128 MiB of guest linear memory
+**   timeout_ms                30000 per execute (wall time, waits included)
+**   fuel                      none (no instruction budget)
 */
 typedef struct eryx_config eryx_config;
 
@@ -147,6 +150,25 @@ ERYX_API eryx_status eryx_config_set_output_limit(eryx_config *config,
 ERYX_API eryx_status eryx_config_set_snapshot_limit(eryx_config *config,
                                                     uint64_t bytes,
                                                     eryx_error *err);
+
+/** \brief Largest guest linear memory, in bytes (sandbox, session); an
+    allocation past it raises MemoryError inside Python.  At least 32 MiB
+    (the interpreter's own floor). */
+ERYX_API eryx_status eryx_config_set_memory_limit(eryx_config *config,
+                                                  uint64_t bytes,
+                                                  eryx_error *err);
+/** \brief Wall time one execute may take, waits and callbacks included,
+    before it stops with ERYX_E_TIMEOUT (sandbox, session); 0: no limit. */
+ERYX_API eryx_status eryx_config_set_timeout_ms(eryx_config *config,
+                                                uint32_t ms,
+                                                eryx_error *err);
+/** \brief Instruction budget per execute; past it the execute stops with
+    ERYX_E_FUEL (sandbox, session); 0: no budget.  Fuel needs a second
+    compilation of the guest, made (and cached) the first time it is used;
+    without fuel no metering code runs. */
+ERYX_API eryx_status eryx_config_set_fuel(eryx_config *config,
+                                          uint64_t fuel,
+                                          eryx_error *err);
 
 /* --------------------------------------------------------------- callbacks */
 
@@ -290,6 +312,8 @@ ERYX_API const char *eryx_result_json_error(const eryx_result *result,
 ERYX_API const char *eryx_result_error(const eryx_result *result, size_t *len);
 /** \brief Wall time of the execution, in microseconds. */
 ERYX_API uint64_t eryx_result_duration_us(const eryx_result *result);
+/** \brief Fuel the execution used, when a fuel budget was set; else 0. */
+ERYX_API uint64_t eryx_result_fuel_consumed(const eryx_result *result);
 /** \brief Callback calls the execution started. */
 ERYX_API uint32_t eryx_result_callback_invocations(const eryx_result *result);
 /** \brief The guest's linear memory at the end of the execution, in bytes
@@ -337,6 +361,11 @@ ERYX_API eryx_status eryx_sandbox_execute(eryx_sandbox *sandbox,
                                           eryx_result **out,
                                           eryx_error *err);
 
+/** \brief Stop the sandbox's running execute from another thread; it
+    returns ERYX_E_CANCELLED soon after (compute is checked every 10 ms,
+    waits at once).  Does nothing when no execute runs.  Thread-safe. */
+ERYX_API void eryx_sandbox_cancel(eryx_sandbox *sandbox);
+
 /** \brief A new session of `engine` (as eryx_sandbox_new). */
 ERYX_API eryx_status eryx_session_new(eryx_engine *engine,
                                       const eryx_config *config,
@@ -345,14 +374,19 @@ ERYX_API eryx_status eryx_session_new(eryx_engine *engine,
 ERYX_API void eryx_session_free(eryx_session *session);
 
 /** \brief Run `code` in the session's interpreter; outcomes as
-    eryx_sandbox_execute.  After ERYX_E_TRAP (or any failure that leaves
-    the interpreter unusable) the session is reset: its namespace is empty
-    at the next execute, and eryx_session_execution_count restarts. */
+    eryx_sandbox_execute.  After ERYX_E_TRAP, ERYX_E_ABI, ERYX_E_TIMEOUT,
+    ERYX_E_CANCELLED or ERYX_E_FUEL (the interpreter stopped mid-way) the
+    session is reset: its namespace is empty at the next execute, and
+    eryx_session_execution_count restarts.  A MemoryError inside Python is
+    an ordinary exception and resets nothing. */
 ERYX_API eryx_status eryx_session_execute(eryx_session *session,
                                           const char *code,
                                           size_t code_len,
                                           eryx_result **out,
                                           eryx_error *err);
+/** \brief As eryx_sandbox_cancel, for a session; the session is then reset
+    (its interpreter stopped mid-way cannot be trusted). */
+ERYX_API void eryx_session_cancel(eryx_session *session);
 /** \brief Discard the session's interpreter; the next execute starts fresh. */
 ERYX_API void eryx_session_reset(eryx_session *session);
 /** \brief Executes run since the session began or was last reset. */
