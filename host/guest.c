@@ -23,6 +23,15 @@ checked(wasmtime_context_t *ctx,
     return wasmtime_memory_data(ctx, memory);
 }
 
+bool
+eryx__guest_check(wasmtime_context_t *ctx,
+                  const wasmtime_memory_t *memory,
+                  uint64_t off,
+                  uint64_t len)
+{
+    return checked(ctx, memory, off, len) != NULL;
+}
+
 eryx_status
 eryx__guest_read(wasmtime_context_t *ctx,
                  const wasmtime_memory_t *memory,

@@ -151,14 +151,16 @@ invoke_read(void *data,
         return violation(NULL, "no memory export");
     char *payload = NULL;
     size_t len = 0;
+    uint32_t buf = (uint32_t)args[1].of.i32, cap = (uint32_t)args[2].of.i32;
     results[0].kind = WASMTIME_I32;
     results[0].of.i32 = -1;
+    /* The whole buffer the guest declares must be its own. */
+    if (!eryx__guest_check(env.ctx, &env.memory, buf, cap))
+        return violation(env.st, "invoke-read buffer");
     if (!eryx__hub_take(env.st->hub, (uint32_t)args[0].of.i32, &payload, &len))
         return NULL;
-    uint32_t cap = (uint32_t)args[2].of.i32;
-    eryx_status s =
-        eryx__guest_write(env.ctx, &env.memory, (uint32_t)args[1].of.i32,
-                          payload, len < cap ? len : cap);
+    eryx_status s = eryx__guest_write(env.ctx, &env.memory, buf, payload,
+                                      len < cap ? len : cap);
     eryx__free(payload);
     if (s != ERYX_OK)
         return violation(env.st, "invoke-read buffer");
@@ -183,9 +185,10 @@ list_callbacks(void *data,
     const char *json =
         eryx__registry_json((eryx__registry *)&env.st->settings->callbacks);
     size_t len = strlen(json);
-    uint32_t cap = (uint32_t)args[1].of.i32;
-    if (cap != 0 &&
-        eryx__guest_write(env.ctx, &env.memory, (uint32_t)args[0].of.i32, json,
+    uint32_t buf = (uint32_t)args[0].of.i32, cap = (uint32_t)args[1].of.i32;
+    /* The whole buffer the guest declares must be its own. */
+    if (!eryx__guest_check(env.ctx, &env.memory, buf, cap) ||
+        eryx__guest_write(env.ctx, &env.memory, buf, json,
                           len < cap ? len : cap) != ERYX_OK)
         return violation(env.st, "list-callbacks buffer");
     results[0].kind = WASMTIME_I32;

@@ -144,6 +144,11 @@ const eryx__variant *
 eryx__engine_variant(eryx_engine *engine, bool fuel, eryx_error *err);
 
 /* ---- guest.c: every byte from the guest is checked here ---- */
+/* Does [off, off + len) lie inside the guest's current memory? */
+bool eryx__guest_check(wasmtime_context_t *ctx,
+                       const wasmtime_memory_t *memory,
+                       uint64_t off,
+                       uint64_t len);
 /* Copy `len` bytes at guest offset `off` into `dst`, after checking that
    [off, off + len) lies inside the current memory. */
 eryx_status eryx__guest_read(wasmtime_context_t *ctx,
