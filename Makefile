@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS_MK := $(BUILD)/deps.mk
 HOST := $(BUILD)/host
 
-.PHONY: all deps guest host demo test test-asan bench clean format
+.PHONY: all deps guest host demo test test-asan fuzz bench clean format
 all: host
 
 ifeq ($(filter clean format,$(MAKECMDGOALS)),)
@@ -79,6 +79,25 @@ test-asan:
 
 bench: host
 	bash bench/run.sh $(HOST)
+
+# libFuzzer over the host's decoders of guest and caller data, for a fixed
+# time (FUZZ_SECONDS); a crash or sanitizer report fails the target.
+FUZZ_SECONDS ?= 20
+FUZZ_BIN := $(BUILD)/fuzz/fuzz_decode
+$(FUZZ_BIN): tests/fuzz/fuzz_decode.c host/check.c host/guest.c host/alloc.c \
+             host/status.c host/internal.h abi/eryx_abi.h $(DEPS_MK)
+	@mkdir -p $(@D)/corpus
+	clang-$(LLVM_VERSION) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -D_POSIX_C_SOURCE=200809L -DERYX_PYTHON_VERSION='"$(PYTHON_FULL_VERSION)"' \
+	    -Iinclude -Iabi -Ihost -isystem $(WASMTIME_INCLUDE) \
+	    tests/fuzz/fuzz_decode.c host/check.c host/guest.c host/alloc.c \
+	    host/status.c $(WASMTIME_LIB) -lpthread -ldl -lm -o $@
+
+fuzz: $(FUZZ_BIN)
+	@if $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -seed=1 \
+	    $(BUILD)/fuzz/corpus tests/fuzz/seeds >$(BUILD)/fuzz/log 2>&1; then \
+	    echo "fuzz: $$(grep '^Done' $(BUILD)/fuzz/log)"; \
+	else tail -n 40 $(BUILD)/fuzz/log; echo 'fuzz: FAILED'; exit 1; fi
 
 format:
 	clang-format-14 -i include/*.h abi/*.h host/*.c host/*.h guest/*.c \

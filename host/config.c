@@ -1,6 +1,6 @@
 /*
 ** config.c: eryx_config, the options builder, and where each default comes
-** from (documented in include/eryx.h).  Also the UTF-8 check of inputs.
+** from (documented in include/eryx.h).
 */
 #include <stdlib.h>
 #include <string.h>
@@ -358,42 +358,4 @@ nomem:
     eryx__free(cache);
     *cache_dir = NULL;
     return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-}
-
-/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing past
-   U+10FFFF. */
-bool
-eryx__utf8_valid(const char *text, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        size_t n;
-        unsigned min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1, min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2, min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        unsigned cp = c & (0x3Fu >> n);
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3Fu);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
-    }
-    return true;
 }

@@ -108,7 +108,6 @@ eryx_status eryx__settings_copy(eryx__settings *dst,
                                 const eryx_config *config,
                                 eryx_error *err);
 void eryx__settings_clear(eryx__settings *s);
-bool eryx__utf8_valid(const char *s, size_t len);
 
 /* ---- pool.c: the engine's worker threads for callback handlers ---- */
 typedef struct eryx__pool eryx__pool;
@@ -118,6 +117,20 @@ void eryx__pool_free(eryx__pool *pool);
 /* Run fn(arg) on a worker; a new worker starts when none is idle.  Returns
    false when no thread could be had. */
 bool eryx__pool_submit(eryx__pool *pool, void (*fn)(void *), void *arg);
+
+/* ---- check.c: pure checks of untrusted bytes ---- */
+bool eryx__utf8_valid(const char *s, size_t len);
+/* The header a session state snapshot starts with (docs/design.md). */
+#define ERYX__SNAP_HEADER 28u
+void eryx__snapshot_header(uint8_t *header, const uint8_t *payload, size_t len);
+/* Check a snapshot's size, header and checksum; on success, *payload is
+   the pickle inside it. */
+eryx_status eryx__snapshot_parse(const uint8_t *data,
+                                 size_t len,
+                                 uint64_t limit,
+                                 const uint8_t **payload,
+                                 size_t *payload_len,
+                                 eryx_error *err);
 
 /* ---- engine.c ---- */
 /* One compilation of the guest: with or without fuel metering. */

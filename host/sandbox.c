@@ -262,67 +262,11 @@ eryx_session_execute(eryx_session *ss,
 }
 /* ------------------------------------------------------------ state */
 
-/* A snapshot on the wire: a header the host writes and checks, then the
-   guest's pickle.  All fields little-endian.
-     0  8  magic "ERYXSNAP"
-     8  4  format version (1)
-    12  2  Python major, 2 Python minor: pickled code is version-bound
-    16  8  payload length
-    24  4  CRC-32 (IEEE) of the payload
-    28     payload                                                       */
-#define SNAP_MAGIC   "ERYXSNAP"
-#define SNAP_VERSION 1u
-#define SNAP_HEADER  28u
-
 struct eryx_snapshot {
     uint8_t *data;
     size_t len;
     char *skipped;
 };
-
-static uint32_t
-crc32_ieee(const uint8_t *p, size_t n)
-{
-    static uint32_t table[256];
-    static int ready; /* benign race: every thread computes equal values */
-    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
-    }
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++)
-        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
-
-static void
-put_le(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint16_t
-python_part(int which)
-{
-    unsigned major = 0, minor = 0;
-    sscanf(eryx_python_version(), "%u.%u", &major, &minor);
-    return (uint16_t)(which == 0 ? major : minor);
-}
 
 eryx_status
 eryx_session_snapshot_state(eryx_session *ss,
@@ -342,24 +286,19 @@ eryx_session_snapshot_state(eryx_session *ss,
         return s;
     uint64_t limit = ss->settings.snapshot_limit_bytes;
     eryx_snapshot *snap = NULL;
-    if ((uint64_t)len + SNAP_HEADER > limit) {
+    if ((uint64_t)len + ERYX__SNAP_HEADER > limit) {
         s = eryx__fail(err, ERYX_E_INVALID_INPUT,
                        "the snapshot would be %zu bytes, over the limit of "
                        "%llu bytes",
-                       len + SNAP_HEADER, (unsigned long long)limit);
+                       len + ERYX__SNAP_HEADER, (unsigned long long)limit);
     } else if ((snap = eryx__calloc(1, sizeof *snap)) == NULL ||
-               (snap->data = eryx__malloc(len + SNAP_HEADER)) == NULL) {
+               (snap->data = eryx__malloc(len + ERYX__SNAP_HEADER)) == NULL) {
         s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
     } else {
         uint8_t *h = snap->data;
-        memcpy(h, SNAP_MAGIC, 8);
-        put_le(h + 8, SNAP_VERSION, 4);
-        put_le(h + 12, python_part(0), 2);
-        put_le(h + 14, python_part(1), 2);
-        put_le(h + 16, len, 8);
-        put_le(h + 24, crc32_ieee((const uint8_t *)payload, len), 4);
-        memcpy(h + SNAP_HEADER, payload, len);
-        snap->len = len + SNAP_HEADER;
+        eryx__snapshot_header(h, (const uint8_t *)payload, len);
+        memcpy(h + ERYX__SNAP_HEADER, payload, len);
+        snap->len = len + ERYX__SNAP_HEADER;
         snap->skipped = skipped;
         skipped = NULL;
         *out = snap;
@@ -403,36 +342,17 @@ eryx_session_restore_state(eryx_session *ss,
 {
     if (ss == NULL || (data == NULL && len != 0))
         return eryx__fail(err, ERYX_E_INVALID_ARG, "session or data is NULL");
-    const uint8_t *h = data;
-    if (len > ss->settings.snapshot_limit_bytes)
-        return eryx__fail(
-            err, ERYX_E_INVALID_INPUT,
-            "the snapshot is %zu bytes, over the limit of %llu", len,
-            (unsigned long long)ss->settings.snapshot_limit_bytes);
-    if (len < SNAP_HEADER || memcmp(h, SNAP_MAGIC, 8) != 0)
-        return eryx__fail(err, ERYX_E_INVALID_INPUT,
-                          "not an eryx state snapshot");
-    if (get_le(h + 8, 4) != SNAP_VERSION)
-        return eryx__fail(err, ERYX_E_INVALID_INPUT,
-                          "snapshot format %u is not supported",
-                          (unsigned)get_le(h + 8, 4));
-    if (get_le(h + 12, 2) != python_part(0) ||
-        get_le(h + 14, 2) != python_part(1))
-        return eryx__fail(err, ERYX_E_INVALID_INPUT,
-                          "the snapshot was made by Python %u.%u, this is %s",
-                          (unsigned)get_le(h + 12, 2),
-                          (unsigned)get_le(h + 14, 2), eryx_python_version());
-    if (get_le(h + 16, 8) != len - SNAP_HEADER)
-        return eryx__fail(err, ERYX_E_INVALID_INPUT,
-                          "the snapshot is truncated or padded");
-    if (get_le(h + 24, 4) != crc32_ieee(h + SNAP_HEADER, len - SNAP_HEADER))
-        return eryx__fail(err, ERYX_E_INVALID_INPUT,
-                          "the snapshot is corrupt (checksum mismatch)");
+    const uint8_t *payload;
+    size_t payload_len;
+    eryx_status c =
+        eryx__snapshot_parse(data, len, ss->settings.snapshot_limit_bytes,
+                             &payload, &payload_len, err);
+    if (c != ERYX_OK)
+        return c;
     eryx_status s = ensure_live(ss, err);
     if (s != ERYX_OK)
         return s;
-    return eryx__instance_restore(&ss->instance, h + SNAP_HEADER,
-                                  len - SNAP_HEADER, err);
+    return eryx__instance_restore(&ss->instance, payload, payload_len, err);
 }
 
 eryx_status

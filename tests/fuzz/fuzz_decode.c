@@ -1,0 +1,47 @@
+/*
+** fuzz_decode.c: libFuzzer entry point over the host's decoding of data
+** the guest or a caller controls: the return areas of execute,
+** snapshot-state and the unit results (host/guest.c), the UTF-8 check of
+** code and the snapshot header parser (host/check.c).  Besides "no crash,
+** no sanitizer report", it checks one property: a header written over any
+** payload parses back to exactly that payload.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    eryx__execute_ret d;
+    uint8_t tag;
+    eryx_abi_string a, b;
+    if (size >= ERYX_ABI_EXECUTE_RET_SIZE)
+        (void)eryx__decode_execute_ret(data, &d);
+    if (size >= ERYX_ABI_SNAPSHOT_RET_SIZE)
+        (void)eryx__decode_snapshot_ret(data, &tag, &a, &b);
+    if (size >= ERYX_ABI_UNIT_RET_SIZE)
+        (void)eryx__decode_unit_ret(data, &tag, &a);
+    (void)eryx__utf8_valid((const char *)data, size);
+
+    const uint8_t *payload;
+    size_t len;
+    eryx_error err;
+    (void)eryx__snapshot_parse(data, size, 1u << 20, &payload, &len, &err);
+
+    uint8_t *framed = malloc(size + ERYX__SNAP_HEADER);
+    if (framed == NULL)
+        return 0;
+    eryx__snapshot_header(framed, data, size);
+    if (size)
+        memcpy(framed + ERYX__SNAP_HEADER, data, size);
+    if (eryx__snapshot_parse(framed, size + ERYX__SNAP_HEADER, SIZE_MAX,
+                             &payload, &len, &err) != ERYX_OK ||
+        len != size || (size && memcmp(payload, data, size) != 0))
+        __builtin_trap();
+    free(framed);
+    return 0;
+}
