@@ -2,7 +2,14 @@
 ** test_isolation.c: what the guest must not reach on the host.  Each case
 ** names the threat it covers (docs/security.md lists them).
 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sandbox_fixture.h"
 
@@ -96,6 +103,100 @@ ERYX_TEST(callback_start_flood_is_bounded)
                "0\n");
 }
 
+/* T8: escapes from the stdlib mount by `..`, symlinks, O_CREAT, mkdir, and
+   loading code from host paths; the host filesystem is checked after. */
+ERYX_TEST(filesystem_escapes_fail_and_create_nothing)
+{
+    unlink("/tmp/eryx_pwned");
+    run_expect(
+        "import os, sys, importlib.util\nlib = sys.path[0]\n"
+        "def attempt(name, f):\n"
+        "    try:\n        f()\n        print(name, 'ESCAPED')\n"
+        "    except (OSError, ImportError, AttributeError) as e:\n"
+        "        print(name, type(e).__name__)\n"
+        "attempt('dotdot', lambda: open(lib + '/../../../etc/passwd').read())\n"
+        "attempt('dotdot-list', lambda: os.listdir(lib + '/../..'))\n"
+        "attempt('root', lambda: os.listdir('/'))\n"
+        "attempt('proc', lambda: open('/proc/self/environ').read())\n"
+        "attempt('creat', lambda: os.open('/tmp/eryx_pwned', os.O_CREAT | "
+        "os.O_WRONLY))\n"
+        "attempt('creat-in-lib', lambda: os.open(lib + '/pwned', os.O_CREAT "
+        "| os.O_WRONLY))\n"
+        "attempt('mkdir', lambda: os.mkdir(lib + '/d'))\n"
+        "attempt('symlink', lambda: os.symlink('/etc/passwd', lib + '/x'))\n"
+        "attempt('rename', lambda: os.rename(lib + '/os.py', lib + '/o.py'))\n"
+        "attempt('spec', lambda: importlib.util.spec_from_file_location("
+        "'p', '/etc/passwd').loader)\n"
+        "sys.path.insert(0, '/usr/lib/python3/dist-packages')\n"
+        "attempt('import', lambda: __import__('apt'))\n",
+        "dotdot PermissionError\ndotdot-list PermissionError\n"
+        "root FileNotFoundError\nproc FileNotFoundError\n"
+        "creat FileNotFoundError\ncreat-in-lib PermissionError\n"
+        "mkdir PermissionError\nsymlink PermissionError\n"
+        "rename PermissionError\nspec AttributeError\n"
+        "import ModuleNotFoundError\n");
+    struct stat st;
+    ASSERT(stat("/tmp/eryx_pwned", &st) != 0);
+}
+
+/* T4b: HTTP and asyncio connections to a real listener on loopback, which
+   must see no connection at all. */
+ERYX_TEST(loopback_listener_receives_no_connection)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(fd >= 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    ASSERT_EQ(listen(fd, 4), 0);
+    socklen_t alen = sizeof addr;
+    ASSERT_EQ(getsockname(fd, (struct sockaddr *)&addr, &alen), 0);
+    char code[1024];
+    snprintf(code, sizeof code,
+             "import asyncio, urllib.request\n"
+             "try:\n"
+             "    urllib.request.urlopen('http://127.0.0.1:%d/', timeout=2)\n"
+             "    print('CONNECTED')\n"
+             "except Exception as e:\n    print('urllib', type(e).__name__)\n"
+             "try:\n"
+             "    await asyncio.open_connection('127.0.0.1', %d)\n"
+             "    print('CONNECTED')\n"
+             "except Exception as e:\n    print('asyncio', type(e).__name__)\n",
+             ntohs(addr.sin_port), ntohs(addr.sin_port));
+    eryx_result *r = run(code);
+    ASSERT_EQ(eryx_result_status(r), ERYX_OK);
+    ASSERT(strstr(eryx_result_stdout(r, NULL), "CONNECTED") == NULL);
+    ASSERT_CONTAINS(eryx_result_stdout(r, NULL), "urllib ");
+    ASSERT_CONTAINS(eryx_result_stdout(r, NULL), "asyncio ");
+    eryx_result_free(r);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    int c = accept(fd, NULL, NULL);
+    ASSERT_EQ(c, -1); /* nothing ever knocked */
+    ASSERT(errno == EAGAIN || errno == EWOULDBLOCK);
+    close(fd);
+}
+
+/* T5b: processes, threads, signals and native code fail cleanly or are
+   harmless (docs/security.md lists which). */
+ERYX_TEST(processes_threads_signals_and_natives_are_contained)
+{
+    run_expect(
+        "import os, signal, threading\n"
+        "def attempt(name, f):\n"
+        "    try:\n        f()\n        print(name, 'ran')\n"
+        "    except Exception as e:\n        print(name, type(e).__name__)\n"
+        "attempt('fork', lambda: os.fork())\n"
+        "attempt('kill', lambda: os.kill(os.getpid(), 9))\n"
+        "attempt('thread', lambda: threading.Thread(target=print).start())\n"
+        "attempt('ctypes', lambda: __import__('ctypes'))\n"
+        "attempt('signal', lambda: signal.signal(signal.SIGINT, "
+        "signal.SIG_IGN))\n",
+        "fork AttributeError\nkill AttributeError\nthread RuntimeError\n"
+        "ctypes ModuleNotFoundError\nsignal ran\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -107,6 +208,9 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(subprocesses_cannot_start),
         ERYX_TEST_ENTRY(no_stray_file_descriptors_after_initialization),
         ERYX_TEST_ENTRY(callback_start_flood_is_bounded),
+        ERYX_TEST_ENTRY(filesystem_escapes_fail_and_create_nothing),
+        ERYX_TEST_ENTRY(loopback_listener_receives_no_connection),
+        ERYX_TEST_ENTRY(processes_threads_signals_and_natives_are_contained),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
