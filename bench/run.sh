@@ -7,6 +7,10 @@ echo "## liberyx start-up ($(nproc) cores, $(date -u +%F))"
 echo
 "$host/bench_startup" 100
 echo
+echo "## Limits: trigger to error"
+echo
+"$host/bench_limits"
+echo
 echo "## CLI wall time: eryx -c 'print(1)'"
 echo
 if command -v hyperfine >/dev/null; then

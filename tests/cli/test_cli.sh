@@ -78,5 +78,22 @@ check "--trace events" '{"event": "line", "lineno": 1}
 {"event": "line", "lineno": 3}
 {"event": "return", "lineno": 3, "name": "f"}' "$(cat "$tmp/err")"
 
+# Limits: status 1 and one line on stderr naming the limit.
+"$eryx" --timeout 500 -c 'while True: pass' >"$tmp/out" 2>"$tmp/err"
+check "--timeout status" 1 $?
+check "--timeout reason" "eryx: execution timeout: the limit of 500 ms was reached" "$(cat "$tmp/err")"
+"$eryx" --fuel 100000 -c 'while True: pass' >"$tmp/out" 2>"$tmp/err"
+check "--fuel status" 1 $?
+check "--fuel reason" "eryx: fuel exhausted: consumed 100000 of the budget of 100000" "$(cat "$tmp/err")"
+"$eryx" --max-memory 67108864 -c 'x = bytearray(100 << 20)' >"$tmp/out" 2>"$tmp/err"
+check "--max-memory status" 1 $?
+check "--max-memory reason" "eryx: memory limit: the code ran out of its 67108864 bytes of memory" "$(tail -n 1 "$tmp/err")"
+"$eryx" --timeout abc -c 'pass' >/dev/null 2>&1
+check "--timeout needs a number" 2 $?
+"$eryx" --max-memory 1000 -c 'pass' >/dev/null 2>"$tmp/err"
+check "--max-memory floor status" 1 $?
+grep -q 'at least 32 MiB' "$tmp/err"
+check "--max-memory floor reason" 0 $?
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
