@@ -390,6 +390,7 @@ PYTHON_WASM_LIBS := $(cat "$gdir/link.libs")
 PYTHON_WASM_LDFLAGS := $(cat "$gdir/link.ldflags")
 STDLIB_DIR := $stdlib
 WASMTIME_LIB := $wdir/target/release/liberyx_wasmtime.a
+WASMTIME_SHARED_LIB := $wdir/target/release/liberyx_wasmtime.so
 WASMTIME_INCLUDE := $wdir/include
 WASMTIME_VERSION := $WASMTIME_VERSION
 EOF
