@@ -139,6 +139,53 @@ ERYX_TEST(filesystem_escapes_fail_and_create_nothing)
     ASSERT(stat("/tmp/eryx_pwned", &st) != 0);
 }
 
+/* T8b: symlinks inside a mount that point out of it, absolute and
+   relative, are not followed.  The stdlib is copied to a temporary
+   directory, the links are planted there, and that copy is mounted. */
+ERYX_TEST(symlinks_out_of_a_mount_are_not_followed)
+{
+    char dir[] = "/tmp/eryx-stdlib-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char cmd[1024], path[600];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s' && chmod -R u+w '%s'",
+             ERYX_TEST_STDLIB_DIR, dir, dir);
+    ASSERT_EQ(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/passwd", dir);
+    ASSERT_EQ(symlink("/etc/passwd", path), 0);
+    snprintf(path, sizeof path, "%s/etc", dir);
+    ASSERT_EQ(symlink("../../../../../../../../etc", path), 0);
+    eryx_config *cfg = NULL;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_stdlib_dir(cfg, dir, NULL), ERYX_OK);
+    eryx_engine *eng = NULL;
+    eryx_sandbox *sb = NULL;
+    eryx_error err;
+    if (eryx_engine_new(cfg, &eng, &err) != ERYX_OK)
+        ERYX_TEST_FAIL_("engine: %s", err.message);
+    ASSERT_EQ(eryx_sandbox_new(eng, NULL, &sb, NULL), ERYX_OK);
+    const char *code =
+        "import os, sys\nlib = sys.path[0]\n"
+        "print(os.path.islink(lib + '/passwd'), os.path.islink(lib + '/etc'))\n"
+        "for p in ('/passwd', '/etc/passwd', '/etc'):\n"
+        "    try:\n"
+        "        f = open(lib + p) if p != '/etc' else os.listdir(lib + p)\n"
+        "        print(p, 'FOLLOWED')\n"
+        "    except OSError as e:\n        print(p, type(e).__name__)\n";
+    eryx_result *r = NULL;
+    eryx_sandbox_execute(sb, code, strlen(code), &r, NULL);
+    ASSERT_NOT_NULL(r);
+    ASSERT_EQ(eryx_result_status(r), ERYX_OK);
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL),
+                  "True True\n/passwd PermissionError\n"
+                  "/etc/passwd PermissionError\n/etc PermissionError\n");
+    eryx_result_free(r);
+    eryx_sandbox_free(sb);
+    eryx_engine_free(eng);
+    eryx_config_free(cfg);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ASSERT_EQ(system(cmd), 0);
+}
+
 /* T4b: HTTP and asyncio connections to a real listener on loopback, which
    must see no connection at all. */
 ERYX_TEST(loopback_listener_receives_no_connection)
@@ -209,6 +256,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(no_stray_file_descriptors_after_initialization),
         ERYX_TEST_ENTRY(callback_start_flood_is_bounded),
         ERYX_TEST_ENTRY(filesystem_escapes_fail_and_create_nothing),
+        ERYX_TEST_ENTRY(symlinks_out_of_a_mount_are_not_followed),
         ERYX_TEST_ENTRY(loopback_listener_receives_no_connection),
         ERYX_TEST_ENTRY(processes_threads_signals_and_natives_are_contained),
     };
