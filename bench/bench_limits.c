@@ -11,27 +11,14 @@
 
 #include <eryx.h>
 
+#include "bench_util.h"
+
 #define RUNS 5
-
-static double
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void
 row(const char *what, double *t)
 {
-    qsort(t, RUNS, sizeof *t, cmp);
+    qsort(t, RUNS, sizeof *t, cmp_double);
     printf("| %-52s | %8.1f | %8.1f |\n", what, t[RUNS / 2], t[RUNS - 1]);
 }
 

@@ -8,14 +8,6 @@
 
 #include "sandbox_fixture.h"
 
-/* echo: returns its arguments object as is. */
-static void
-echo(void *ud, const char *args, size_t len, eryx_call *call)
-{
-    (void)ud;
-    eryx_call_return(call, args, len);
-}
-
 static void
 fail(void *ud, const char *args, size_t len, eryx_call *call)
 {
@@ -82,18 +74,18 @@ callback_config(void)
     eryx_config *cfg = NULL;
     ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
     ASSERT_EQ(eryx_config_add_callback(cfg, "echo", "Echoes its arguments.",
-                                       echo_schema, echo, NULL, count_free,
-                                       NULL),
+                                       echo_schema, echo_handler, NULL,
+                                       count_free, NULL),
               ERYX_OK);
     ASSERT_EQ(eryx_config_add_callback(cfg, "fail", "Always fails.", NULL, fail,
                                        NULL, NULL, NULL),
               ERYX_OK);
     ASSERT_EQ(eryx_config_add_callback(cfg, "http.get", "A dotted name.",
-                                       "{\"properties\": {\"url\": {}}}", echo,
-                                       NULL, NULL, NULL),
+                                       "{\"properties\": {\"url\": {}}}",
+                                       echo_handler, NULL, NULL, NULL),
               ERYX_OK);
     ASSERT_EQ(eryx_config_add_callback(cfg, "print", "Must not shadow print.",
-                                       NULL, echo, NULL, NULL, NULL),
+                                       NULL, echo_handler, NULL, NULL, NULL),
               ERYX_OK);
     ASSERT_EQ(eryx_config_add_callback(cfg, "later", "Answers from a thread.",
                                        NULL, async_answer, NULL, NULL, NULL),
@@ -105,21 +97,6 @@ callback_config(void)
                                        never, NULL, NULL, NULL),
               ERYX_OK);
     return cfg;
-}
-
-/* Run `code` in a sandbox made from `cfg`; returns the result. */
-static eryx_result *
-run_with(eryx_config *cfg, const char *code)
-{
-    eryx_sandbox *sb = NULL;
-    eryx_result *r = NULL;
-    eryx_error err;
-    if (eryx_sandbox_new(test_engine(), cfg, &sb, &err) != ERYX_OK)
-        ERYX_TEST_FAIL_("eryx_sandbox_new: %s", err.message);
-    eryx_sandbox_execute(sb, code, strlen(code), &r, &err);
-    eryx_sandbox_free(sb);
-    ASSERT_NOT_NULL(r);
-    return r;
 }
 
 static void
@@ -289,12 +266,12 @@ ERYX_TEST(userdata_is_freed_once_when_the_last_holder_goes)
     ASSERT_EQ(freed_userdata, 1);
     /* A failed registration frees the userdata at once. */
     ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
-    ASSERT_EQ(eryx_config_add_callback(cfg, "bad name", "", NULL, echo, NULL,
-                                       count_free, NULL),
+    ASSERT_EQ(eryx_config_add_callback(cfg, "bad name", "", NULL, echo_handler,
+                                       NULL, count_free, NULL),
               ERYX_E_INVALID_ARG);
     ASSERT_EQ(freed_userdata, 2);
-    ASSERT_EQ(eryx_config_add_callback(cfg, "ok", "", "[1, 2]", echo, NULL,
-                                       count_free, NULL),
+    ASSERT_EQ(eryx_config_add_callback(cfg, "ok", "", "[1, 2]", echo_handler,
+                                       NULL, count_free, NULL),
               ERYX_E_INVALID_ARG);
     ASSERT_EQ(freed_userdata, 3);
     eryx_config_free(cfg);

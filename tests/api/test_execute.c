@@ -131,25 +131,6 @@ ERYX_TEST(no_result_variable_means_no_json)
     eryx_result_free(r);
 }
 
-static eryx_session *
-new_session(const eryx_config *config)
-{
-    eryx_session *ss = NULL;
-    eryx_error err;
-    if (eryx_session_new(test_engine(), config, &ss, &err) != ERYX_OK)
-        ERYX_TEST_FAIL_("eryx_session_new: %s", err.message);
-    return ss;
-}
-
-static eryx_result *
-session_run(eryx_session *ss, const char *code)
-{
-    eryx_result *r = NULL;
-    eryx_session_execute(ss, code, strlen(code), &r, NULL);
-    ASSERT_NOT_NULL(r);
-    return r;
-}
-
 ERYX_TEST(result_variable_is_consumed_each_run)
 {
     eryx_session *ss = new_session(NULL);
@@ -324,21 +305,6 @@ ERYX_TEST(user_code_cannot_redirect_the_runtime)
     ASSERT_CONTAINS(eryx_result_error(r, NULL), "ZeroDivisionError");
     eryx_result_free(r);
     eryx_session_free(ss);
-}
-
-static long
-rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    }
-    if (f != NULL)
-        fclose(f);
-    return kib;
 }
 
 ERYX_TEST(thousand_session_executes_grow_rss_under_20_mb)

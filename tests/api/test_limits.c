@@ -19,27 +19,6 @@ config(void)
     return cfg;
 }
 
-static eryx_result *
-sandbox_run(const eryx_config *cfg, const char *code)
-{
-    eryx_sandbox *sb = NULL;
-    eryx_result *r = NULL;
-    ASSERT_EQ(eryx_sandbox_new(test_engine(), cfg, &sb, NULL), ERYX_OK);
-    eryx_sandbox_execute(sb, code, strlen(code), &r, NULL);
-    eryx_sandbox_free(sb);
-    ASSERT_NOT_NULL(r);
-    return r;
-}
-
-static eryx_result *
-session_run(eryx_session *ss, const char *code)
-{
-    eryx_result *r = NULL;
-    eryx_session_execute(ss, code, strlen(code), &r, NULL);
-    ASSERT_NOT_NULL(r);
-    return r;
-}
-
 static double
 seconds(void)
 {
@@ -53,7 +32,7 @@ static const char bomb[] = "try:\n    x = 'A' * (1 << 30)\n"
 
 ERYX_TEST(memory_bomb_raises_memory_error_and_the_host_survives)
 {
-    eryx_result *r = sandbox_run(NULL, bomb); /* default: 128 MiB */
+    eryx_result *r = run_with(NULL, bomb); /* default: 128 MiB */
     ASSERT_EQ(eryx_result_status(r), ERYX_OK);
     ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "MemoryError\n");
     ASSERT(eryx_result_peak_memory_bytes(r) <= (128u << 20));
@@ -97,7 +76,7 @@ ERYX_TEST(infinite_loop_times_out)
 {
     eryx_config *cfg = timeout_config(1000);
     double t0 = seconds();
-    eryx_result *r = sandbox_run(cfg, "while True:\n    pass\n");
+    eryx_result *r = run_with(cfg, "while True:\n    pass\n");
     double took = seconds() - t0;
     ASSERT_EQ(eryx_result_status(r), ERYX_E_TIMEOUT);
     ASSERT_CONTAINS(eryx_result_error(r, NULL), "limit of 1000 ms");
@@ -110,8 +89,8 @@ ERYX_TEST(sleep_is_cut_by_the_timeout)
 {
     eryx_config *cfg = timeout_config(1000);
     double t0 = seconds();
-    eryx_result *r = sandbox_run(cfg, "import time\nprint('start')\n"
-                                      "time.sleep(10)\nprint('woke')\n");
+    eryx_result *r = run_with(cfg, "import time\nprint('start')\n"
+                                   "time.sleep(10)\nprint('woke')\n");
     double took = seconds() - t0;
     ASSERT_EQ(eryx_result_status(r), ERYX_E_TIMEOUT);
     ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "start\n");
@@ -155,7 +134,7 @@ ERYX_TEST(waiting_on_a_slow_callback_is_cut_by_the_timeout)
         eryx_config_add_callback(cfg, "slow", "", NULL, hold, NULL, NULL, NULL),
         ERYX_OK);
     double t0 = seconds();
-    eryx_result *r = sandbox_run(cfg, "await slow()\nprint('never')");
+    eryx_result *r = run_with(cfg, "await slow()\nprint('never')");
     double took = seconds() - t0;
     ASSERT_EQ(eryx_result_status(r), ERYX_E_TIMEOUT);
     ASSERT(took < 9.0); /* the callback timeout (10 s) did not run out */
@@ -253,12 +232,12 @@ ERYX_TEST(fuel_budget_stops_the_code_and_reports)
 {
     eryx_config *cfg = config();
     ASSERT_EQ(eryx_config_set_fuel(cfg, 2000000, NULL), ERYX_OK);
-    eryx_result *r = sandbox_run(cfg, "while True:\n    pass\n");
+    eryx_result *r = run_with(cfg, "while True:\n    pass\n");
     ASSERT_EQ(eryx_result_status(r), ERYX_E_FUEL);
     ASSERT_CONTAINS(eryx_result_error(r, NULL),
                     "consumed 2000000 of the budget of 2000000");
     eryx_result_free(r);
-    r = sandbox_run(cfg, "print(sum(range(100)))");
+    r = run_with(cfg, "print(sum(range(100)))");
     ASSERT_EQ(eryx_result_status(r), ERYX_OK);
     ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "4950\n");
     ASSERT(eryx_result_fuel_consumed(r) > 0);

@@ -32,18 +32,6 @@ mark(void *ud, const char *args, size_t len, eryx_call *call)
     eryx_call_return(call, "null", 4);
 }
 
-static eryx_result *
-run_config(eryx_config *cfg, const char *code)
-{
-    eryx_sandbox *sb = NULL;
-    eryx_result *r = NULL;
-    ASSERT_EQ(eryx_sandbox_new(test_engine(), cfg, &sb, NULL), ERYX_OK);
-    eryx_sandbox_execute(sb, code, strlen(code), &r, NULL);
-    eryx_sandbox_free(sb);
-    ASSERT_NOT_NULL(r);
-    return r;
-}
-
 ERYX_TEST(chunks_stream_before_execute_returns)
 {
     memset(streamed, 0, sizeof streamed);
@@ -55,9 +43,9 @@ ERYX_TEST(chunks_stream_before_execute_returns)
     ASSERT_EQ(
         eryx_config_add_callback(cfg, "mark", "", NULL, mark, NULL, NULL, NULL),
         ERYX_OK);
-    eryx_result *r = run_config(cfg, "import sys\nprint('first')\n"
-                                     "print('oops', file=sys.stderr)\n"
-                                     "await mark()\nprint('second')\n");
+    eryx_result *r = run_with(cfg, "import sys\nprint('first')\n"
+                                   "print('oops', file=sys.stderr)\n"
+                                   "await mark()\nprint('second')\n");
     ASSERT_EQ(eryx_result_status(r), ERYX_OK);
     ASSERT_STR_EQ(seen_at_mark, "first\n");
     ASSERT_STR_EQ(streamed[0], "first\nsecond\n");
@@ -100,9 +88,9 @@ ERYX_TEST(output_past_the_limit_is_cut_with_a_marker)
     ASSERT_EQ(eryx_config_set_output_limit(cfg, 1024, NULL), ERYX_OK);
     ASSERT_EQ(eryx_config_set_output_handler(cfg, on_output, NULL, NULL, NULL),
               ERYX_OK);
-    eryx_result *r = run_config(cfg, "import sys\nfor i in range(30):\n"
-                                     "    print('x' * 99)\n"
-                                     "print('small', file=sys.stderr)\n");
+    eryx_result *r = run_with(cfg, "import sys\nfor i in range(30):\n"
+                                   "    print('x' * 99)\n"
+                                   "print('small', file=sys.stderr)\n");
     ASSERT_EQ(eryx_result_status(r), ERYX_OK);
     size_t n;
     const char *out = eryx_result_stdout(r, &n);

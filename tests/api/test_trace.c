@@ -34,13 +34,6 @@ collect(void *ud,
 }
 
 static void
-echo(void *ud, const char *args, size_t len, eryx_call *call)
-{
-    (void)ud;
-    eryx_call_return(call, args, len);
-}
-
-static void
 fail(void *ud, const char *args, size_t len, eryx_call *call)
 {
     (void)ud, (void)args, (void)len;
@@ -54,9 +47,9 @@ expect_trace(const char *code, const char *expected)
     ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
     ASSERT_EQ(eryx_config_set_trace_handler(cfg, collect, NULL, NULL, NULL),
               ERYX_OK);
-    ASSERT_EQ(
-        eryx_config_add_callback(cfg, "echo", "", NULL, echo, NULL, NULL, NULL),
-        ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "echo", "", NULL, echo_handler,
+                                       NULL, NULL, NULL),
+              ERYX_OK);
     ASSERT_EQ(
         eryx_config_add_callback(cfg, "fail", "", NULL, fail, NULL, NULL, NULL),
         ERYX_OK);

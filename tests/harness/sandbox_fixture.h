@@ -29,20 +29,72 @@ test_engine(void)
     return fixture_engine_;
 }
 
-/* Run `code` in a new sandbox; returns the result (never NULL). */
+/* Run `code` in a new sandbox made from `config` (may be NULL); returns
+   the result (never NULL). */
 static inline eryx_result *
-run(const char *code)
+run_with(const eryx_config *config, const char *code)
 {
     eryx_sandbox *sb = NULL;
     eryx_result *r = NULL;
     eryx_error err;
-    if (eryx_sandbox_new(test_engine(), NULL, &sb, &err) != ERYX_OK)
+    if (eryx_sandbox_new(test_engine(), config, &sb, &err) != ERYX_OK)
         ERYX_TEST_FAIL_("eryx_sandbox_new: %s", err.message);
     eryx_sandbox_execute(sb, code, strlen(code), &r, &err);
     eryx_sandbox_free(sb);
     if (r == NULL)
         ERYX_TEST_FAIL_("no result: %s", err.message);
     return r;
+}
+
+static inline eryx_result *
+run(const char *code)
+{
+    return run_with(NULL, code);
+}
+
+/* A new session made from `config` (may be NULL). */
+static inline eryx_session *
+new_session(const eryx_config *config)
+{
+    eryx_session *ss = NULL;
+    eryx_error err;
+    if (eryx_session_new(test_engine(), config, &ss, &err) != ERYX_OK)
+        ERYX_TEST_FAIL_("eryx_session_new: %s", err.message);
+    return ss;
+}
+
+/* Run `code` in session `ss`; returns the result (never NULL). */
+static inline eryx_result *
+session_run(eryx_session *ss, const char *code)
+{
+    eryx_result *r = NULL;
+    eryx_session_execute(ss, code, strlen(code), &r, NULL);
+    ASSERT_NOT_NULL(r);
+    return r;
+}
+
+/* A callback handler that returns its arguments object. */
+static inline void
+echo_handler(void *ud, const char *args, size_t len, eryx_call *call)
+{
+    (void)ud;
+    eryx_call_return(call, args, len);
+}
+
+/* This process's resident set, in KiB. */
+static inline long
+rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    }
+    if (f != NULL)
+        fclose(f);
+    return kib;
 }
 
 /* Run `code`; it must succeed and print exactly `expected`. */

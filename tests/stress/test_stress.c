@@ -17,13 +17,6 @@ static int next_job;
 static pthread_mutex_t jobs_mu = PTHREAD_MUTEX_INITIALIZER;
 static int failures;
 
-static void
-echo(void *ud, const char *args, size_t len, eryx_call *call)
-{
-    (void)ud;
-    eryx_call_return(call, args, len);
-}
-
 /* Each job runs its own sandbox and checks its own, distinct answer. */
 static void *
 worker(void *arg)
@@ -59,9 +52,9 @@ ERYX_TEST(fifty_sandboxes_on_four_threads)
 {
     eryx_config *cfg = NULL;
     ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
-    ASSERT_EQ(
-        eryx_config_add_callback(cfg, "echo", "", NULL, echo, NULL, NULL, NULL),
-        ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "echo", "", NULL, echo_handler,
+                                       NULL, NULL, NULL),
+              ERYX_OK);
     test_engine(); /* made before the threads start */
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
@@ -71,21 +64,6 @@ ERYX_TEST(fifty_sandboxes_on_four_threads)
     ASSERT_EQ(failures, 0);
     ASSERT_EQ(next_job, SANDBOXES + THREADS);
     eryx_config_free(cfg);
-}
-
-static long
-rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    }
-    if (f != NULL)
-        fclose(f);
-    return kib;
 }
 
 ERYX_TEST(ten_thousand_session_executes_grow_rss_under_30_mb)
