@@ -192,7 +192,9 @@ typedef struct eryx_call eryx_call;
  * Called on a worker thread with the arguments as a JSON object
  * (`args_json`, `args_len` bytes, NUL-terminated; valid until the call is
  * completed).  It must complete `call` exactly once with eryx_call_return
- * or eryx_call_fail, before it returns or later from any thread.
+ * or eryx_call_fail, before it returns or later from any thread.  A call
+ * never completed is leaked.  Handlers, and the trace and output handlers
+ * below, must not execute in the sandbox or session that called them.
  */
 typedef void (*eryx_callback_fn)(void *userdata,
                                  const char *args_json,
@@ -284,7 +286,9 @@ ERYX_API eryx_status eryx_engine_new(const eryx_config *config,
                                      eryx_engine **out,
                                      eryx_error *err);
 /** \brief Free the engine.  Every sandbox and session made from it must have
-    been freed before. */
+    been freed before.  Waits for callback handlers still running on the
+    engine's worker threads to return (a call they keep and complete later
+    is harmless). */
 ERYX_API void eryx_engine_free(eryx_engine *engine);
 
 /* ------------------------------------------------------------------ result */
