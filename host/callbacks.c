@@ -215,7 +215,7 @@ eryx__registry_clear(eryx__registry *reg)
 }
 
 const char *
-eryx__registry_json(eryx__registry *reg)
+eryx__registry_json(const eryx__registry *reg)
 {
     return reg->list_json ? reg->list_json : "[]";
 }
@@ -368,11 +368,7 @@ eryx__hub_new(void)
     eryx__hub *hub = eryx__calloc(1, sizeof *hub);
     if (hub == NULL)
         return NULL;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&hub->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    eryx__cond_init(&hub->cv);
     pthread_mutex_init(&hub->mu, NULL);
     hub->refs = 1;
     hub->next_handle = 1;
@@ -605,21 +601,6 @@ stopped(const eryx__stop *stop, uint64_t now)
             __atomic_load_n(stop->cancel, __ATOMIC_ACQUIRE) != 0);
 }
 
-/* Wait on the hub's condition until `wake_us` (UINT64_MAX: until woken);
-   hub locked. */
-static void
-wait_until(eryx__hub *hub, uint64_t wake_us)
-{
-    if (wake_us == UINT64_MAX) {
-        pthread_cond_wait(&hub->cv, &hub->mu);
-        return;
-    }
-    struct timespec ts;
-    ts.tv_sec = (time_t)(wake_us / 1000000u);
-    ts.tv_nsec = (long)(wake_us % 1000000u) * 1000;
-    pthread_cond_timedwait(&hub->cv, &hub->mu, &ts);
-}
-
 int32_t
 eryx__hub_wait(eryx__hub *hub,
                int64_t timeout_ns,
@@ -675,7 +656,7 @@ eryx__hub_wait(eryx__hub *hub,
             pthread_mutex_unlock(&hub->mu);
             return ERYX_ABI_WAIT_TIMEOUT;
         }
-        wait_until(hub, wake);
+        eryx__cond_wait_until(&hub->cv, &hub->mu, wake);
     }
 }
 
@@ -692,8 +673,9 @@ eryx__hub_sleep(eryx__hub *hub, uint64_t until_us, const eryx__stop *stop)
         }
         if (now >= until_us)
             break;
-        wait_until(hub,
-                   until_us < stop->deadline_us ? until_us : stop->deadline_us);
+        eryx__cond_wait_until(&hub->cv, &hub->mu,
+                              until_us < stop->deadline_us ? until_us
+                                                           : stop->deadline_us);
     }
     pthread_mutex_unlock(&hub->mu);
     return ok;

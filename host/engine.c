@@ -250,14 +250,8 @@ ticker(void *arg)
     eryx_engine *eng = arg;
     pthread_mutex_lock(&eng->mu);
     while (!eng->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&eng->cv, &eng->mu, &ts);
+        eryx__cond_wait_until(&eng->cv, &eng->mu,
+                              eryx__now_us() + TICK_MS * 1000u);
         wasmtime_engine_increment_epoch(eng->plain.wasm);
         if (eng->fuel.pre != NULL)
             wasmtime_engine_increment_epoch(eng->fuel.wasm);
@@ -296,11 +290,7 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
     if (eng == NULL)
         return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
     pthread_mutex_init(&eng->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&eng->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    eryx__cond_init(&eng->cv);
     eryx_status s = eryx__config_paths(config, &eng->runtime_path,
                                        &eng->stdlib_dir, &eng->cache_dir, err);
     if (s != ERYX_OK)

@@ -182,8 +182,7 @@ list_callbacks(void *data,
     call_env env;
     if (!get_env(caller, &env))
         return violation(NULL, "no memory export");
-    const char *json =
-        eryx__registry_json((eryx__registry *)&env.st->settings->callbacks);
+    const char *json = eryx__registry_json(&env.st->settings->callbacks);
     size_t len = strlen(json);
     uint32_t buf = (uint32_t)args[0].of.i32, cap = (uint32_t)args[1].of.i32;
     /* The whole buffer the guest declares must be its own. */

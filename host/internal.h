@@ -39,7 +39,14 @@ eryx_status eryx__fail_wasmtime(eryx_error *err,
                                 wasmtime_error_t *error,
                                 wasm_trap_t *trap,
                                 const char *what);
-uint64_t eryx__now_us(void);
+uint64_t eryx__now_us(void); /* CLOCK_MONOTONIC */
+/* A condition variable whose timed waits use CLOCK_MONOTONIC. */
+void eryx__cond_init(pthread_cond_t *cv);
+/* Wait on `cv` (with `mu` held) until woken or until `wake_us` on
+   eryx__now_us's clock; UINT64_MAX waits without a time limit. */
+void eryx__cond_wait_until(pthread_cond_t *cv,
+                           pthread_mutex_t *mu,
+                           uint64_t wake_us);
 
 /* ---- hooks: a handler plus its userdata, shared by reference ---- */
 typedef struct eryx__hook {
@@ -73,7 +80,7 @@ eryx_status eryx__registry_copy(eryx__registry *dst,
                                 eryx_error *err);
 void eryx__registry_clear(eryx__registry *reg);
 /* The JSON list of the callbacks (owned by the registry), or NULL. */
-const char *eryx__registry_json(eryx__registry *reg);
+const char *eryx__registry_json(const eryx__registry *reg);
 
 /* ---- config.c: what a sandbox or session keeps of its config ---- */
 typedef struct eryx__settings {

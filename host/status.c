@@ -1,6 +1,7 @@
 /*
 ** status.c: status codes and their texts (eryx_status_str), version
-** queries, and filling eryx_error, including from Wasmtime's errors.
+** queries, filling eryx_error (including from Wasmtime's errors), and the
+** monotonic clock that every deadline and timed wait uses.
 */
 #include <stdio.h>
 #include <string.h>
@@ -132,4 +133,27 @@ eryx__now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void
+eryx__cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+void
+eryx__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t wake_us)
+{
+    if (wake_us == UINT64_MAX) {
+        pthread_cond_wait(cv, mu);
+        return;
+    }
+    struct timespec ts;
+    ts.tv_sec = (time_t)(wake_us / 1000000u);
+    ts.tv_nsec = (long)(wake_us % 1000000u) * 1000;
+    pthread_cond_timedwait(cv, mu, &ts);
 }
