@@ -31,6 +31,15 @@ GUEST_CC = clang-$(LLVM_VERSION) --target=wasm32-wasip1 \
 GUEST_CFLAGS = -O2 -g0 -Wall -Wextra -Werror -Wno-unused-parameter \
     -I$(PYTHON_SRC)/Include -I$(PYTHON_WASM_BUILD) -Iabi -I$(BUILD)/guest
 RUNTIME_WASM := $(BUILD)/runtime.wasm
+RUNTIME_BASE := $(BUILD)/guest/runtime.base.wasm
+
+# The modules in the pre-initialized snapshot (comma-separated); a change
+# rebuilds the guest.
+PREIMPORT ?= asyncio,json,re
+PREIMPORT_STAMP := $(BUILD)/guest/preimport.$(shell printf %s '$(PREIMPORT)' | cksum | cut -d' ' -f1)
+
+$(PREIMPORT_STAMP):
+	@mkdir -p $(@D) && rm -f $(BUILD)/guest/preimport.* && touch $@
 
 $(BUILD)/guest/runtime_py.h: guest/runtime.py
 	@mkdir -p $(@D)
@@ -39,13 +48,21 @@ $(BUILD)/guest/runtime_py.h: guest/runtime.py
 	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '0x00};'; } >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/guest/runtime.o: guest/runtime.c abi/eryx_abi.h $(BUILD)/guest/runtime_py.h $(DEPS_MK)
-	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(BUILD)/guest/runtime.o: guest/runtime.c abi/eryx_abi.h $(BUILD)/guest/runtime_py.h $(DEPS_MK) $(PREIMPORT_STAMP)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DERYX_PREIMPORT='"$(PREIMPORT)"' -c $< -o $@
 
-$(RUNTIME_WASM): $(BUILD)/guest/runtime.o
+$(RUNTIME_BASE): $(BUILD)/guest/runtime.o
 	$(GUEST_CC) -mexec-model=reactor $(PYTHON_WASM_LDFLAGS) -o $@.debug $< \
 	    $(PYTHON_WASM_LIBS)
 	llvm-strip-$(LLVM_VERSION) -o $@ $@.debug
+
+# Pre-initialization: Wizer runs initialize() (CPython started, runtime and
+# PREIMPORT modules imported) with the stdlib mounted where the host mounts
+# it, and writes the initialized memory into runtime.wasm.
+$(RUNTIME_WASM): $(RUNTIME_BASE)
+	$(WIZER) $< --allow-wasi --inherit-stdio true \
+	    --mapdir /lib/python$(PYTHON_VERSION)::$(STDLIB_DIR) -o $@.tmp
+	mv $@.tmp $@
 
 guest: $(RUNTIME_WASM)
 

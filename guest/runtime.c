@@ -7,8 +7,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "eryx_abi.h"
 #include "runtime_py.h" /* eryx_runtime_py[]: guest/runtime.py's source */
@@ -46,6 +48,13 @@ static PyObject *fn_begin, *fn_run_coroutine, *fn_format_exception, *fn_finish;
 static PyObject *fn_snapshot, *fn_restore, *fn_clear;
 static PyObject *namespace; /* the user's globals */
 static int initialized;
+
+/* The modules imported at initialization, so that they are in the
+   pre-initialized snapshot: a comma-separated list, set by the build
+   (make PREIMPORT=...). */
+#ifndef ERYX_PREIMPORT
+#define ERYX_PREIMPORT "asyncio,json,re"
+#endif
 
 static eryx_abi_unit_ret unit_ret;
 static eryx_abi_execute_ret execute_ret;
@@ -384,6 +393,26 @@ load_glue(void)
     return rc;
 }
 
+/* Import each module of the comma-separated `list`. */
+static int
+preimport(const char *list)
+{
+    while (*list != '\0') {
+        const char *end = strchr(list, ',');
+        size_t n = end ? (size_t)(end - list) : strlen(list);
+        if (n > 0) {
+            PyObject *name = PyUnicode_FromStringAndSize(list, (Py_ssize_t)n);
+            PyObject *mod = name ? PyImport_Import(name) : NULL;
+            Py_XDECREF(name);
+            if (mod == NULL)
+                return -1;
+            Py_DECREF(mod);
+        }
+        list += n + (end != NULL);
+    }
+    return 0;
+}
+
 EXPORT("initialize")
 eryx_abi_unit_ret *
 initialize(void)
@@ -397,13 +426,34 @@ initialize(void)
         unit_ret.err = abi_cstring(why);
         return &unit_ret;
     }
-    if (load_glue() < 0 || (namespace = new_namespace()) == NULL) {
+    if (load_glue() < 0 || (namespace = new_namespace()) == NULL ||
+        preimport(ERYX_PREIMPORT) < 0) {
         unit_ret.tag = ERYX_ABI_ERR;
         unit_ret.err = error_text("runtime initialization failed");
         return &unit_ret;
     }
     initialized = 1;
     return &unit_ret;
+}
+
+/* The pre-initializer's entry point (build time only: Wizer calls it, then
+   snapshots memory and globals into a new module, and removes this export).
+   Everything initialize() does is then done before a sandbox starts; the
+   host's call to initialize() finds it done.  No descriptor beyond stdio and
+   the stdlib preopen (fd 3) may survive into the snapshot: a new instance's
+   WASI table has no others. */
+EXPORT("wizer-initialize")
+void
+wizer_initialize(void)
+{
+    eryx_abi_unit_ret *r = initialize();
+    if (r->tag == ERYX_ABI_ERR) {
+        fprintf(stderr, "eryx: pre-initialization failed: %.*s\n",
+                (int)r->err.len, (const char *)(uintptr_t)r->err.ptr);
+        abort();
+    }
+    for (int fd = 4; fd < 256; fd++)
+        (void)close(fd);
 }
 
 /* Frees the strings of a result<_, string> return area. */

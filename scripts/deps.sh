@@ -54,6 +54,7 @@ apt_install() {
             missing+=("$p")
     done
     command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     [ "$install_apt" = 1 ] || die "missing packages: ${missing[*]}"
     log "apt-get install ${missing[*]}"
@@ -161,8 +162,9 @@ fetch_source sqlite3 "$SQLITE_DEB_VERSION" "$sqlite_orig"
 # Keyed by the pinned versions and by the recipe's revision: bump
 # RECIPE_REVISION whenever a step below changes what it builds.
 RECIPE_REVISION=1
+# Wizer's pins are left out: it is not part of the guest's build.
 key=$( (cat "$here/deps/versions.env" "$here/deps/sha256sums"; echo "$RECIPE_REVISION") |
-    sha256sum | cut -c1-12)
+    grep -v -i wizer | sha256sum | cut -c1-12)
 gdir=$cache/guest-py$py_up-$key
 mkdir -p "$gdir"
 sysroot=$gdir/sysroot
@@ -376,6 +378,25 @@ build_wasmtime() {
 }
 step wasmtime "$wdir" build_wasmtime
 
+# -------------------------------------------------------------- Wizer
+# The pre-initializer, a native binary from npm, fetched as the package
+# tarball with `npm pack` and checked against our pin like every download.
+wizer_tgz="bytecodealliance-wizer-linux-x64-$WIZER_VERSION.tgz"
+wzdir=$cache/wizer-$WIZER_VERSION
+fetch_wizer() {
+    verified "$wizer_tgz" && return 0
+    (cd "$dl" && npm pack --silent "@bytecodealliance/wizer-linux-x64@$WIZER_VERSION" >/dev/null)
+    verified "$wizer_tgz" || die "$wizer_tgz does not match deps/sha256sums"
+}
+unpack_wizer() {
+    fetch_wizer
+    tar -xzf "$dl/$wizer_tgz" -C "$wzdir" package/wizer
+    mv "$wzdir/package/wizer" "$wzdir/wizer"
+    rmdir "$wzdir/package"
+}
+mkdir -p "$wzdir"
+step wizer "$wzdir" unpack_wizer
+
 cat >"$out_mk.tmp" <<EOF
 # Written by scripts/deps.sh; paths into \$ERYX_CACHE.
 ERYX_CACHE_DIR := $cache
@@ -386,6 +407,7 @@ WASI_SYSROOT := $S
 CLANG_RESOURCE_DIR := $rd
 PYTHON_SRC := $py
 PYTHON_WASM_BUILD := $pywasm
+PYTHON_NATIVE := $py/cross-build/build/python
 PYTHON_WASM_LIBS := $(cat "$gdir/link.libs")
 PYTHON_WASM_LDFLAGS := $(cat "$gdir/link.ldflags")
 STDLIB_DIR := $stdlib
@@ -393,6 +415,7 @@ WASMTIME_LIB := $wdir/target/release/liberyx_wasmtime.a
 WASMTIME_SHARED_LIB := $wdir/target/release/liberyx_wasmtime.so
 WASMTIME_INCLUDE := $wdir/include
 WASMTIME_VERSION := $WASMTIME_VERSION
+WIZER := $wzdir/wizer
 EOF
 mv "$out_mk.tmp" "$out_mk"
 log "ready: $out_mk"
