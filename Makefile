@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS_MK := $(BUILD)/deps.mk
 HOST := $(BUILD)/host
 
-.PHONY: all deps guest host demo test test-asan test-tsan fuzz bench clean format
+.PHONY: all deps guest host precompiled demo test test-asan test-tsan fuzz bench clean format
 all: host
 
 ifeq ($(filter clean format,$(MAKECMDGOALS)),)
@@ -79,6 +79,15 @@ $(HOST)/CMakeCache.txt: CMakeLists.txt $(DEPS_MK)
 
 host: $(HOST)/CMakeCache.txt $(RUNTIME_WASM)
 	cmake --build $(HOST) -j $(JOBS)
+	@$(MAKE) --no-print-directory precompiled
+
+# The compiled guest, plain and with fuel metering, next to runtime.wasm:
+# engines map these instead of compiling (eryx_engine_precompile).
+precompiled: $(BUILD)/runtime.cwasm $(BUILD)/runtime.fuel.cwasm
+$(BUILD)/runtime.cwasm: $(RUNTIME_WASM)
+	ERYX_RUNTIME=$(abspath $<) $(HOST)/eryx precompile -o $@
+$(BUILD)/runtime.fuel.cwasm: $(RUNTIME_WASM)
+	ERYX_RUNTIME=$(abspath $<) $(HOST)/eryx precompile --fuel -o $@
 
 demo: host
 	@echo '== examples/hello.c: a C program runs Python in a sandbox =='

@@ -12,6 +12,8 @@
 
 static const char usage[] =
     "usage: eryx [options] FILE | -c CODE | -\n"
+    "       eryx precompile [-o FILE] [--fuel]\n"
+    "       eryx info\n"
     "\n"
     "Run Python code in a WebAssembly sandbox.\n"
     "\n"
@@ -25,6 +27,12 @@ static const char usage[] =
     "  --fuel N            instruction budget (default: none)\n"
     "  --version   print the eryx and CPython versions\n"
     "  -h, --help  print this help\n"
+    "\n"
+    "eryx precompile compiles the guest (runtime.wasm, or $ERYX_RUNTIME) to\n"
+    "FILE, by default runtime.cwasm next to it (runtime.fuel.cwasm with\n"
+    "--fuel: the variant for fuel budgets); engines then load it instead of\n"
+    "compiling.  eryx info prints the versions and where the engine's\n"
+    "compiled guest comes from.\n"
     "\n"
     "The sandbox's stdout and stderr stream to eryx's own as the code\n"
     "writes them.  Exit status: 0 on\n"
@@ -99,9 +107,49 @@ fail_usage(const char *msg)
     return 2;
 }
 
+static int
+precompile(int argc, char **argv)
+{
+    const char *out = NULL;
+    int fuel = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--fuel") == 0)
+            fuel = 1;
+        else
+            return fail_usage("precompile takes [-o FILE] [--fuel]");
+    }
+    eryx_error err;
+    if (eryx_engine_precompile(NULL, out, fuel, &err) != ERYX_OK) {
+        fprintf(stderr, "eryx: %s\n", err.message);
+        return 1;
+    }
+    return 0;
+}
+
+static int
+info(void)
+{
+    eryx_error err;
+    eryx_engine *engine = NULL;
+    if (eryx_engine_new(NULL, &engine, &err) != ERYX_OK) {
+        fprintf(stderr, "eryx: %s\n", err.message);
+        return 1;
+    }
+    printf("eryx %s (CPython %s)\nguest: %s\n", eryx_version(),
+           eryx_python_version(), eryx_engine_info(engine));
+    eryx_engine_free(engine);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "precompile") == 0)
+        return precompile(argc, argv);
+    if (argc == 2 && strcmp(argv[1], "info") == 0)
+        return info();
     const char *code_arg = NULL, *file = NULL;
     int trace = 0;
     unsigned long long timeout_ms = 30000, max_memory = 128ull << 20, fuel = 0;

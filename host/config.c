@@ -116,6 +116,18 @@ eryx_config_set_stdlib_dir(eryx_config *c, const char *path, eryx_error *err)
 }
 
 eryx_status
+eryx_config_set_max_instances(eryx_config *c, uint32_t count, eryx_error *err)
+{
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    if (count == 0)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "max_instances must be at least 1");
+    c->max_instances = count;
+    return ERYX_OK;
+}
+
+eryx_status
 eryx_config_set_cache_dir(eryx_config *c, const char *path, eryx_error *err)
 {
     if (c == NULL || path == NULL)

@@ -1,14 +1,28 @@
 /*
 ** engine.c: eryx_engine, the Wasmtime engine plus the compiled guest,
-** shared by every sandbox made from it.  Compiled code is cached on disk
-** (serialized by Wasmtime, loaded with an mmap'd deserialize), so only the
-** first engine on a machine pays for compiling the 9 MB guest.
+** shared by every sandbox made from it.
+**
+** Compiled code comes, in this order, from:
+**   1. the precompiled file next to the guest (runtime.cwasm, or
+**      runtime.fuel.cwasm for the fuel variant), made by the build or by
+**      `eryx precompile`;
+**   2. the compiled-code cache ($ERYX_CACHE/compiled);
+**   3. compiling runtime.wasm, whose result then goes into the cache.
+** Every compiled file carries an eryx trailer (below): a checksum of the
+** whole file and the identity of the runtime.wasm it was made from.  A file
+** that fails the checks (corrupt, stale, or made by another Wasmtime or
+** configuration, which Wasmtime itself refuses) is passed over, and why is
+** told by eryx_engine_info.  Good files are mapped, not read: Wasmtime's
+** deserialize-from-file maps the code and the guest's memory image, so
+** every instance of every process shares them copy-on-write.
 */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,25 +59,176 @@ fnv1a(uint64_t h, const void *data, size_t len)
     return h;
 }
 
-/* The cache file for `runtime`: keyed by the file's identity (device,
-   inode, size, mtime), the Wasmtime version and the ABI version.  Wasmtime
-   itself rejects a file made by another engine configuration. */
-static char *
-cache_path(const char *cache_dir, const struct stat *st, bool fuel)
+/* A fast checksum (not a cryptographic hash: it catches corruption, not
+   forgery; whoever can write the file can write code anyway).  Four
+   independent lanes of multiply-rotate over 8-byte words, ~10 GB/s. */
+static uint64_t
+checksum(const uint8_t *p, size_t n)
 {
-    uint64_t h = fuel ? 0xf0e1d2c3b4a59687ull : 0xcbf29ce484222325ull;
-    uint64_t fields[] = {
-        (uint64_t)st->st_dev,          (uint64_t)st->st_ino,
-        (uint64_t)st->st_size,         (uint64_t)st->st_mtim.tv_sec,
-        (uint64_t)st->st_mtim.tv_nsec, ERYX_ABI_VERSION};
-    h = fnv1a(h, fields, sizeof fields);
-    h = fnv1a(h, WASMTIME_VERSION, strlen(WASMTIME_VERSION));
-    size_t n = strlen(cache_dir) + 64;
-    char *path = eryx__malloc(n);
-    if (path != NULL)
-        snprintf(path, n, "%s/runtime-%016llx.cwasm", cache_dir,
-                 (unsigned long long)h);
-    return path;
+    const uint64_t k = 0x9e3779b97f4a7c15ull;
+    uint64_t lane[4] = {k, k ^ 1, k ^ 2, k ^ 3};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int j = 0; j < 4; j++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * (size_t)j, 8);
+            lane[j] = ((lane[j] ^ w) * k);
+            lane[j] = (lane[j] << 29) | (lane[j] >> 35);
+        }
+    }
+    uint64_t h = (uint64_t)n;
+    for (int j = 0; j < 4; j++)
+        h = (h ^ lane[j]) * k;
+    return fnv1a(h, p + i, n - i);
+}
+
+/* ---- the trailer after Wasmtime's serialized module ---- */
+#define TRAILER_MAGIC "eryxcw01"
+#define TRAILER_SIZE  32u
+typedef struct trailer {
+    char magic[8];
+    uint64_t payload_len; /* bytes before the trailer */
+    uint64_t sum;         /* checksum(payload) */
+    uint64_t source;      /* source_identity() of the runtime.wasm */
+} trailer;
+
+/* Who runtime.wasm is: size and modification time, plus the versions that
+   make compiled code incompatible.  0 when the file is absent. */
+static uint64_t
+source_identity(const char *runtime_path, bool fuel)
+{
+    struct stat st;
+    if (stat(runtime_path, &st) != 0)
+        return 0;
+    uint64_t fields[] = {(uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
+                         (uint64_t)st.st_mtim.tv_nsec, ERYX_ABI_VERSION, fuel};
+    uint64_t h = fnv1a(0xcbf29ce484222325ull, fields, sizeof fields);
+    return fnv1a(h, WASMTIME_VERSION, strlen(WASMTIME_VERSION));
+}
+
+/* Why a compiled file was passed over, for eryx_engine_info. */
+#define WHY_CAP 2048
+
+static void
+note(char *why, const char *path, const char *text, const char *detail)
+{
+    size_t used = strlen(why);
+    if (used + 8 < WHY_CAP)
+        snprintf(why + used, WHY_CAP - used, "%s%s: %s%s", used ? "; " : "",
+                 path, text, detail ? detail : "");
+}
+
+/* Load the compiled file `path` if it is whole, made for `source`, and
+   accepted by Wasmtime; otherwise say why in `why` and return false. */
+static bool
+load_compiled(wasm_engine_t *wasm,
+              const char *path,
+              uint64_t source,
+              wasmtime_module_t **module,
+              char *why)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            note(why, path, "cannot open: ", strerror(errno));
+        return false;
+    }
+    bool ok = false;
+    size_t size = 0;
+    struct stat st;
+    void *map = MAP_FAILED;
+    trailer t;
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)TRAILER_SIZE) {
+        note(why, path, "too short to be compiled code", NULL);
+        goto done;
+    }
+    size = (size_t)st.st_size;
+    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        note(why, path, "cannot map: ", strerror(errno));
+        goto done;
+    }
+    memcpy(&t, (const uint8_t *)map + size - TRAILER_SIZE, TRAILER_SIZE);
+    if (memcmp(t.magic, TRAILER_MAGIC, 8) != 0 ||
+        t.payload_len != size - TRAILER_SIZE) {
+        note(why, path, "not an eryx compiled file (no trailer)", NULL);
+        goto done;
+    }
+    if (source != 0 && t.source != source) {
+        note(why, path,
+             "stale: made from another runtime.wasm, Wasmtime or ABI", NULL);
+        goto done;
+    }
+    if (checksum(map, (size_t)t.payload_len) != t.sum) {
+        note(why, path, "corrupt: checksum mismatch", NULL);
+        goto done;
+    }
+    /* Deserialize the very file checked above, even if the path is
+       replaced meanwhile. */
+    char fdpath[64];
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+    wasmtime_error_t *e =
+        wasmtime_module_deserialize_file(wasm, fdpath, module);
+    if (e != NULL) {
+        wasm_byte_vec_t msg;
+        wasmtime_error_message(e, &msg);
+        char text[400];
+        snprintf(text, sizeof text, "%.*s",
+                 (int)(msg.size < 380 ? msg.size : 380), msg.data);
+        wasm_byte_vec_delete(&msg);
+        wasmtime_error_delete(e);
+        note(why, path, "rejected by Wasmtime: ", text);
+        goto done;
+    }
+    ok = true;
+done:
+    if (map != MAP_FAILED)
+        munmap(map, size);
+    close(fd);
+    return ok;
+}
+
+/* Write `module` with its trailer to `path`, atomically: a reader sees the
+   old file or the whole new one. */
+static eryx_status
+write_compiled(const wasmtime_module_t *module,
+               const char *path,
+               uint64_t source,
+               eryx_error *err)
+{
+    wasm_byte_vec_t ser;
+    wasmtime_error_t *e =
+        wasmtime_module_serialize((wasmtime_module_t *)module, &ser);
+    if (e != NULL)
+        return eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL,
+                                   "cannot serialize the compiled guest");
+    trailer t;
+    memcpy(t.magic, TRAILER_MAGIC, 8);
+    t.payload_len = ser.size;
+    t.sum = checksum((const uint8_t *)ser.data, ser.size);
+    t.source = source;
+    size_t n = strlen(path) + 32;
+    char *tmp = eryx__malloc(n);
+    eryx_status s = ERYX_OK;
+    if (tmp == NULL) {
+        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        goto done;
+    }
+    snprintf(tmp, n, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f != NULL && fwrite(ser.data, 1, ser.size, f) == ser.size &&
+              fwrite(&t, 1, TRAILER_SIZE, f) == TRAILER_SIZE;
+    if (f != NULL && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        s = eryx__fail(err, ERYX_E_IO, "cannot write %s: %s", path,
+                       strerror(errno));
+        (void)unlink(tmp);
+    }
+    eryx__free(tmp);
+done:
+    wasm_byte_vec_delete(&ser);
+    return s;
 }
 
 static eryx_status
@@ -90,9 +255,63 @@ read_file(const char *path, wasm_byte_vec_t *out, eryx_error *err)
     return st;
 }
 
-/* Compiled files older than this are removed when a new one is written,
-   so that rebuilt guests do not pile up.  A process still using one keeps
-   its mapping; one that looks for it later compiles again. */
+/* Compile runtime.wasm (seconds, not milliseconds). */
+static eryx_status
+compile(wasm_engine_t *wasm,
+        const char *runtime_path,
+        wasmtime_module_t **module,
+        eryx_error *err)
+{
+    wasm_byte_vec_t bytes;
+    eryx_status s = read_file(runtime_path, &bytes, err);
+    if (s != ERYX_OK)
+        return s;
+    wasmtime_error_t *e = wasmtime_module_new(wasm, (const uint8_t *)bytes.data,
+                                              bytes.size, module);
+    wasm_byte_vec_delete(&bytes);
+    if (e != NULL)
+        return eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL,
+                                   "cannot compile the guest");
+    return ERYX_OK;
+}
+
+/* A new string: `runtime_path` with its ".wasm" replaced by `ext`. */
+static char *
+sibling_path(const char *runtime_path, const char *ext)
+{
+    size_t n = strlen(runtime_path);
+    if (n >= 5 && strcmp(runtime_path + n - 5, ".wasm") == 0)
+        n -= 5;
+    size_t m = strlen(ext);
+    char *p = eryx__malloc(n + m + 1);
+    if (p != NULL) {
+        memcpy(p, runtime_path, n);
+        memcpy(p + n, ext, m + 1);
+    }
+    return p;
+}
+
+static const char *
+compiled_ext(bool fuel)
+{
+    return fuel ? ".fuel.cwasm" : ".cwasm";
+}
+
+/* The cache file for a source identity. */
+static char *
+cache_path(const char *cache_dir, uint64_t source)
+{
+    size_t n = strlen(cache_dir) + 64;
+    char *path = eryx__malloc(n);
+    if (path != NULL)
+        snprintf(path, n, "%s/runtime-%016llx.cwasm", cache_dir,
+                 (unsigned long long)source);
+    return path;
+}
+
+/* Cache files older than this are removed when a new one is written, so
+   that rebuilt guests do not pile up.  A process still using one keeps its
+   mapping; one that looks for it later compiles again. */
 #define CACHE_MAX_AGE_S (24 * 60 * 60)
 
 static void
@@ -118,97 +337,104 @@ prune_cache(const char *dir, const char *keep)
     closedir(d);
 }
 
-/* Write atomically: a reader sees the old file or the whole new one. */
-static void
-write_cache(const char *path, const wasm_byte_vec_t *bytes)
-{
-    size_t n = strlen(path) + 32;
-    char *tmp = eryx__malloc(n);
-    if (tmp == NULL)
-        return;
-    snprintf(tmp, n, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    bool ok =
-        f != NULL && fwrite(bytes->data, 1, bytes->size, f) == bytes->size;
-    if (f != NULL && fclose(f) != 0)
-        ok = false;
-    if (!ok || rename(tmp, path) != 0)
-        (void)unlink(tmp);
-    eryx__free(tmp);
-}
-
+/* Find or make the compiled guest for `v`; `info` (engine-owned, may be
+   NULL) receives where it came from and what was passed over. */
 static eryx_status
 load_module(wasm_engine_t *wasm,
             const char *runtime_path,
             const char *cache_dir,
             bool fuel,
             wasmtime_module_t **module,
+            char **info,
             eryx_error *err)
 {
-    struct stat st;
-    if (stat(runtime_path, &st) != 0)
-        return eryx__fail(err, ERYX_E_IO, "cannot find the guest %s: %s",
-                          runtime_path, strerror(errno));
-    char *cached = cache_dir ? cache_path(cache_dir, &st, fuel) : NULL;
-    if (cached != NULL && access(cached, R_OK) == 0) {
-        wasmtime_error_t *e =
-            wasmtime_module_deserialize_file(wasm, cached, module);
-        if (e == NULL) {
-            eryx__free(cached);
-            return ERYX_OK;
-        }
-        /* Stale or foreign: compile again and replace it. */
-        wasmtime_error_delete(e);
-    }
-    wasm_byte_vec_t wasm_bytes;
-    eryx_status s = read_file(runtime_path, &wasm_bytes, err);
-    if (s != ERYX_OK) {
-        eryx__free(cached);
-        return s;
-    }
-    wasmtime_error_t *e = wasmtime_module_new(
-        wasm, (const uint8_t *)wasm_bytes.data, wasm_bytes.size, module);
-    wasm_byte_vec_delete(&wasm_bytes);
-    if (e != NULL) {
-        eryx__free(cached);
-        return eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL,
-                                   "cannot compile the guest");
-    }
-    if (cached != NULL) {
-        wasm_byte_vec_t ser;
-        if (wasmtime_module_serialize(*module, &ser) == NULL) {
+    char why[WHY_CAP] = "";
+    char used[4200];
+    uint64_t source = source_identity(runtime_path, fuel);
+    char *pre = sibling_path(runtime_path, compiled_ext(fuel));
+    char *cached = cache_dir && source ? cache_path(cache_dir, source) : NULL;
+    eryx_status s = ERYX_OK;
+    if (pre != NULL && load_compiled(wasm, pre, source, module, why)) {
+        snprintf(used, sizeof used, "precompiled %s", pre);
+    } else if (cached != NULL &&
+               load_compiled(wasm, cached, source, module, why)) {
+        snprintf(used, sizeof used, "cached %s", cached);
+    } else if (source == 0) {
+        s = eryx__fail(err, ERYX_E_IO, "cannot find the guest %s%s%s",
+                       runtime_path, *why ? ": " : "", why);
+    } else {
+        s = compile(wasm, runtime_path, module, err);
+        snprintf(used, sizeof used, "compiled %s", runtime_path);
+        if (s == ERYX_OK && cached != NULL) {
             make_dirs(cache_dir);
-            write_cache(cached, &ser);
-            prune_cache(cache_dir, cached);
-            wasm_byte_vec_delete(&ser);
+            if (write_compiled(*module, cached, source, NULL) == ERYX_OK)
+                prune_cache(cache_dir, cached);
         }
     }
+    if (s == ERYX_OK && info != NULL) {
+        size_t n = strlen(used) + strlen(why) + 32;
+        *info = eryx__malloc(n);
+        if (*info != NULL)
+            snprintf(*info, n, "%s%s%s%s", used, *why ? " (passed over: " : "",
+                     why, *why ? ")" : "");
+    }
+    eryx__free(pre);
     eryx__free(cached);
-    return ERYX_OK;
+    return s;
+}
+
+/* Default number of instances alive at once per engine variant: the
+   pooling allocator reserves address space (not memory) for each. */
+#define DEFAULT_MAX_INSTANCES 1000u
+
+/* A Wasmtime engine configured as every eryx engine is: compiled files are
+   only interchangeable between identical configurations. */
+static wasm_engine_t *
+new_wasm_engine(bool fuel, uint32_t max_instances)
+{
+    wasm_config_t *wc = wasm_config_new();
+    if (wc == NULL)
+        return NULL;
+    wasmtime_config_cranelift_opt_level_set(wc, WASMTIME_OPT_LEVEL_SPEED);
+    wasmtime_config_epoch_interruption_set(wc, true);
+    wasmtime_config_consume_fuel_set(wc, fuel);
+    /* Instances come from a pool of pre-reserved slots, and linear memory
+       starts as a copy-on-write mapping of the compiled file's image (the
+       pre-initialized interpreter), so creating one copies nothing. */
+    wasmtime_config_memory_init_cow_set(wc, true);
+    wasmtime_pooling_allocation_config_t *pc =
+        wasmtime_pooling_allocation_config_new();
+    if (pc == NULL) {
+        wasm_config_delete(wc);
+        return NULL;
+    }
+    uint32_t n = max_instances ? max_instances : DEFAULT_MAX_INSTANCES;
+    wasmtime_pooling_allocation_config_total_core_instances_set(pc, n);
+    wasmtime_pooling_allocation_config_total_memories_set(pc, n);
+    wasmtime_pooling_allocation_config_total_tables_set(pc, n);
+    /* Any memory limit up to wasm32's 4 GiB fits a slot. */
+    wasmtime_pooling_allocation_config_max_memory_size_set(pc, (size_t)1 << 32);
+    wasmtime_pooling_allocation_config_table_elements_set(pc, 1u << 16);
+    wasmtime_pooling_allocation_strategy_set(wc, pc);
+    wasmtime_pooling_allocation_config_delete(pc);
+    return wasm_engine_new_with_config(wc); /* consumes wc */
 }
 
 /* Build one variant of the engine: Wasmtime engine, compiled guest,
    linker with WASI and the eryx imports, and the instance_pre. */
 static eryx_status
 load_variant(eryx__variant *v,
-             const char *runtime_path,
-             const char *cache_dir,
+             const eryx_engine *eng,
              bool fuel,
              eryx_error *err)
 {
-    wasm_config_t *wc = wasm_config_new();
-    if (wc == NULL)
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-    wasmtime_config_cranelift_opt_level_set(wc, WASMTIME_OPT_LEVEL_SPEED);
-    wasmtime_config_epoch_interruption_set(wc, true);
-    wasmtime_config_consume_fuel_set(wc, fuel);
-    v->wasm = wasm_engine_new_with_config(wc); /* consumes wc */
+    v->wasm = new_wasm_engine(fuel, eng->max_instances);
     if (v->wasm == NULL)
         return eryx__fail(err, ERYX_E_ENGINE,
                           "cannot create the Wasmtime engine");
     wasmtime_module_t *module = NULL;
-    eryx_status s =
-        load_module(v->wasm, runtime_path, cache_dir, fuel, &module, err);
+    eryx_status s = load_module(v->wasm, eng->runtime_path, eng->cache_dir,
+                                fuel, &module, &v->info, err);
     if (s != ERYX_OK)
         return s;
     v->linker = wasmtime_linker_new(v->wasm);
@@ -237,6 +463,7 @@ free_variant(eryx__variant *v)
         wasmtime_linker_delete(v->linker);
     if (v->wasm != NULL)
         wasm_engine_delete(v->wasm);
+    eryx__free(v->info);
     memset(v, 0, sizeof *v);
 }
 
@@ -270,7 +497,7 @@ eryx__engine_variant(eryx_engine *eng, bool fuel, eryx_error *err)
     if (eng->fuel.pre == NULL) {
         eryx__variant v;
         memset(&v, 0, sizeof v);
-        s = load_variant(&v, eng->runtime_path, eng->cache_dir, true, err);
+        s = load_variant(&v, eng, true, err);
         if (s == ERYX_OK)
             eng->fuel = v;
         else
@@ -295,6 +522,7 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
                                        &eng->stdlib_dir, &eng->cache_dir, err);
     if (s != ERYX_OK)
         goto fail;
+    eng->max_instances = config ? config->max_instances : 0;
     struct stat st;
     if (stat(eng->stdlib_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         s = eryx__fail(err, ERYX_E_IO, "stdlib directory %s not found",
@@ -306,8 +534,7 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
         s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
         goto fail;
     }
-    s = load_variant(&eng->plain, eng->runtime_path, eng->cache_dir, false,
-                     err);
+    s = load_variant(&eng->plain, eng, false, err);
     if (s != ERYX_OK)
         goto fail;
     if (pthread_create(&eng->ticker, NULL, ticker, eng) != 0) {
@@ -344,4 +571,49 @@ eryx_engine_free(eryx_engine *eng)
     eryx__free(eng->stdlib_dir);
     eryx__free(eng->cache_dir);
     eryx__free(eng);
+}
+
+const char *
+eryx_engine_info(const eryx_engine *engine)
+{
+    return engine && engine->plain.info ? engine->plain.info : "";
+}
+
+eryx_status
+eryx_engine_precompile(const eryx_config *config,
+                       const char *out_path,
+                       int fuel,
+                       eryx_error *err)
+{
+    char *runtime_path = NULL, *stdlib_dir = NULL, *cache_dir = NULL;
+    eryx_status s =
+        eryx__config_paths(config, &runtime_path, &stdlib_dir, &cache_dir, err);
+    if (s != ERYX_OK)
+        return s;
+    char *path = out_path ? eryx__strdup(out_path)
+                          : sibling_path(runtime_path, compiled_ext(fuel != 0));
+    uint64_t source = source_identity(runtime_path, fuel != 0);
+    wasm_engine_t *wasm =
+        new_wasm_engine(fuel != 0, config ? config->max_instances : 0);
+    wasmtime_module_t *module = NULL;
+    if (path == NULL)
+        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    else if (wasm == NULL)
+        s = eryx__fail(err, ERYX_E_ENGINE, "cannot create the Wasmtime engine");
+    else if (source == 0)
+        s = eryx__fail(err, ERYX_E_IO, "cannot find the guest %s: %s",
+                       runtime_path, strerror(errno));
+    else
+        s = compile(wasm, runtime_path, &module, err);
+    if (s == ERYX_OK)
+        s = write_compiled(module, path, source, err);
+    if (module != NULL)
+        wasmtime_module_delete(module);
+    if (wasm != NULL)
+        wasm_engine_delete(wasm);
+    eryx__free(path);
+    eryx__free(runtime_path);
+    eryx__free(stdlib_dir);
+    eryx__free(cache_dir);
+    return s;
 }

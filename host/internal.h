@@ -98,9 +98,10 @@ typedef struct eryx__settings {
 } eryx__settings;
 
 struct eryx_config {
-    char *runtime_path; /* NULL: default */
-    char *stdlib_dir;   /* NULL: default */
-    char *cache_dir;    /* NULL: default; "": off */
+    char *runtime_path;     /* NULL: default */
+    char *stdlib_dir;       /* NULL: default */
+    char *cache_dir;        /* NULL: default; "": off */
+    uint32_t max_instances; /* per engine variant; 0: the default */
     eryx__settings settings;
 };
 /* The effective values of the engine options, each a new string or NULL
@@ -145,12 +146,14 @@ typedef struct eryx__variant {
     wasm_engine_t *wasm;
     wasmtime_linker_t *linker;
     wasmtime_instance_pre_t *pre;
+    char *info; /* where the compiled code came from (eryx_engine_info) */
 } eryx__variant;
 
 struct eryx_engine {
     eryx__variant plain;
     eryx__variant fuel; /* built on first use, under mu */
     char *runtime_path, *stdlib_dir, *cache_dir;
+    uint32_t max_instances; /* 0: the default */
     eryx__pool *pool;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* wakes the ticker to stop */

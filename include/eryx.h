@@ -126,6 +126,13 @@ ERYX_API eryx_status eryx_config_set_stdlib_dir(eryx_config *config,
 ERYX_API eryx_status eryx_config_set_cache_dir(eryx_config *config,
                                                const char *path,
                                                eryx_error *err);
+/** \brief How many instances (sandboxes executing, sessions, pooled
+    sessions) an engine keeps alive at once (engine; default 1000).  Each
+    reserves address space, not memory; past the limit, creating one fails
+    with ERYX_E_ENGINE. */
+ERYX_API eryx_status eryx_config_set_max_instances(eryx_config *config,
+                                                   uint32_t count,
+                                                   eryx_error *err);
 /** \brief Name of the variable captured as JSON after each execute
     (sandbox, session): a Python identifier; "" captures nothing. */
 ERYX_API eryx_status eryx_config_set_result_variable(eryx_config *config,
@@ -274,9 +281,11 @@ eryx_config_set_output_handler(eryx_config *config,
 /* ------------------------------------------------------------------ engine */
 
 /*
-** The engine compiles the guest once and is shared by every sandbox made
-** from it, from any thread.  Compiled code is kept in the cache directory, so
-** the next engine (in this process or another) loads it instead of compiling.
+** The engine holds the compiled guest and is shared by every sandbox made
+** from it, from any thread.  It loads runtime.cwasm from next to runtime.wasm
+** (the build makes it; see eryx_engine_precompile), else a file from the
+** cache directory; only when neither is good does it compile, and it keeps
+** the result in the cache for the next engine, in this process or another.
 */
 typedef struct eryx_engine eryx_engine;
 
@@ -285,6 +294,22 @@ typedef struct eryx_engine eryx_engine;
 ERYX_API eryx_status eryx_engine_new(const eryx_config *config,
                                      eryx_engine **out,
                                      eryx_error *err);
+/** \brief Where the engine's compiled guest came from: "precompiled
+    PATH", "cached PATH" or "compiled PATH", followed by any compiled file
+    that was passed over and why (corrupt, stale, made by another Wasmtime
+    or configuration).  Owned by the engine. */
+ERYX_API const char *eryx_engine_info(const eryx_engine *engine);
+
+/** \brief Compile the guest named by `config` (may be NULL: the defaults)
+    and write it to `out_path`, or when that is NULL next to runtime.wasm as
+    runtime.cwasm (runtime.fuel.cwasm when `fuel`: the variant used by
+    sandboxes with a fuel budget).  Engines then load it instead of
+    compiling: Wasmtime maps it, code and the pre-initialized memory image
+    alike. */
+ERYX_API eryx_status eryx_engine_precompile(const eryx_config *config,
+                                            const char *out_path,
+                                            int fuel,
+                                            eryx_error *err);
 /** \brief Free the engine.  Every sandbox and session made from it must have
     been freed before.  Waits for callback handlers still running on the
     engine's worker threads to return (a call they keep and complete later
