@@ -52,7 +52,8 @@ $(BUILD)/guest/runtime.o: guest/runtime.c abi/eryx_abi.h $(BUILD)/guest/runtime_
 	$(GUEST_CC) $(GUEST_CFLAGS) -DERYX_PREIMPORT='"$(PREIMPORT)"' -c $< -o $@
 
 $(RUNTIME_BASE): $(BUILD)/guest/runtime.o
-	$(GUEST_CC) -mexec-model=reactor $(PYTHON_WASM_LDFLAGS) -o $@.debug $< \
+	$(GUEST_CC) -mexec-model=reactor -Wl,--export=__stack_pointer \
+	    $(PYTHON_WASM_LDFLAGS) -o $@.debug $< \
 	    $(PYTHON_WASM_LIBS)
 	llvm-strip-$(LLVM_VERSION) -o $@ $@.debug
 
@@ -109,7 +110,7 @@ test-tsan:
 	cd $(BUILD)/host-tsan && \
 	    TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1" \
 	    ctest --output-on-failure -j $(JOBS) \
-	    -R 'test_stress.fifty|test_unit_threads|test_api_callbacks|test_api_limits.cancel'
+	    -R 'test_stress.fifty|test_unit_threads|test_api_callbacks|test_api_limits.cancel|test_api_pool'
 
 # The same tests with AddressSanitizer and UBSan (LeakSanitizer included).
 test-asan:

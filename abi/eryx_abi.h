@@ -25,6 +25,9 @@
 #define ERYX_ABI_EXPORT_RESTORE         "restore-state"
 #define ERYX_ABI_EXPORT_POST_RESTORE    "cabi_post_restore-state"
 #define ERYX_ABI_EXPORT_CLEAR           "clear-state"
+/* The C stack pointer (wasm-ld's __stack_pointer), exported so that the
+   host can capture and restore a whole interpreter (host/image.c). */
+#define ERYX_ABI_EXPORT_STACK_POINTER "__stack_pointer"
 
 /* ---- imports: module "eryx" (the WIT's imports, lowered; docs/abi.md) ---- */
 #define ERYX_ABI_IMPORT_MODULE         "eryx"

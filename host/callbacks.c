@@ -538,7 +538,7 @@ eryx_call_fail(eryx_call *call, const char *message, size_t len)
 uint32_t
 eryx__hub_start(eryx__hub *hub,
                 const eryx__settings *settings,
-                eryx__pool *pool,
+                eryx__workers *workers,
                 const char *name,
                 size_t name_len,
                 const char *args,
@@ -586,7 +586,7 @@ eryx__hub_start(eryx__hub *hub,
     }
     cJSON_Delete(parsed);
     pthread_mutex_unlock(&hub->mu);
-    if (call != NULL && !eryx__pool_submit(pool, run_call, call)) {
+    if (call != NULL && !eryx__workers_submit(workers, run_call, call)) {
         static const char msg[] = "no worker thread for the callback";
         complete(call, false, msg, sizeof msg - 1);
     }

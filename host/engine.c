@@ -529,8 +529,8 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
                        eng->stdlib_dir);
         goto fail;
     }
-    eng->pool = eryx__pool_new();
-    if (eng->pool == NULL) {
+    eng->workers = eryx__workers_new();
+    if (eng->workers == NULL) {
         s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
         goto fail;
     }
@@ -562,7 +562,8 @@ eryx_engine_free(eryx_engine *eng)
         pthread_mutex_unlock(&eng->mu);
         pthread_join(eng->ticker, NULL);
     }
-    eryx__pool_free(eng->pool); /* before the variants: handlers may run */
+    eryx__workers_free(
+        eng->workers); /* before the variants: handlers may run */
     free_variant(&eng->fuel);
     free_variant(&eng->plain);
     pthread_cond_destroy(&eng->cv);

@@ -86,7 +86,7 @@ invoke_start(void *data,
     }
     results[0].kind = WASMTIME_I32;
     results[0].of.i32 =
-        (int32_t)eryx__hub_start(env.st->hub, env.st->settings, env.st->pool,
+        (int32_t)eryx__hub_start(env.st->hub, env.st->settings, env.st->workers,
                                  name, (size_t)(uint32_t)args[1].of.i32, json,
                                  (size_t)(uint32_t)args[3].of.i32);
     eryx__free(name);

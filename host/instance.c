@@ -256,7 +256,7 @@ eryx__instance_start(eryx__instance *in,
         return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
     }
     st->settings = settings;
-    st->pool = engine->pool;
+    st->workers = engine->workers;
     st->interrupt = interrupt;
     in->store = wasmtime_store_new(variant->wasm, st, state_free);
     if (in->store == NULL) {

@@ -117,14 +117,15 @@ eryx_status eryx__settings_copy(eryx__settings *dst,
                                 eryx_error *err);
 void eryx__settings_clear(eryx__settings *s);
 
-/* ---- pool.c: the engine's worker threads for callback handlers ---- */
-typedef struct eryx__pool eryx__pool;
-eryx__pool *eryx__pool_new(void);
+/* ---- workers.c: the engine's worker threads for callback handlers ---- */
+typedef struct eryx__workers eryx__workers;
+eryx__workers *eryx__workers_new(void);
 /* Joins every worker; handlers still running are waited for. */
-void eryx__pool_free(eryx__pool *pool);
+void eryx__workers_free(eryx__workers *workers);
 /* Run fn(arg) on a worker; a new worker starts when none is idle.  Returns
    false when no thread could be had. */
-bool eryx__pool_submit(eryx__pool *pool, void (*fn)(void *), void *arg);
+bool
+eryx__workers_submit(eryx__workers *workers, void (*fn)(void *), void *arg);
 
 /* ---- check.c: pure checks of untrusted bytes ---- */
 bool eryx__utf8_valid(const char *s, size_t len);
@@ -154,7 +155,7 @@ struct eryx_engine {
     eryx__variant fuel; /* built on first use, under mu */
     char *runtime_path, *stdlib_dir, *cache_dir;
     uint32_t max_instances; /* 0: the default */
-    eryx__pool *pool;
+    eryx__workers *workers;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* wakes the ticker to stop */
     pthread_t ticker;
@@ -253,7 +254,7 @@ uint32_t eryx__hub_invocations(eryx__hub *hub);
    cannot start). */
 uint32_t eryx__hub_start(eryx__hub *hub,
                          const eryx__settings *settings,
-                         eryx__pool *pool,
+                         eryx__workers *workers,
                          const char *name,
                          size_t name_len,
                          const char *args,
@@ -293,7 +294,7 @@ typedef struct eryx__interrupt {
    reach through their caller. */
 typedef struct eryx__state {
     const eryx__settings *settings;
-    eryx__pool *pool;
+    eryx__workers *workers;
     eryx__hub *hub;
     eryx__outbuf out[2]; /* stdout, stderr of the current execute */
     bool abi_violation;  /* a hostcall caught the guest breaking the ABI */
@@ -340,6 +341,25 @@ eryx_status eryx__instance_restore(eryx__instance *in,
                                    size_t len,
                                    eryx_error *err);
 eryx_status eryx__instance_clear(eryx__instance *in, eryx_error *err);
+
+/* ---- image.c: whole-interpreter images ---- */
+/* Capture live instance `in` (started with `settings` from `engine`). */
+eryx_status eryx__image_capture(eryx__instance *in,
+                                eryx_engine *engine,
+                                const eryx__settings *settings,
+                                uint64_t execution_count,
+                                eryx_image **out,
+                                eryx_error *err);
+/* Make freshly started `in` the image's interpreter. */
+eryx_status eryx__image_apply(eryx__instance *in,
+                              const eryx_image *img,
+                              uint64_t *execution_count,
+                              eryx_error *err);
+const eryx_engine *eryx__image_engine(const eryx_image *img);
+
+/* ---- sandbox.c, for pool.c ---- */
+/* Give `session` a new interpreter now (not at its next execute). */
+eryx_status eryx__session_renew(eryx_session *session, eryx_error *err);
 
 /* Append guest output to stream 1 or 2 of `st`, within the output limit,
    and pass it to the output handler. */

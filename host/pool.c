@@ -1,108 +1,231 @@
 /*
-** pool.c: the engine's worker threads, which run callback handlers.  The
-** pool grows when every worker is busy (handlers may block, e.g. on each
-** other), up to a cap, and workers stay for the engine's lifetime.
+** pool.c: eryx_pool, warm sessions lent to threads.  One mutex guards the
+** idle stack and the counts; sessions are started, reset and freed outside
+** it.  Idle sessions are a stack (the most recently released is lent
+** first, its pages still warm); eviction frees the ones idle longest.
 */
 #include <pthread.h>
+#include <string.h>
 
 #include "internal.h"
 
-#define POOL_MAX_THREADS 256
+typedef struct idle_slot {
+    eryx_session *session;
+    uint64_t since_us;
+} idle_slot;
 
-typedef struct job {
-    void (*fn)(void *);
-    void *arg;
-    struct job *next;
-} job;
-
-struct eryx__pool {
+struct eryx_pool {
+    eryx_engine *engine;
+    eryx_config config; /* the sessions' settings; no paths */
+    eryx_pool_options opt;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    job *head, *tail;
-    size_t queued, idle, nthreads;
-    bool shutdown;
-    pthread_t threads[POOL_MAX_THREADS];
+    pthread_cond_t cv; /* a session was released, or a slot freed */
+    idle_slot *idle;   /* max_size slots, bottom = idle longest */
+    uint32_t nidle;
+    uint32_t alive; /* idle + lent + being started */
+    eryx_pool_stats stats;
 };
 
-static void *
-worker(void *arg)
+void
+eryx_pool_options_init(eryx_pool_options *o)
 {
-    eryx__pool *p = arg;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->head == NULL && !p->shutdown) {
-            p->idle++;
-            pthread_cond_wait(&p->cv, &p->mu);
-            p->idle--;
-        }
-        if (p->head == NULL)
-            break; /* shut down, and nothing left to run */
-        job *j = p->head;
-        p->head = j->next;
-        if (p->head == NULL)
-            p->tail = NULL;
-        p->queued--;
-        pthread_mutex_unlock(&p->mu);
-        j->fn(j->arg);
-        eryx__free(j);
-        pthread_mutex_lock(&p->mu);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    if (o == NULL)
+        return;
+    o->max_size = 16;
+    o->min_idle = 1;
+    o->acquire_timeout_ms = 30000;
+    o->idle_timeout_ms = 60000;
 }
 
-eryx__pool *
-eryx__pool_new(void)
+/* Take the sessions idle past the timeout, above min_idle, out of the
+   stack (mu held); the caller frees them after unlocking. */
+static uint32_t
+take_expired(eryx_pool *p, eryx_session **out, uint64_t now)
 {
-    eryx__pool *p = eryx__calloc(1, sizeof *p);
+    uint32_t n = 0;
+    if (p->opt.idle_timeout_ms == 0)
+        return 0;
+    uint64_t limit = (uint64_t)p->opt.idle_timeout_ms * 1000u;
+    uint32_t most = p->nidle > p->opt.min_idle ? p->nidle - p->opt.min_idle : 0;
+    while (n < most && now - p->idle[n].since_us >= limit)
+        n++;
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = p->idle[i].session;
+    memmove(p->idle, p->idle + n, (p->nidle - n) * sizeof *p->idle);
+    p->nidle -= n;
+    p->alive -= n;
+    p->stats.evictions += n;
+    return n;
+}
+
+/* Evict expired sessions; called on every acquire and release. */
+static void
+evict(eryx_pool *p)
+{
+    eryx_session **gone = eryx__calloc(p->opt.max_size, sizeof *gone);
+    if (gone == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    uint32_t n = take_expired(p, gone, eryx__now_us());
+    if (n > 0)
+        pthread_cond_broadcast(&p->cv); /* room for new sessions */
+    pthread_mutex_unlock(&p->mu);
+    for (uint32_t i = 0; i < n; i++)
+        eryx_session_free(gone[i]);
+    eryx__free(gone);
+}
+
+static void
+push_idle(eryx_pool *p, eryx_session *ss)
+{
+    p->idle[p->nidle].session = ss;
+    p->idle[p->nidle].since_us = eryx__now_us();
+    p->nidle++;
+    pthread_cond_signal(&p->cv);
+}
+
+eryx_status
+eryx_pool_new(eryx_engine *engine,
+              const eryx_config *config,
+              const eryx_pool_options *options,
+              eryx_pool **out,
+              eryx_error *err)
+{
+    if (out == NULL || engine == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "engine or out is NULL");
+    *out = NULL;
+    eryx_pool_options opt;
+    if (options != NULL)
+        opt = *options;
+    else
+        eryx_pool_options_init(&opt);
+    if (opt.max_size == 0 || opt.min_idle > opt.max_size)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "pool options: need 1 <= max_size and "
+                          "min_idle <= max_size");
+    eryx_pool *p = eryx__calloc(1, sizeof *p);
     if (p == NULL)
-        return NULL;
+        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    p->engine = engine;
+    p->opt = opt;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    return p;
+    eryx__cond_init(&p->cv);
+    eryx_status s = eryx__settings_copy(&p->config.settings, config, err);
+    if (s == ERYX_OK &&
+        (p->idle = eryx__calloc(opt.max_size, sizeof *p->idle)) == NULL)
+        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    for (uint32_t i = 0; s == ERYX_OK && i < opt.min_idle; i++) {
+        eryx_session *ss = NULL;
+        s = eryx_session_new(engine, &p->config, &ss, err);
+        if (s == ERYX_OK) {
+            push_idle(p, ss);
+            p->alive++;
+            p->stats.creations++;
+        }
+    }
+    if (s != ERYX_OK) {
+        eryx_pool_free(p);
+        return s;
+    }
+    *out = p;
+    return ERYX_OK;
 }
 
 void
-eryx__pool_free(eryx__pool *p)
+eryx_pool_free(eryx_pool *p)
 {
     if (p == NULL)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->shutdown = true;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    for (size_t i = 0; i < p->nthreads; i++)
-        pthread_join(p->threads[i], NULL);
+    for (uint32_t i = 0; i < p->nidle; i++)
+        eryx_session_free(p->idle[i].session);
+    eryx__free(p->idle);
+    eryx__settings_clear(&p->config.settings);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     eryx__free(p);
 }
 
-bool
-eryx__pool_submit(eryx__pool *p, void (*fn)(void *), void *arg)
+eryx_status
+eryx_pool_acquire(eryx_pool *p, eryx_session **out, eryx_error *err)
 {
-    job *j = eryx__malloc(sizeof *j);
-    if (j == NULL)
-        return false;
-    j->fn = fn;
-    j->arg = arg;
-    j->next = NULL;
+    if (p == NULL || out == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "pool or out is NULL");
+    *out = NULL;
+    evict(p);
+    uint64_t deadline =
+        eryx__now_us() + (uint64_t)p->opt.acquire_timeout_ms * 1000u;
+    bool waited = false;
     pthread_mutex_lock(&p->mu);
-    if (p->queued + 1 > p->idle && p->nthreads < POOL_MAX_THREADS &&
-        pthread_create(&p->threads[p->nthreads], NULL, worker, p) == 0)
-        p->nthreads++;
-    if (p->nthreads == 0) {
-        pthread_mutex_unlock(&p->mu);
-        eryx__free(j);
-        return false;
+    for (;;) {
+        if (p->nidle > 0) {
+            *out = p->idle[--p->nidle].session;
+            p->stats.acquisitions++;
+            pthread_mutex_unlock(&p->mu);
+            return ERYX_OK;
+        }
+        if (p->alive < p->opt.max_size) {
+            p->alive++; /* a slot for the session started below */
+            pthread_mutex_unlock(&p->mu);
+            eryx_status s = eryx_session_new(p->engine, &p->config, out, err);
+            pthread_mutex_lock(&p->mu);
+            if (s == ERYX_OK) {
+                p->stats.creations++;
+                p->stats.acquisitions++;
+            } else {
+                p->alive--;
+                pthread_cond_signal(&p->cv);
+            }
+            pthread_mutex_unlock(&p->mu);
+            return s;
+        }
+        if (!waited) {
+            waited = true;
+            p->stats.waits++;
+        }
+        if (eryx__now_us() >= deadline)
+            break;
+        eryx__cond_wait_until(&p->cv, &p->mu, deadline);
     }
-    if (p->tail != NULL)
-        p->tail->next = j;
-    else
-        p->head = j;
-    p->tail = j;
-    p->queued++;
-    pthread_cond_signal(&p->cv);
+    p->stats.timeouts++;
     pthread_mutex_unlock(&p->mu);
-    return true;
+    return eryx__fail(err, ERYX_E_TIMEOUT,
+                      "no pooled session came free within %u ms (all %u "
+                      "are in use)",
+                      p->opt.acquire_timeout_ms, p->opt.max_size);
+}
+
+void
+eryx_pool_release(eryx_pool *p, eryx_session *ss)
+{
+    if (p == NULL || ss == NULL)
+        return;
+    /* Reset: a new interpreter, so nothing of this user reaches the next. */
+    eryx_status s = eryx__session_renew(ss, NULL);
+    pthread_mutex_lock(&p->mu);
+    if (s == ERYX_OK) {
+        p->stats.resets++;
+        push_idle(p, ss);
+        ss = NULL;
+    } else {
+        p->alive--;
+        pthread_cond_signal(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    eryx_session_free(ss); /* NULL unless it could not be reset */
+    evict(p);
+}
+
+void
+eryx_pool_get_stats(eryx_pool *p, eryx_pool_stats *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof *out);
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    *out = p->stats;
+    out->idle = p->nidle;
+    out->in_use = p->alive - p->nidle;
+    pthread_mutex_unlock(&p->mu);
 }

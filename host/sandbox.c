@@ -260,6 +260,55 @@ eryx_session_execute(eryx_session *ss,
     interrupt_running(&ss->interrupt, false);
     return finish(*out, err);
 }
+eryx_status
+eryx__session_renew(eryx_session *ss, eryx_error *err)
+{
+    eryx__instance_stop(&ss->instance);
+    return ensure_live(ss, err);
+}
+
+/* ------------------------------------------------------------ images */
+
+eryx_status
+eryx_session_capture(eryx_session *ss, eryx_image **out, eryx_error *err)
+{
+    if (ss == NULL || out == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "session or out is NULL");
+    *out = NULL;
+    eryx_status s = ensure_live(ss, err);
+    if (s != ERYX_OK)
+        return s;
+    return eryx__image_capture(&ss->instance, ss->engine, &ss->settings,
+                               ss->execution_count, out, err);
+}
+
+eryx_status
+eryx_session_new_from_image(eryx_engine *engine,
+                            const eryx_config *config,
+                            const eryx_image *image,
+                            eryx_session **out,
+                            eryx_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (image == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "image is NULL");
+    if (eryx__image_engine(image) != engine)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "the image belongs to another engine");
+    eryx_session *ss = NULL;
+    eryx_status s = eryx_session_new(engine, config, &ss, err);
+    if (s != ERYX_OK)
+        return s;
+    s = eryx__image_apply(&ss->instance, image, &ss->execution_count, err);
+    if (s != ERYX_OK) {
+        eryx_session_free(ss);
+        return s;
+    }
+    *out = ss;
+    return ERYX_OK;
+}
+
 /* ------------------------------------------------------------ state */
 
 struct eryx_snapshot {

@@ -449,6 +449,95 @@ ERYX_API eryx_status eryx_session_restore_state(eryx_session *session,
 ERYX_API eryx_status eryx_session_clear_state(eryx_session *session,
                                               eryx_error *err);
 
+/* ------------------------------------------------ whole-interpreter images */
+
+/*
+** An image is a session's whole interpreter, captured between executes:
+** its linear memory (as the pages that differ from the engine's
+** pre-initialized image) and its stack pointer.  Sessions started from it
+** begin exactly where the captured one was (imports, objects, open
+** generators, lambdas: everything pickle cannot carry), and are independent
+** of it and of each other afterwards.  Unlike a state snapshot it is not
+** portable: it belongs to the engine that captured it.  Not carried: files
+** the session had open (a new session sees only the stdlib mount) and
+** nothing else outside guest memory.  The random module's state is copied
+** too, so forks draw the same numbers until reseeded.
+*/
+typedef struct eryx_image eryx_image;
+
+/** \brief Capture `session`'s interpreter (not while it executes).  The
+    session is unchanged.  `*out` is owned by the caller. */
+ERYX_API eryx_status eryx_session_capture(eryx_session *session,
+                                          eryx_image **out,
+                                          eryx_error *err);
+/** \brief A new session of `engine` (the one the image was captured from)
+    whose interpreter starts as `image`; `config` as eryx_session_new.  The
+    image's memory must fit the config's memory limit. */
+ERYX_API eryx_status eryx_session_new_from_image(eryx_engine *engine,
+                                                 const eryx_config *config,
+                                                 const eryx_image *image,
+                                                 eryx_session **out,
+                                                 eryx_error *err);
+/** \brief The guest memory the image describes, and the bytes it holds
+    (the pages that differ from the pre-initialized image). */
+ERYX_API uint64_t eryx_image_memory_size(const eryx_image *image);
+ERYX_API uint64_t eryx_image_stored_size(const eryx_image *image);
+ERYX_API void eryx_image_free(eryx_image *image);
+
+/* ----------------------------------------------------------------- pool */
+
+/*
+** A pool of warm sessions, shared by threads: acquire one, execute in it,
+** release it.  Released sessions are reset (a new interpreter from the
+** pre-initialized image: nothing of one user reaches the next) before they
+** are offered again.  All sessions use the pool's config.
+*/
+typedef struct eryx_pool eryx_pool;
+
+typedef struct eryx_pool_options {
+    uint32_t max_size;           /**< sessions alive at most (idle + lent) */
+    uint32_t min_idle;           /**< warm sessions kept ready */
+    uint32_t acquire_timeout_ms; /**< wait for a session; 0: do not wait */
+    uint32_t idle_timeout_ms;    /**< idle ones above min_idle are freed
+                                      after this long; 0: never */
+} eryx_pool_options;
+
+/** \brief The defaults: max_size 16, min_idle 1, acquire_timeout_ms
+    30000, idle_timeout_ms 60000. */
+ERYX_API void eryx_pool_options_init(eryx_pool_options *options);
+
+typedef struct eryx_pool_stats {
+    uint64_t acquisitions; /**< successful acquires */
+    uint64_t creations;    /**< sessions started */
+    uint64_t resets;       /**< released sessions given a new interpreter */
+    uint64_t waits;        /**< acquires that had to wait */
+    uint64_t timeouts;     /**< acquires that gave up */
+    uint64_t evictions;    /**< idle sessions freed */
+    uint32_t idle, in_use; /**< now */
+} eryx_pool_stats;
+
+/** \brief A pool of `engine`'s sessions made with `config` (copied; may be
+    NULL) and `options` (may be NULL: the defaults).  min_idle sessions are
+    started before it returns; idle ones above min_idle are evicted (at the
+    next acquire or release) once idle for idle_timeout_ms. */
+ERYX_API eryx_status eryx_pool_new(eryx_engine *engine,
+                                   const eryx_config *config,
+                                   const eryx_pool_options *options,
+                                   eryx_pool **out,
+                                   eryx_error *err);
+/** \brief Free the pool and its idle sessions; every lent session must
+    have been released. */
+ERYX_API void eryx_pool_free(eryx_pool *pool);
+/** \brief Lend a session: an idle one, else a new one while fewer than
+    max_size are alive, else wait up to acquire_timeout_ms for a release
+    (ERYX_E_TIMEOUT when none comes). */
+ERYX_API eryx_status eryx_pool_acquire(eryx_pool *pool,
+                                       eryx_session **out,
+                                       eryx_error *err);
+/** \brief Give `session` back; it is reset before anyone else gets it. */
+ERYX_API void eryx_pool_release(eryx_pool *pool, eryx_session *session);
+ERYX_API void eryx_pool_get_stats(eryx_pool *pool, eryx_pool_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,7 +26,7 @@ typedef struct world {
     wasmtime_instance_t instance;
     eryx__state *st;
     eryx__settings settings;
-    eryx__pool *pool;
+    eryx__workers *pool;
 } world;
 
 static void
@@ -41,11 +41,11 @@ setup(world *w)
     ASSERT_EQ(eryx__settings_copy(&w->settings, cfg, NULL), ERYX_OK);
     eryx_config_free(cfg);
     w->engine = wasm_engine_new();
-    w->pool = eryx__pool_new();
+    w->pool = eryx__workers_new();
     w->st = eryx__calloc(1, sizeof *w->st);
     w->st->hub = eryx__hub_new();
     w->st->settings = &w->settings;
-    w->st->pool = w->pool;
+    w->st->workers = w->pool;
     w->st->stop.deadline_us = UINT64_MAX;
     w->store = wasmtime_store_new(w->engine, w->st, NULL);
     w->ctx = wasmtime_store_context(w->store);
@@ -80,7 +80,7 @@ teardown(world *w)
     eryx__free(w->st->out[0].data);
     eryx__free(w->st->out[1].data);
     eryx__free(w->st);
-    eryx__pool_free(w->pool);
+    eryx__workers_free(w->pool);
     eryx__settings_clear(&w->settings);
     wasm_engine_delete(w->engine);
 }

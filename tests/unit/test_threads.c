@@ -49,7 +49,7 @@ settings_with_handler(void)
 
 struct guest {
     eryx__hub *hub;
-    eryx__pool *pool;
+    eryx__workers *pool;
     const eryx__settings *settings;
     int done;
 };
@@ -84,7 +84,7 @@ guest(void *arg)
 ERYX_TEST(hubs_and_pool_under_concurrent_guests)
 {
     eryx__settings s = settings_with_handler();
-    eryx__pool *pool = eryx__pool_new();
+    eryx__workers *pool = eryx__workers_new();
     struct guest g[4];
     pthread_t t[4];
     for (int i = 0; i < 4; i++) {
@@ -96,7 +96,7 @@ ERYX_TEST(hubs_and_pool_under_concurrent_guests)
         ASSERT_EQ(g[i].done, 400);
         eryx__hub_release(g[i].hub);
     }
-    eryx__pool_free(pool);
+    eryx__workers_free(pool);
     eryx__settings_clear(&s);
 }
 

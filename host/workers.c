@@ -1,0 +1,108 @@
+/*
+** workers.c: the engine's worker threads, which run callback handlers.  The
+** set grows when every worker is busy (handlers may block, e.g. on each
+** other), up to a cap, and workers stay for the engine's lifetime.
+*/
+#include <pthread.h>
+
+#include "internal.h"
+
+#define POOL_MAX_THREADS 256
+
+typedef struct job {
+    void (*fn)(void *);
+    void *arg;
+    struct job *next;
+} job;
+
+struct eryx__workers {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *head, *tail;
+    size_t queued, idle, nthreads;
+    bool shutdown;
+    pthread_t threads[POOL_MAX_THREADS];
+};
+
+static void *
+worker(void *arg)
+{
+    eryx__workers *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->head == NULL && !p->shutdown) {
+            p->idle++;
+            pthread_cond_wait(&p->cv, &p->mu);
+            p->idle--;
+        }
+        if (p->head == NULL)
+            break; /* shut down, and nothing left to run */
+        job *j = p->head;
+        p->head = j->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        p->queued--;
+        pthread_mutex_unlock(&p->mu);
+        j->fn(j->arg);
+        eryx__free(j);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+eryx__workers *
+eryx__workers_new(void)
+{
+    eryx__workers *p = eryx__calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    return p;
+}
+
+void
+eryx__workers_free(eryx__workers *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->shutdown = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    eryx__free(p);
+}
+
+bool
+eryx__workers_submit(eryx__workers *p, void (*fn)(void *), void *arg)
+{
+    job *j = eryx__malloc(sizeof *j);
+    if (j == NULL)
+        return false;
+    j->fn = fn;
+    j->arg = arg;
+    j->next = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->queued + 1 > p->idle && p->nthreads < POOL_MAX_THREADS &&
+        pthread_create(&p->threads[p->nthreads], NULL, worker, p) == 0)
+        p->nthreads++;
+    if (p->nthreads == 0) {
+        pthread_mutex_unlock(&p->mu);
+        eryx__free(j);
+        return false;
+    }
+    if (p->tail != NULL)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    p->queued++;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return true;
+}

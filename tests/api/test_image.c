@@ -1,0 +1,145 @@
+/*
+** test_image.c: whole-interpreter images.  A session started from an
+** image sees everything the captured one had (imports, data, a generator
+** mid-way, a lambda); afterwards the two, and any other fork, are
+** independent.  Images of another engine, or too big for the memory
+** limit, are refused.
+*/
+#include "sandbox_fixture.h"
+
+static void
+expect_out(eryx_session *ss, const char *code, const char *want)
+{
+    eryx_result *r = session_run(ss, code);
+    if (eryx_result_status(r) != ERYX_OK)
+        ERYX_TEST_FAIL_("execute failed: %s", eryx_result_error(r, NULL));
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), want);
+    eryx_result_free(r);
+}
+
+static eryx_session *
+fork_of(eryx_image *img, const eryx_config *cfg)
+{
+    eryx_session *ss = NULL;
+    eryx_error err;
+    if (eryx_session_new_from_image(test_engine(), cfg, img, &ss, &err) !=
+        ERYX_OK)
+        ERYX_TEST_FAIL_("new_from_image: %s", err.message);
+    return ss;
+}
+
+ERYX_TEST(a_fork_has_everything_and_is_independent_afterwards)
+{
+    eryx_session *a = new_session(NULL);
+    expect_out(a,
+               "import sys, decimal\n"
+               "data = [1, 2, 3]\n"
+               "g = (i for i in range(10))\n"
+               "next(g)\n"
+               "double = lambda v: v * 2\n",
+               "");
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    eryx_session *b = fork_of(img, NULL);
+    eryx_session *c = fork_of(img, NULL);
+    const char *probe = "print(data, next(g), double(21), "
+                        "'decimal' in sys.modules)";
+    expect_out(b, probe, "[1, 2, 3] 1 42 True\n");
+    expect_out(b, "data.append(4); print(data, next(g))", "[1, 2, 3, 4] 2\n");
+    /* The original and a second fork did not see b's changes. */
+    expect_out(a, probe, "[1, 2, 3] 1 42 True\n");
+    expect_out(c, probe, "[1, 2, 3] 1 42 True\n");
+    ASSERT_EQ(eryx_session_execution_count(c), 2);
+    /* The original goes on after the capture, and the image stays usable. */
+    expect_out(a, "data.clear(); print(data)", "[]\n");
+    eryx_session *d = fork_of(img, NULL);
+    expect_out(d, "print(data)", "[1, 2, 3]\n");
+    eryx_session_free(d);
+    eryx_session_free(c);
+    eryx_session_free(b);
+    eryx_session_free(a);
+    eryx_image_free(img);
+}
+
+ERYX_TEST(image_sizes_are_reported)
+{
+    eryx_session *a = new_session(NULL);
+    expect_out(a, "blob = bytes(range(256)) * 40000", ""); /* ~10 MB */
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    uint64_t mem = eryx_image_memory_size(img);
+    uint64_t stored = eryx_image_stored_size(img);
+    ASSERT(mem % 65536 == 0);
+    ASSERT(stored >= 10240000 && stored <= mem);
+    eryx_session *b = fork_of(img, NULL);
+    expect_out(b, "print(len(blob), blob[-1])", "10240000 255\n");
+    eryx_session_free(b);
+    eryx_session_free(a);
+    eryx_image_free(img);
+}
+
+ERYX_TEST(an_image_too_big_for_the_memory_limit_is_refused)
+{
+    eryx_session *a = new_session(NULL);
+    expect_out(a, "big = bytearray(80 * 2**20)", "");
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    eryx_config *cfg = NULL;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_memory_limit(cfg, 48u << 20, NULL), ERYX_OK);
+    eryx_session *b = NULL;
+    eryx_error err;
+    ASSERT_EQ(eryx_session_new_from_image(test_engine(), cfg, img, &b, &err),
+              ERYX_E_MEMORY_LIMIT);
+    ASSERT_NULL(b);
+    ASSERT(strstr(err.message, "memory limit") != NULL);
+    eryx_config_free(cfg);
+    eryx_session_free(a);
+    eryx_image_free(img);
+}
+
+ERYX_TEST(an_image_of_another_engine_is_refused)
+{
+    eryx_session *a = new_session(NULL);
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    eryx_engine *other = NULL;
+    ASSERT_EQ(eryx_engine_new(NULL, &other, NULL), ERYX_OK);
+    eryx_session *b = NULL;
+    eryx_error err;
+    ASSERT_EQ(eryx_session_new_from_image(other, NULL, img, &b, &err),
+              ERYX_E_INVALID_ARG);
+    ASSERT(strstr(err.message, "another engine") != NULL);
+    ASSERT_EQ(eryx_session_new_from_image(other, NULL, NULL, &b, &err),
+              ERYX_E_INVALID_ARG);
+    eryx_engine_free(other);
+    eryx_session_free(a);
+    eryx_image_free(img);
+}
+
+ERYX_TEST(a_fork_that_is_reset_starts_fresh)
+{
+    eryx_session *a = new_session(NULL);
+    expect_out(a, "x = 5", "");
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    eryx_session *b = fork_of(img, NULL);
+    eryx_session_reset(b);
+    expect_out(b, "print('x' in globals())", "False\n");
+    eryx_session_free(b);
+    eryx_session_free(a);
+    eryx_image_free(img);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct eryx_test_case cases[] = {
+        ERYX_TEST_ENTRY(a_fork_has_everything_and_is_independent_afterwards),
+        ERYX_TEST_ENTRY(image_sizes_are_reported),
+        ERYX_TEST_ENTRY(an_image_too_big_for_the_memory_limit_is_refused),
+        ERYX_TEST_ENTRY(an_image_of_another_engine_is_refused),
+        ERYX_TEST_ENTRY(a_fork_that_is_reset_starts_fresh),
+    };
+    return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
