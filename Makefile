@@ -103,8 +103,9 @@ test: host
 
 # ThreadSanitizer over the tests that use threads: 50 sandboxes on 4
 # threads, callbacks answered from foreign threads, cancellation, and the
-# host's pool and hubs alone.  Wasmtime is linked as a shared library here
-# and TSan ignores it: its Rust is not instrumented (docs/security.md).
+# callback workers and hubs alone, and the session pool.  Wasmtime is linked
+# as a shared library here and TSan ignores it: its Rust is not instrumented
+# (docs/security.md).
 test-tsan:
 	$(MAKE) host BUILD_TYPE=Debug SANITIZE=thread HOST=$(BUILD)/host-tsan
 	cd $(BUILD)/host-tsan && \
@@ -116,8 +117,10 @@ test-tsan:
 test-asan:
 	$(MAKE) test BUILD_TYPE=Debug SANITIZE=address,undefined HOST=$(BUILD)/host-asan
 
+# eryx vs pyeryx in one table (bench/table.py), then the limits table;
+# BENCH_QUICK=1 for fewer repetitions.
 bench: host
-	bash bench/run.sh $(HOST)
+	bash bench/run.sh $(HOST) "$(PYTHON_NATIVE)" "$(WASMTIME_VERSION)"
 
 # libFuzzer over the host's decoders of guest and caller data, for a fixed
 # time (FUZZ_SECONDS); a crash or sanitizer report fails the target.

@@ -95,5 +95,16 @@ check "--max-memory floor status" 1 $?
 grep -q 'at least 32 MiB' "$tmp/err"
 check "--max-memory floor reason" 0 $?
 
+# The build's precompiled guest is what the CLI maps; `eryx precompile`
+# writes one that `eryx info` then reports.
+"$eryx" info >"$tmp/out" 2>&1
+check "info status" 0 $?
+grep -q '^guest: precompiled .*runtime.cwasm$' "$tmp/out"
+check "info: precompiled guest" 0 $?
+"$eryx" precompile -o "$tmp/x.cwasm" && [ -s "$tmp/x.cwasm" ]
+check "precompile -o writes" 0 $?
+"$eryx" precompile --bogus >/dev/null 2>&1
+check "precompile usage error" 2 $?
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
