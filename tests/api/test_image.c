@@ -7,16 +7,6 @@
 */
 #include "sandbox_fixture.h"
 
-static void
-expect_out(eryx_session *ss, const char *code, const char *want)
-{
-    eryx_result *r = session_run(ss, code);
-    if (eryx_result_status(r) != ERYX_OK)
-        ERYX_TEST_FAIL_("execute failed: %s", eryx_result_error(r, NULL));
-    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), want);
-    eryx_result_free(r);
-}
-
 static eryx_session *
 fork_of(eryx_image *img, const eryx_config *cfg)
 {
@@ -31,29 +21,30 @@ fork_of(eryx_image *img, const eryx_config *cfg)
 ERYX_TEST(a_fork_has_everything_and_is_independent_afterwards)
 {
     eryx_session *a = new_session(NULL);
-    expect_out(a,
-               "import sys, decimal\n"
-               "data = [1, 2, 3]\n"
-               "g = (i for i in range(10))\n"
-               "next(g)\n"
-               "double = lambda v: v * 2\n",
-               "");
+    session_expect(a,
+                   "import sys, decimal\n"
+                   "data = [1, 2, 3]\n"
+                   "g = (i for i in range(10))\n"
+                   "next(g)\n"
+                   "double = lambda v: v * 2\n",
+                   "");
     eryx_image *img = NULL;
     ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
     eryx_session *b = fork_of(img, NULL);
     eryx_session *c = fork_of(img, NULL);
     const char *probe = "print(data, next(g), double(21), "
                         "'decimal' in sys.modules)";
-    expect_out(b, probe, "[1, 2, 3] 1 42 True\n");
-    expect_out(b, "data.append(4); print(data, next(g))", "[1, 2, 3, 4] 2\n");
+    session_expect(b, probe, "[1, 2, 3] 1 42 True\n");
+    session_expect(b, "data.append(4); print(data, next(g))",
+                   "[1, 2, 3, 4] 2\n");
     /* The original and a second fork did not see b's changes. */
-    expect_out(a, probe, "[1, 2, 3] 1 42 True\n");
-    expect_out(c, probe, "[1, 2, 3] 1 42 True\n");
+    session_expect(a, probe, "[1, 2, 3] 1 42 True\n");
+    session_expect(c, probe, "[1, 2, 3] 1 42 True\n");
     ASSERT_EQ(eryx_session_execution_count(c), 2);
     /* The original goes on after the capture, and the image stays usable. */
-    expect_out(a, "data.clear(); print(data)", "[]\n");
+    session_expect(a, "data.clear(); print(data)", "[]\n");
     eryx_session *d = fork_of(img, NULL);
-    expect_out(d, "print(data)", "[1, 2, 3]\n");
+    session_expect(d, "print(data)", "[1, 2, 3]\n");
     eryx_session_free(d);
     eryx_session_free(c);
     eryx_session_free(b);
@@ -64,7 +55,7 @@ ERYX_TEST(a_fork_has_everything_and_is_independent_afterwards)
 ERYX_TEST(image_sizes_are_reported)
 {
     eryx_session *a = new_session(NULL);
-    expect_out(a, "blob = bytes(range(256)) * 40000", ""); /* ~10 MB */
+    session_expect(a, "blob = bytes(range(256)) * 40000", ""); /* ~10 MB */
     eryx_image *img = NULL;
     ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
     uint64_t mem = eryx_image_memory_size(img);
@@ -72,7 +63,7 @@ ERYX_TEST(image_sizes_are_reported)
     ASSERT(mem % 65536 == 0);
     ASSERT(stored >= 10240000 && stored <= mem);
     eryx_session *b = fork_of(img, NULL);
-    expect_out(b, "print(len(blob), blob[-1])", "10240000 255\n");
+    session_expect(b, "print(len(blob), blob[-1])", "10240000 255\n");
     eryx_session_free(b);
     eryx_session_free(a);
     eryx_image_free(img);
@@ -81,7 +72,7 @@ ERYX_TEST(image_sizes_are_reported)
 ERYX_TEST(an_image_too_big_for_the_memory_limit_is_refused)
 {
     eryx_session *a = new_session(NULL);
-    expect_out(a, "big = bytearray(80 * 2**20)", "");
+    session_expect(a, "big = bytearray(80 * 2**20)", "");
     eryx_image *img = NULL;
     ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
     eryx_config *cfg = NULL;
@@ -120,12 +111,12 @@ ERYX_TEST(an_image_of_another_engine_is_refused)
 ERYX_TEST(a_fork_that_is_reset_starts_fresh)
 {
     eryx_session *a = new_session(NULL);
-    expect_out(a, "x = 5", "");
+    session_expect(a, "x = 5", "");
     eryx_image *img = NULL;
     ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
     eryx_session *b = fork_of(img, NULL);
     eryx_session_reset(b);
-    expect_out(b, "print('x' in globals())", "False\n");
+    session_expect(b, "print('x' in globals())", "False\n");
     eryx_session_free(b);
     eryx_session_free(a);
     eryx_image_free(img);

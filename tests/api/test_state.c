@@ -8,28 +8,6 @@
 
 #include "sandbox_fixture.h"
 
-static eryx_session *
-session(const eryx_config *cfg)
-{
-    eryx_session *ss = NULL;
-    eryx_error err;
-    if (eryx_session_new(test_engine(), cfg, &ss, &err) != ERYX_OK)
-        ERYX_TEST_FAIL_("eryx_session_new: %s", err.message);
-    return ss;
-}
-
-static void
-expect(eryx_session *ss, const char *code, const char *out)
-{
-    eryx_result *r = NULL;
-    eryx_session_execute(ss, code, strlen(code), &r, NULL);
-    ASSERT_NOT_NULL(r);
-    if (eryx_result_status(r) != ERYX_OK)
-        ERYX_TEST_FAIL_("execute failed: %s", eryx_result_error(r, NULL));
-    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), out);
-    eryx_result_free(r);
-}
-
 static const char setup[] =
     "import json as j\n"
     "import collections\n"
@@ -50,8 +28,8 @@ static const char setup[] =
 
 ERYX_TEST(round_trip_across_two_sessions)
 {
-    eryx_session *a = session(NULL), *b = session(NULL);
-    expect(a, setup, "");
+    eryx_session *a = new_session(NULL), *b = new_session(NULL);
+    session_expect(a, setup, "");
     eryx_snapshot *snap = NULL;
     eryx_error err;
     if (eryx_session_snapshot_state(a, &snap, &err) != ERYX_OK)
@@ -62,18 +40,18 @@ ERYX_TEST(round_trip_across_two_sessions)
     size_t len;
     const uint8_t *data = eryx_snapshot_data(snap, &len);
     ASSERT(len > 28);
-    expect(b, "base = 100", "");
+    session_expect(b, "base = 100", "");
     if (eryx_session_restore_state(b, data, len, &err) != ERYX_OK)
         ERYX_TEST_FAIL_("restore: %s", err.message);
     /* Functions see the restoring session's globals (base = 10 came back
        with the snapshot), closures keep their state, classes work. */
-    expect(b,
-           "print(add(1), j.dumps(data['k']), step(), square(7))\n"
-           "print(p.scaled(), Point(1).scaled(), type(p) is Point)\n"
-           "base = 1000\nprint(add(0, 0), 'gen' in globals())\n",
-           "12 [1, 2, {\"n\": null}] 2 49\n18 12 True\n1000 False\n");
+    session_expect(b,
+                   "print(add(1), j.dumps(data['k']), step(), square(7))\n"
+                   "print(p.scaled(), Point(1).scaled(), type(p) is Point)\n"
+                   "base = 1000\nprint(add(0, 0), 'gen' in globals())\n",
+                   "12 [1, 2, {\"n\": null}] 2 49\n18 12 True\n1000 False\n");
     /* The two sessions are independent afterwards. */
-    expect(a, "print(base, step())", "10 2\n");
+    session_expect(a, "print(base, step())", "10 2\n");
     eryx_snapshot_free(snap);
     eryx_session_free(a);
     eryx_session_free(b);
@@ -81,11 +59,11 @@ ERYX_TEST(round_trip_across_two_sessions)
 
 ERYX_TEST(clear_state_empties_the_namespace)
 {
-    eryx_session *ss = session(NULL);
-    expect(ss, "x = 1\ndef f(): pass", "");
+    eryx_session *ss = new_session(NULL);
+    session_expect(ss, "x = 1\ndef f(): pass", "");
     ASSERT_EQ(eryx_session_clear_state(ss, NULL), ERYX_OK);
-    expect(ss, "print('x' in globals(), 'f' in globals(), __name__)",
-           "False False __main__\n");
+    session_expect(ss, "print('x' in globals(), 'f' in globals(), __name__)",
+                   "False False __main__\n");
     eryx_session_free(ss);
 }
 
@@ -93,8 +71,8 @@ ERYX_TEST(clear_state_empties_the_namespace)
 static uint8_t *
 snapshot_of_x(size_t *len)
 {
-    eryx_session *ss = session(NULL);
-    expect(ss, "x = 41", "");
+    eryx_session *ss = new_session(NULL);
+    session_expect(ss, "x = 41", "");
     eryx_snapshot *snap = NULL;
     ASSERT_EQ(eryx_session_snapshot_state(ss, &snap, NULL), ERYX_OK);
     const uint8_t *data = eryx_snapshot_data(snap, len);
@@ -110,13 +88,13 @@ snapshot_of_x(size_t *len)
 static void
 expect_refused(const uint8_t *data, size_t len, const char *why)
 {
-    eryx_session *ss = session(NULL);
-    expect(ss, "y = 'kept'", "");
+    eryx_session *ss = new_session(NULL);
+    session_expect(ss, "y = 'kept'", "");
     eryx_error err;
     eryx_status s = eryx_session_restore_state(ss, data, len, &err);
     ASSERT_EQ(s, ERYX_E_INVALID_INPUT);
     ASSERT_CONTAINS(err.message, why);
-    expect(ss, "print(y, 'x' in globals())", "kept False\n");
+    session_expect(ss, "print(y, 'x' in globals())", "kept False\n");
     eryx_session_free(ss);
 }
 
@@ -136,9 +114,9 @@ ERYX_TEST(corrupt_snapshot_is_refused_and_the_session_unchanged)
     bad[14] = 99; /* another Python minor version */
     expect_refused(bad, len, "made by Python");
     /* And the good one still restores. */
-    eryx_session *ss = session(NULL);
+    eryx_session *ss = new_session(NULL);
     ASSERT_EQ(eryx_session_restore_state(ss, good, len, NULL), ERYX_OK);
-    expect(ss, "print(x + 1)", "42\n");
+    session_expect(ss, "print(x + 1)", "42\n");
     eryx_session_free(ss);
     free(bad);
     free(good);
@@ -182,15 +160,15 @@ ERYX_TEST(snapshot_size_is_capped)
     eryx_config *cfg = NULL;
     ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
     ASSERT_EQ(eryx_config_set_snapshot_limit(cfg, 4096, NULL), ERYX_OK);
-    eryx_session *ss = session(cfg);
-    expect(ss, "blob = 'z' * 10000", "");
+    eryx_session *ss = new_session(cfg);
+    session_expect(ss, "blob = 'z' * 10000", "");
     eryx_snapshot *snap = NULL;
     eryx_error err;
     ASSERT_EQ(eryx_session_snapshot_state(ss, &snap, &err),
               ERYX_E_INVALID_INPUT);
     ASSERT_NULL(snap);
     ASSERT_CONTAINS(err.message, "over the limit of 4096 bytes");
-    expect(ss, "print(len(blob))", "10000\n");
+    session_expect(ss, "print(len(blob))", "10000\n");
     uint8_t big[8192] = "ERYXSNAP";
     ASSERT_EQ(eryx_session_restore_state(ss, big, sizeof big, &err),
               ERYX_E_INVALID_INPUT);

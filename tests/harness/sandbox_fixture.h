@@ -73,6 +73,17 @@ session_run(eryx_session *ss, const char *code)
     return r;
 }
 
+/* Run `code` in session `ss`; it must succeed and print exactly `out`. */
+static inline void
+session_expect(eryx_session *ss, const char *code, const char *out)
+{
+    eryx_result *r = session_run(ss, code);
+    if (eryx_result_status(r) != ERYX_OK)
+        ERYX_TEST_FAIL_("execute failed: %s", eryx_result_error(r, NULL));
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), out);
+    eryx_result_free(r);
+}
+
 /* A callback handler that returns its arguments object. */
 static inline void
 echo_handler(void *ud, const char *args, size_t len, eryx_call *call)
