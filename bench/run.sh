@@ -1,23 +1,55 @@
 #!/usr/bin/env bash
-# make bench: the start-up table (bench_startup) and the CLI's wall time.
-# Figures only; nothing here asserts a time.
+# make bench: eryx and the reference pyeryx measured side by side in one run,
+# merged into one markdown table (bench/table.py), then the limits table.
+# Figures only; nothing here fails on a missed target.
+#
+#   bench/run.sh BUILD/host [PYTHON_NATIVE] [WASMTIME_VERSION] [--quick]
+#
+# PYTHON_NATIVE: the native CPython built from the guest's source (the kernels'
+# baseline); empty or missing: the native ratios say n/a.  The pyeryx column
+# comes from the venv scripts/pyeryx-venv.sh makes; when it cannot be made the
+# column says n/a and the run still succeeds.  BENCH_QUICK=1 is --quick.
+# The raw JSON lines and the table are kept in BUILD/host/bench-results/.
 set -euo pipefail
-host=${1:?usage: bench/run.sh BUILD/host}
-echo "## liberyx start-up ($(nproc) cores, $(date -u +%F))"
-echo
-"$host/bench_startup" 100
-echo
-echo "## Limits: trigger to error"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+host=$(cd "${1:?usage: bench/run.sh BUILD/host [PYTHON_NATIVE] [WASMTIME_VERSION] [--quick]}" && pwd)
+native=${2:-}
+wasmtime=${3:-?}
+quick=()
+[[ ${4:-} == --quick || ${BENCH_QUICK:-} == 1 ]] && quick=(--quick)
+
+out="$host/bench-results"
+mkdir -p "$out"
+rm -f "$out"/*.jsonl "$out"/*.log "$out/table.md"
+
+echo "bench: eryx (bench_speed)..." >&2
+"$host/bench_speed" "${quick[@]}" --kernels "$here/bench/kernels.py" \
+    --cli "$host/eryx" >"$out/eryx.jsonl" 2>"$out/eryx.log" ||
+    { cat "$out/eryx.log" >&2; echo "bench: bench_speed failed" >&2; exit 1; }
+
+if [[ -n $native && -x $native ]]; then
+    echo "bench: native CPython kernels..." >&2
+    "$native" "$here/bench/native_kernels.py" \
+        --reps 5 "${quick[@]}" >"$out/native.jsonl" 2>"$out/native.log" ||
+        echo "bench: native kernels failed (see $out/native.log)" >&2
+else
+    echo "bench: no native CPython given; the native ratios say n/a" >&2
+fi
+
+echo "bench: pyeryx..." >&2
+if py=$("$here/scripts/pyeryx-venv.sh" 2>"$out/pyeryx-venv.log" | tail -n 1) &&
+   [[ -x $py ]]; then
+    "$py" "$here/bench/pyeryx_bench.py" "${quick[@]}" \
+        >"$out/pyeryx.jsonl" 2>"$out/pyeryx.log" ||
+        echo "bench: pyeryx bench failed (see $out/pyeryx.log); partial column" >&2
+else
+    echo "bench: no pyeryx venv (see $out/pyeryx-venv.log); its column says n/a" >&2
+fi
+
+python3 "$here/bench/table.py" --eryx "$out/eryx.jsonl" \
+    --pyeryx "$out/pyeryx.jsonl" --native "$out/native.jsonl" \
+    --wasmtime "$wasmtime" | tee "$out/table.md"
+
+echo "## Limits: trigger to error (eryx, in a session)"
 echo
 "$host/bench_limits"
-echo
-echo "## CLI wall time: eryx -c 'print(1)'"
-echo
-if command -v hyperfine >/dev/null; then
-    hyperfine -N --warmup 3 --runs 30 --export-markdown /dev/stdout \
-        "$host/eryx -c 'print(1)'" 2>/dev/null | grep '^|'
-else
-    start=$(date +%s%N)
-    for _ in $(seq 20); do "$host/eryx" -c 'print(1)' >/dev/null; done
-    echo "mean $(( ($(date +%s%N) - start) / 20000000 )) ms over 20 runs"
-fi

@@ -1,0 +1,245 @@
+"""Merge the JSON lines of `make bench` into one markdown table.
+
+    python3 bench/table.py --eryx E.jsonl [--pyeryx P.jsonl] [--native N.jsonl]
+                           [--wasmtime VERSION]
+
+E: bench_speed's rows; P: bench/pyeryx_bench.py's (missing or empty: the
+pyeryx columns say n/a); N: bench/native_kernels.py's. Targets are the
+issue's, on medians. Standard library only (runs on the system python3).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+
+
+def load(path):
+    rows, warnings = {}, []
+    if not path or not os.path.exists(path):
+        return rows, warnings
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            key = r.get("row") or r.get("name")
+            if key == "warning":
+                warnings.append(r.get("note", ""))
+            elif key:
+                rows[key] = r
+    return rows, warnings
+
+
+def fmt_ms(x):
+    if x is None:
+        return "n/a"
+    if x < 1:
+        return "%.3f ms" % x
+    if x < 100:
+        return "%.2f ms" % x
+    return "%.1f ms" % x
+
+
+def fmt_mb(x):
+    return "n/a" if x is None else "%.2f MB" % x
+
+
+def ratio(a, b):
+    """a / b as 'N.Nx', or n/a."""
+    if a is None or b is None or b <= 0:
+        return "n/a"
+    r = a / b
+    return ("%.1fx" if r >= 10 else "%.2fx") % r
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+STANDARD = {"row", "name", "median_ms", "p99_ms", "n", "note", "value", "unit",
+            "ok", "python"}
+
+
+def extras(r):
+    if not r:
+        return ""
+    out = []
+    for k, v in r.items():
+        if k in STANDARD or isinstance(v, (dict, list)):
+            continue
+        if isinstance(v, float):
+            v = round(v, 4)
+        out.append("%s=%s" % (k, v))
+    return ", ".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--eryx", required=True)
+    ap.add_argument("--pyeryx")
+    ap.add_argument("--native")
+    ap.add_argument("--wasmtime", default="?")
+    args = ap.parse_args()
+
+    E, ewarn = load(args.eryx)
+    P, pwarn = load(args.pyeryx)
+    N, _ = load(args.native)
+    have_p = any(k != "meta" for k in P)
+    em, pm = E.get("meta", {}), P.get("meta", {})
+    native_py = next((r.get("python") for r in N.values()), None)
+
+    print("## eryx vs pyeryx (`make bench`)")
+    print()
+    print("Machine: %d cores, %s. Date: %s." % (
+        os.cpu_count() or 0, cpu_model(),
+        datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")))
+    print("eryx %s (guest CPython %s, Wasmtime %s); pyeryx %s (guest CPython %s, "
+          "host Python %s); native CPython %s." % (
+              em.get("eryx", "?"), em.get("guest_python", "?"), args.wasmtime,
+              pm.get("pyeryx", "n/a"), pm.get("guest_python", "n/a"),
+              pm.get("host_python", "n/a"), native_py or "n/a"))
+    print("All rows measured in this run; medians and p99 in milliseconds; "
+          "targets apply to the eryx median.")
+    print()
+    print("| operation | eryx median | eryx p99 | pyeryx median | pyeryx p99 | "
+          "pyeryx/eryx | target | met? | eryx/native | pyeryx/native |")
+    print("|---|---:|---:|---:|---:|---:|---|---|---:|---:|")
+
+    def get(rows, key, field="median_ms"):
+        r = rows.get(key)
+        return None if r is None else r.get(field)
+
+    def line(label, e_med, e_p99, p_med, p_p99, target="", met="",
+             en="", pn="", fmt=fmt_ms):
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            label, fmt(e_med), fmt(e_p99) if e_p99 is not None else "",
+            fmt(p_med) if have_p or p_med is not None else "n/a",
+            fmt(p_p99) if p_p99 is not None else ("" if have_p else "n/a"),
+            ratio(p_med, e_med) if p_med is not None else "n/a",
+            target, met, en, pn))
+
+    def yes(ok):
+        return "yes" if ok else "**no**"
+
+    def time_row(label, key, limit=None, tenx=False, e=None, p=None):
+        e_med = get(E, key) if e is None else e[0]
+        e_p99 = get(E, key, "p99_ms") if e is None else e[1]
+        p_med = get(P, key) if p is None else p[0]
+        p_p99 = get(P, key, "p99_ms") if p is None else p[1]
+        target, met, why = [], [], []
+        if limit is not None:
+            target.append("≤ %s" % fmt_ms(limit))
+            if e_med is not None:
+                met.append(e_med <= limit)
+                if e_med > limit:
+                    why.append("%s > %s" % (fmt_ms(e_med), fmt_ms(limit)))
+        if tenx:
+            target.append("≥ 10x faster than pyeryx")
+            if e_med is not None and p_med is not None:
+                met.append(p_med >= 10 * e_med)
+                if p_med < 10 * e_med:
+                    why.append("%s < 10x" % ratio(p_med, e_med))
+        m = "n/a" if e_med is None or not met else yes(all(met))
+        if why:
+            m += " (%s)" % ", ".join(why)
+        if tenx and p_med is None and met:
+            m += " (pyeryx n/a)"
+        line(label, e_med, e_p99, p_med, p_p99, ", ".join(target),
+             m if target else "")
+
+    time_row("sandbox creation, cold: first one in a fresh process",
+             "create_cold", tenx=True)
+    time_row("sandbox creation, warm process", "create_warm", limit=1.0, tenx=True)
+    er = E.get("execute_pass_fresh", {})
+    pr = P.get("execute_pass_fresh", {})
+    time_row("fresh execute(pass), the execute alone", "execute_pass_fresh",
+             limit=1.0, e=(er.get("execute_only_ms"), er.get("execute_only_p99_ms")))
+    time_row("fresh execute(pass) with sandbox new + free", "execute_pass_fresh",
+             limit=1.0, p=(pr.get("create_execute_drop_ms"), None))
+    time_row("session execute(`x = 1`)", "session_x1", limit=0.1)
+    time_row("session new + 5 × execute(`x = 1`) + free", "session_5")
+    time_row("callback round trip (awaited no-op)", "callback_rt", limit=0.020)
+    time_row("gather of 5 callbacks of 10 ms, whole execute", "gather5x10",
+             limit=15.0)
+
+    kernels = [k for k in E if k.startswith("kernel_")]
+    kernels += [k for k in P if k.startswith("kernel_") and k not in E]
+    for k in kernels:
+        name = k[len("kernel_"):]
+        e_med, p_med = get(E, k), get(P, k)
+        n_med = get(N, name)
+        er_ = e_med / n_med if e_med and n_med else None
+        met = "n/a"
+        if er_ is not None:
+            ok = er_ <= 2.5 and (p_med is None or e_med <= p_med)
+            met = yes(ok)
+            why = []
+            if er_ > 2.5:
+                why.append("%.2fx > 2.5x" % er_)
+            if p_med is not None and e_med > p_med:
+                why.append("slower than pyeryx")
+            if ok and er_ <= 1.6:
+                why.append("stretch")
+            if why:
+                met += " (%s)" % ", ".join(why)
+            if p_med is None:
+                met += " (pyeryx n/a)"
+        bad = [r for r in (E.get(k), P.get(k)) if r and r.get("ok") is False]
+        label = "CPU kernel `%s`%s" % (name, " (**wrong result**)" if bad else "")
+        line(label, e_med, get(E, k, "p99_ms"), p_med, get(P, k, "p99_ms"),
+             "≤ 2.5x native (stretch 1.6x), ≤ pyeryx", met,
+             ratio(e_med, n_med), ratio(p_med, n_med))
+
+    def rss_row(label, field):
+        e = E.get("rss_idle", {}).get(field)
+        p = P.get("rss_idle", {}).get(field)
+        met = "n/a" if e is None else yes(e <= 5)
+        print("| %s | %s |  | %s |  | %s | ≤ 5 MB | %s |  |  |" % (
+            label, fmt_mb(e), fmt_mb(p), ratio(p, e), met))
+
+    rss_row("RSS per idle sandbox (eryx: session; 50 kept)", "value")
+    rss_row("RSS per session (pyeryx: Sandbox) after one execute(pass)", "after_one_execute_each_mb")
+    time_row("image: capture a session (eryx only)", "fork_capture")
+    time_row("image: new session from it (eryx only)", "fork_start")
+    time_row("pool: acquire + execute(pass) + release (eryx only)",
+             "pool_acquire_release")
+    time_row("`eryx -c pass`, wall time", "cli_pass", limit=30.0)
+    print()
+
+    print("Details (the rest of each side's figures):")
+    print()
+    keys = [k for k in E if k != "meta"] + [k for k in P if k not in E and k != "meta"]
+    for k in keys:
+        parts = []
+        if extras(E.get(k)):
+            parts.append("eryx: " + extras(E[k]))
+        if extras(P.get(k)):
+            parts.append("pyeryx: " + extras(P[k]))
+        if parts:
+            print("- `%s`: %s" % (k, "; ".join(parts)))
+    if em.get("engine_info"):
+        print("- eryx engine: %s" % em["engine_info"])
+    if not have_p:
+        print("- pyeryx: not measured (no venv; see scripts/pyeryx-venv.sh)")
+    for w in ewarn:
+        print("- **eryx warning**: %s" % w)
+    for w in pwarn:
+        print("- **pyeryx warning**: %s" % w)
+    print()
+
+
+if __name__ == "__main__":
+    main()
