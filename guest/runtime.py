@@ -178,7 +178,7 @@ def run_coroutine(coro):
 
 async def invoke(name, /, **arguments):
     """Call the host callback `name` with keyword arguments."""
-    payload = json.dumps(arguments)
+    payload = json.dumps(arguments) if arguments else "{}"
     fut = asyncio.get_running_loop().create_future()
     tracing = _tracing
     if tracing:

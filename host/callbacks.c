@@ -352,6 +352,7 @@ struct eryx__hub {
     size_t count, cap;
     uint32_t next_handle;
     uint32_t invocations;
+    unsigned finished; /* calls ever finished (atomic), for spinning waits */
 };
 
 struct eryx_call {
@@ -470,6 +471,7 @@ finish_slot(eryx__hub *hub, slot *s, bool ok, const char *text, size_t len)
     s->len = s->payload ? len : 0;
     if (s->payload == NULL)
         s->ok = false; /* an empty error: out of memory */
+    __atomic_add_fetch(&hub->finished, 1u, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&hub->cv);
 }
 
@@ -610,6 +612,7 @@ eryx__hub_wait(eryx__hub *hub,
     uint64_t start = eryx__now_us();
     uint64_t until =
         timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns / 1000u;
+    bool spun = false;
     pthread_mutex_lock(&hub->mu);
     for (;;) {
         uint64_t now = eryx__now_us(), wake = until;
@@ -655,6 +658,18 @@ eryx__hub_wait(eryx__hub *hub,
         if (now >= until) {
             pthread_mutex_unlock(&hub->mu);
             return ERYX_ABI_WAIT_TIMEOUT;
+        }
+        if (running && !spun) {
+            /* A quick handler answers within microseconds: poll for it
+               before sleeping. */
+            spun = true;
+            unsigned seen = __atomic_load_n(&hub->finished, __ATOMIC_ACQUIRE);
+            pthread_mutex_unlock(&hub->mu);
+            eryx__spin_while(&hub->finished, seen,
+                             wake - now < ERYX__SPIN_US ? wake - now
+                                                        : ERYX__SPIN_US);
+            pthread_mutex_lock(&hub->mu);
+            continue;
         }
         eryx__cond_wait_until(&hub->cv, &hub->mu, wake);
     }

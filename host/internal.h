@@ -48,6 +48,15 @@ void eryx__cond_wait_until(pthread_cond_t *cv,
                            pthread_mutex_t *mu,
                            uint64_t wake_us);
 
+/* How long a thread that expects news within microseconds (a guest waiting
+   for a callback, a worker just done with one) polls before it sleeps on a
+   condition variable: waking a sleeping thread costs more than this on a
+   busy machine. */
+#define ERYX__SPIN_US 50u
+/* Poll `*word` (atomic) until it differs from `seen` or `max_us` pass;
+   true when it changed. */
+bool eryx__spin_while(const unsigned *word, unsigned seen, uint64_t max_us);
+
 /* ---- hooks: a handler plus its userdata, shared by reference ---- */
 typedef struct eryx__hook {
     void (*fn)(void); /* cast to the handler's real type at the call */

@@ -157,3 +157,18 @@ eryx__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t wake_us)
     ts.tv_nsec = (long)(wake_us % 1000000u) * 1000;
     pthread_cond_timedwait(cv, mu, &ts);
 }
+
+bool
+eryx__spin_while(const unsigned *word, unsigned seen, uint64_t max_us)
+{
+    uint64_t until = eryx__now_us() + max_us;
+    for (unsigned i = 0;; i++) {
+        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen)
+            return true;
+        if ((i & 63u) == 63u && eryx__now_us() >= until)
+            return false;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}

@@ -19,7 +19,8 @@ struct eryx__workers {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job *head, *tail;
-    size_t queued, idle, nthreads;
+    size_t queued, idle, nthreads; /* idle: waiting or polling for work */
+    unsigned submitted;            /* jobs ever queued (atomic) */
     bool shutdown;
     pthread_t threads[POOL_MAX_THREADS];
 };
@@ -30,9 +31,16 @@ worker(void *arg)
     eryx__workers *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (p->head == NULL && !p->shutdown) {
+        if (p->head == NULL && !p->shutdown) {
+            /* Idle: poll for a moment (a guest's next call often follows
+               within microseconds), then sleep. */
             p->idle++;
-            pthread_cond_wait(&p->cv, &p->mu);
+            unsigned seen = __atomic_load_n(&p->submitted, __ATOMIC_ACQUIRE);
+            pthread_mutex_unlock(&p->mu);
+            eryx__spin_while(&p->submitted, seen, ERYX__SPIN_US);
+            pthread_mutex_lock(&p->mu);
+            while (p->head == NULL && !p->shutdown)
+                pthread_cond_wait(&p->cv, &p->mu);
             p->idle--;
         }
         if (p->head == NULL)
@@ -102,6 +110,7 @@ eryx__workers_submit(eryx__workers *p, void (*fn)(void *), void *arg)
         p->head = j;
     p->tail = j;
     p->queued++;
+    __atomic_add_fetch(&p->submitted, 1u, __ATOMIC_RELEASE);
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return true;
