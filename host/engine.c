@@ -496,6 +496,11 @@ new_wasm_engine(bool fuel, uint32_t max_instances)
     /* Any memory limit up to wasm32's 4 GiB fits a slot. */
     wasmtime_pooling_allocation_config_max_memory_size_set(pc, (size_t)1 << 32);
     wasmtime_pooling_allocation_config_table_elements_set(pc, 1u << 16);
+#ifdef WASMTIME_FEATURE_ASYNC
+    /* eryx never runs wasm on async stacks; the pool would otherwise make
+       (and mprotect) one per instance slot at every engine creation. */
+    wasmtime_pooling_allocation_config_total_stacks_set(pc, 0);
+#endif
     wasmtime_pooling_allocation_strategy_set(wc, pc);
     wasmtime_pooling_allocation_config_delete(pc);
     return wasm_engine_new_with_config(wc); /* consumes wc */
