@@ -413,13 +413,17 @@ preimport(const char *list)
     return 0;
 }
 
+/* The answer of an initialize that finds the work done: read-only, so a
+   new instance of the pre-initialized snapshot writes no page to give it. */
+static const eryx_abi_unit_ret unit_ok;
+
 EXPORT("initialize")
 eryx_abi_unit_ret *
 initialize(void)
 {
-    memset(&unit_ret, 0, sizeof unit_ret);
     if (initialized)
-        return &unit_ret;
+        return (eryx_abi_unit_ret *)&unit_ok;
+    memset(&unit_ret, 0, sizeof unit_ret);
     const char *why = init_python();
     if (why != NULL) {
         unit_ret.tag = ERYX_ABI_ERR;
@@ -474,7 +478,9 @@ wizer_initialize(void)
 static void
 post_unit(eryx_abi_unit_ret *ret)
 {
-    if (ret == &unit_ret && ret->tag == ERYX_ABI_ERR)
+    if (ret != &unit_ret)
+        return; /* unit_ok, or a pointer the host made up */
+    if (ret->tag == ERYX_ABI_ERR)
         free_string(&ret->err);
     memset(&unit_ret, 0, sizeof unit_ret);
 }

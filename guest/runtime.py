@@ -90,6 +90,20 @@ _stdout = _Stream("<stdout>", 1)
 _stderr = _Stream("<stderr>", 2)
 
 
+def _install_streams():
+    """Point sys's streams at ours, writing only what differs: the first
+    call happens at initialization (so in the pre-initialized snapshot),
+    and the interpreter's own stdio objects die there, not in every new
+    instance."""
+    for name, stream in (("stdout", _stdout), ("__stdout__", _stdout),
+                         ("stderr", _stderr), ("__stderr__", _stderr)):
+        if getattr(sys, name, None) is not stream:
+            setattr(sys, name, stream)
+
+
+_install_streams()
+
+
 # ------------------------------------------------------------ event loop
 
 class CallbackError(Exception):
@@ -346,8 +360,7 @@ def _stop_tracing():
 
 def begin(code, namespace, trace):
     """Prepare one execution of `code` in `namespace`."""
-    sys.stdout = sys.__stdout__ = _stdout
-    sys.stderr = sys.__stderr__ = _stderr
+    _install_streams()  # user code may have replaced them
     for name, value in _runtime_globals().items():
         namespace.setdefault(name, value)
     # Tracebacks show the user's source lines.
