@@ -16,6 +16,7 @@
 ** deserialize-from-file maps the code and the guest's memory image, so
 ** every instance of every process shares them copy-on-write.
 */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -468,8 +469,34 @@ load_module(wasm_engine_t *wasm,
    pooling allocator reserves address space (not memory) for each. */
 #define DEFAULT_MAX_INSTANCES 1000u
 
+/* Address space one pooled instance slot reserves: 4 GiB of linear memory
+   (so that compiled code needs no bounds checks) plus guard regions. */
+#define SLOT_RESERVATION     (((uint64_t)4 << 30) + ((uint64_t)64 << 20))
+#define MIN_POOLED_INSTANCES 16u
+
+/* How many slots this process can reserve now, up to `want`: halving
+   until a probe reservation fits.  Some processes cannot reserve terabytes
+   (a ulimit -v, vm.overcommit_memory=2, ThreadSanitizer's fixed layout);
+   Wasmtime would abort on the failed mapping, so eryx asks first.  0: not
+   even MIN_POOLED_INSTANCES fit. */
+static uint32_t
+reservable_slots(uint32_t want)
+{
+    for (uint32_t n = want; n >= MIN_POOLED_INSTANCES; n /= 2) {
+        size_t len = (size_t)(SLOT_RESERVATION * n);
+        void *p = mmap(NULL, len, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            munmap(p, len);
+            return n;
+        }
+    }
+    return 0;
+}
+
 /* A Wasmtime engine configured as every eryx engine is: compiled files are
-   only interchangeable between identical configurations. */
+   only interchangeable between identical configurations (the pool's size
+   is not part of that). */
 static wasm_engine_t *
 new_wasm_engine(bool fuel, uint32_t max_instances)
 {
@@ -483,13 +510,16 @@ new_wasm_engine(bool fuel, uint32_t max_instances)
        starts as a copy-on-write mapping of the compiled file's image (the
        pre-initialized interpreter), so creating one copies nothing. */
     wasmtime_config_memory_init_cow_set(wc, true);
+    uint32_t n =
+        reservable_slots(max_instances ? max_instances : DEFAULT_MAX_INSTANCES);
+    if (n == 0) /* instances are then mapped one by one, still CoW */
+        return wasm_engine_new_with_config(wc);
     wasmtime_pooling_allocation_config_t *pc =
         wasmtime_pooling_allocation_config_new();
     if (pc == NULL) {
         wasm_config_delete(wc);
         return NULL;
     }
-    uint32_t n = max_instances ? max_instances : DEFAULT_MAX_INSTANCES;
     wasmtime_pooling_allocation_config_total_core_instances_set(pc, n);
     wasmtime_pooling_allocation_config_total_memories_set(pc, n);
     wasmtime_pooling_allocation_config_total_tables_set(pc, n);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The eryx CLI's contract: output streams, exit statuses, input forms.
 set -u
-eryx=${1:?usage: test_cli.sh PATH/TO/eryx}
+eryx=${1:?usage: test_cli.sh PATH/TO/eryx [SANITIZERS]}
+sanitized=${2:-}
 pass=0 fail=0
 check() { # check NAME EXPECTED ACTUAL
     if [ "$2" = "$3" ]; then
@@ -105,6 +106,18 @@ check "info: precompiled guest" 0 $?
 check "precompile -o writes" 0 $?
 "$eryx" precompile --bogus >/dev/null 2>&1
 check "precompile usage error" 2 $?
+
+# A process that cannot reserve terabytes of address space (here a ulimit;
+# also vm.overcommit_memory=2) still runs sandboxes: the engine pools
+# fewer instances, or none, instead of aborting.  Sanitizer runtimes need
+# more address space than this limit, so only the plain build checks it.
+if [ -z "$sanitized" ]; then
+    check "small address space: pooled" "3" "$(ulimit -v 100000000; "$eryx" -c 'print(3)' 2>&1)"
+    check "small address space: on demand" "4" "$(ulimit -v 8000000; "$eryx" -c 'print(4)' 2>&1)"
+    out=$(ulimit -v 2000000; "$eryx" -c 'print(5)' 2>&1)
+    check "too small: a clear error" "1 eryx: cannot instantiate the guest: Cannot allocate memory (os error 12)" \
+        "$? $out"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
