@@ -164,6 +164,9 @@ def main():
              "create_cold", tenx=True)
     time_row("sandbox creation, warm: a session, instantiated and ready",
              "create_warm", limit=1.0, tenx=True)
+    time_row("sandbox creation, warm: a ready session from eryx_pool "
+             "(eryx_pool_acquire)", "create_warm", limit=1.0, tenx=True,
+             e=(E.get("pool_acquire_release", {}).get("acquire_ms"), None))
     time_row("sandbox creation, warm: the sandbox object (eryx_sandbox_new; "
              "it instantiates at each execute)", "create_warm", limit=1.0,
              tenx=True, e=(E.get("create_warm", {}).get("sandbox_new_ms"), None))
