@@ -37,42 +37,37 @@ eryx_pool_options_init(eryx_pool_options *o)
     o->idle_timeout_ms = 60000;
 }
 
-/* Take the sessions idle past the timeout, above min_idle, out of the
-   stack (mu held); the caller frees them after unlocking. */
-static uint32_t
-take_expired(eryx_pool *p, eryx_session **out, uint64_t now)
+/* The session idle longest, if it is past the timeout and above
+   min_idle: taken out of the stack (mu held), or NULL. */
+static eryx_session *
+take_expired(eryx_pool *p, uint64_t now)
 {
-    uint32_t n = 0;
-    if (p->opt.idle_timeout_ms == 0)
-        return 0;
     uint64_t limit = (uint64_t)p->opt.idle_timeout_ms * 1000u;
-    uint32_t most = p->nidle > p->opt.min_idle ? p->nidle - p->opt.min_idle : 0;
-    while (n < most && now - p->idle[n].since_us >= limit)
-        n++;
-    for (uint32_t i = 0; i < n; i++)
-        out[i] = p->idle[i].session;
-    memmove(p->idle, p->idle + n, (p->nidle - n) * sizeof *p->idle);
-    p->nidle -= n;
-    p->alive -= n;
-    p->stats.evictions += n;
-    return n;
+    if (limit == 0 || p->nidle <= p->opt.min_idle ||
+        now - p->idle[0].since_us < limit)
+        return NULL;
+    eryx_session *ss = p->idle[0].session;
+    p->nidle--;
+    memmove(p->idle, p->idle + 1, p->nidle * sizeof *p->idle);
+    p->alive--;
+    p->stats.evictions++;
+    pthread_cond_broadcast(&p->cv); /* room for a new session */
+    return ss;
 }
 
-/* Evict expired sessions; called on every acquire and release. */
+/* Evict expired sessions, freeing each outside the lock; called on every
+   acquire and release. */
 static void
 evict(eryx_pool *p)
 {
-    eryx_session **gone = eryx__calloc(p->opt.max_size, sizeof *gone);
-    if (gone == NULL)
-        return;
-    pthread_mutex_lock(&p->mu);
-    uint32_t n = take_expired(p, gone, eryx__now_us());
-    if (n > 0)
-        pthread_cond_broadcast(&p->cv); /* room for new sessions */
-    pthread_mutex_unlock(&p->mu);
-    for (uint32_t i = 0; i < n; i++)
-        eryx_session_free(gone[i]);
-    eryx__free(gone);
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        eryx_session *gone = take_expired(p, eryx__now_us());
+        pthread_mutex_unlock(&p->mu);
+        if (gone == NULL)
+            return;
+        eryx_session_free(gone);
+    }
 }
 
 static void
