@@ -119,6 +119,36 @@ note(char *why, const char *path, const char *text, const char *detail)
                  path, text, detail ? detail : "");
 }
 
+/* Write `a` then `b` to `path` atomically (a temporary file, then a
+   rename): a reader sees the old file or the whole new one.  On failure,
+   false with errno set. */
+static bool
+write_atomically(
+    const char *path, const void *a, size_t alen, const void *b, size_t blen)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = eryx__malloc(n);
+    if (tmp == NULL) {
+        errno = ENOMEM;
+        return false;
+    }
+    snprintf(tmp, n, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f != NULL && fwrite(a, 1, alen, f) == alen &&
+              fwrite(b, 1, blen, f) == blen;
+    if (f != NULL && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok) {
+        int saved = errno;
+        (void)unlink(tmp);
+        errno = saved;
+    }
+    eryx__free(tmp);
+    return ok;
+}
+
 /* ---- verified stamps ----
    Checksumming 30 MB costs ~5 ms, most of a cold start.  Once a file has
    been verified, a stamp in the cache directory records its identity:
@@ -177,14 +207,7 @@ stamp_write(const char *cache_dir, const char *spath, const stamp *st)
     if (spath == NULL)
         return;
     make_dirs(cache_dir);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", spath, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f != NULL && fwrite(st, sizeof *st, 1, f) == 1;
-    if (f != NULL && fclose(f) != 0)
-        ok = false;
-    if (!ok || rename(tmp, spath) != 0)
-        (void)unlink(tmp);
+    (void)write_atomically(spath, st, sizeof *st, "", 0);
 }
 
 /* Load the compiled file `path` if it is whole, made for `source`, and
@@ -266,8 +289,7 @@ done:
     return ok;
 }
 
-/* Write `module` with its trailer to `path`, atomically: a reader sees the
-   old file or the whole new one. */
+/* Write `module` with its trailer to `path`, atomically. */
 static eryx_status
 write_compiled(const wasmtime_module_t *module,
                const char *path,
@@ -285,26 +307,10 @@ write_compiled(const wasmtime_module_t *module,
     t.payload_len = ser.size;
     t.sum = checksum((const uint8_t *)ser.data, ser.size);
     t.source = source;
-    size_t n = strlen(path) + 32;
-    char *tmp = eryx__malloc(n);
     eryx_status s = ERYX_OK;
-    if (tmp == NULL) {
-        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-        goto done;
-    }
-    snprintf(tmp, n, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f != NULL && fwrite(ser.data, 1, ser.size, f) == ser.size &&
-              fwrite(&t, 1, TRAILER_SIZE, f) == TRAILER_SIZE;
-    if (f != NULL && fclose(f) != 0)
-        ok = false;
-    if (!ok || rename(tmp, path) != 0) {
+    if (!write_atomically(path, ser.data, ser.size, &t, TRAILER_SIZE))
         s = eryx__fail(err, ERYX_E_IO, "cannot write %s: %s", path,
                        strerror(errno));
-        (void)unlink(tmp);
-    }
-    eryx__free(tmp);
-done:
     wasm_byte_vec_delete(&ser);
     return s;
 }
@@ -678,8 +684,8 @@ eryx_engine_free(eryx_engine *eng)
         pthread_mutex_unlock(&eng->mu);
         pthread_join(eng->ticker, NULL);
     }
-    eryx__workers_free(
-        eng->workers); /* before the variants: handlers may run */
+    /* Before the variants: handlers may still run. */
+    eryx__workers_free(eng->workers);
     free_variant(&eng->fuel);
     free_variant(&eng->plain);
     pthread_cond_destroy(&eng->cv);
@@ -703,27 +709,34 @@ eryx_engine_precompile(const eryx_config *config,
                        eryx_error *err)
 {
     char *runtime_path = NULL, *stdlib_dir = NULL, *cache_dir = NULL;
+    char *path = NULL;
+    wasm_engine_t *wasm = NULL;
+    wasmtime_module_t *module = NULL;
     eryx_status s =
         eryx__config_paths(config, &runtime_path, &stdlib_dir, &cache_dir, err);
     if (s != ERYX_OK)
         return s;
-    char *path = out_path ? eryx__strdup(out_path)
-                          : sibling_path(runtime_path, compiled_ext(fuel != 0));
     uint64_t source = source_identity(runtime_path, fuel != 0);
-    wasm_engine_t *wasm =
-        new_wasm_engine(fuel != 0, config ? config->max_instances : 0);
-    wasmtime_module_t *module = NULL;
-    if (path == NULL)
-        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-    else if (wasm == NULL)
-        s = eryx__fail(err, ERYX_E_ENGINE, "cannot create the Wasmtime engine");
-    else if (source == 0)
+    if (source == 0) { /* errno is stat's */
         s = eryx__fail(err, ERYX_E_IO, "cannot find the guest %s: %s",
                        runtime_path, strerror(errno));
-    else
-        s = compile(wasm, runtime_path, &module, err);
+        goto done;
+    }
+    path = out_path ? eryx__strdup(out_path)
+                    : sibling_path(runtime_path, compiled_ext(fuel != 0));
+    if (path == NULL) {
+        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        goto done;
+    }
+    wasm = new_wasm_engine(fuel != 0, config ? config->max_instances : 0);
+    if (wasm == NULL) {
+        s = eryx__fail(err, ERYX_E_ENGINE, "cannot create the Wasmtime engine");
+        goto done;
+    }
+    s = compile(wasm, runtime_path, &module, err);
     if (s == ERYX_OK)
         s = write_compiled(module, path, source, err);
+done:
     if (module != NULL)
         wasmtime_module_delete(module);
     if (wasm != NULL)

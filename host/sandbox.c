@@ -260,6 +260,7 @@ eryx_session_execute(eryx_session *ss,
     interrupt_running(&ss->interrupt, false);
     return finish(*out, err);
 }
+
 eryx_status
 eryx__session_renew(eryx_session *ss, eryx_error *err)
 {
