@@ -28,12 +28,20 @@
 
 /* ------------------------------------------------------------ statistics */
 
-static double
-median(const double *s, int n)
+/* A sorted copy of the n samples; the caller frees it. */
+static double *
+sorted_copy(const double *s, int n)
 {
     double *c = malloc((size_t)n * sizeof *c);
     memcpy(c, s, (size_t)n * sizeof *c);
     qsort(c, (size_t)n, sizeof *c, cmp_double);
+    return c;
+}
+
+static double
+median(const double *s, int n)
+{
+    double *c = sorted_copy(s, n);
     double m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
     free(c);
     return m;
@@ -43,14 +51,12 @@ median(const double *s, int n)
 static double
 percentile(const double *s, int n, int q)
 {
-    double *c = malloc((size_t)n * sizeof *c);
-    memcpy(c, s, (size_t)n * sizeof *c);
-    qsort(c, (size_t)n, sizeof *c, cmp_double);
     long rank = ((long)n * q + 99) / 100;
     if (rank < 1)
         rank = 1;
     if (rank > n)
         rank = n;
+    double *c = sorted_copy(s, n);
     double p = c[rank - 1];
     free(c);
     return p;
