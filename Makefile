@@ -137,6 +137,7 @@ $(FUZZ_BIN): tests/fuzz/fuzz_decode.c host/check.c host/guest.c host/alloc.c \
 
 fuzz: $(FUZZ_BIN)
 	@if $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -seed=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/ \
 	    $(BUILD)/fuzz/corpus tests/fuzz/seeds >$(BUILD)/fuzz/log 2>&1; then \
 	    echo "fuzz: $$(grep '^Done' $(BUILD)/fuzz/log)"; \
 	else tail -n 40 $(BUILD)/fuzz/log; echo 'fuzz: FAILED'; exit 1; fi
