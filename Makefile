@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS_MK := $(BUILD)/deps.mk
 HOST := $(BUILD)/host
 
-.PHONY: all deps guest host precompiled demo test test-asan test-tsan fuzz bench clean format
+.PHONY: all deps guest host precompiled demo test test-asan test-tsan fuzz bench clean format install tidy
 all: host
 
 ifeq ($(filter clean format,$(MAKECMDGOALS)),)
@@ -76,7 +76,8 @@ $(HOST)/CMakeCache.txt: CMakeLists.txt $(DEPS_MK)
 	    -DERYX_STDLIB_DIR=$(STDLIB_DIR) \
 	    -DERYX_PYTHON_VERSION=$(PYTHON_FULL_VERSION) \
 	    -DERYX_WASMTIME_SHARED_LIB=$(WASMTIME_SHARED_LIB) \
-	    -DERYX_SANITIZE=$(SANITIZE) >/dev/null
+	    -DERYX_SANITIZE=$(SANITIZE) \
+	    -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 
 host: $(HOST)/CMakeCache.txt $(RUNTIME_WASM)
 	cmake --build $(HOST) -j $(JOBS)
@@ -89,6 +90,13 @@ $(BUILD)/runtime.cwasm: $(RUNTIME_WASM)
 	ERYX_RUNTIME=$(abspath $<) $(HOST)/eryx precompile -o $@
 $(BUILD)/runtime.fuel.cwasm: $(RUNTIME_WASM)
 	ERYX_RUNTIME=$(abspath $<) $(HOST)/eryx precompile --fuel -o $@
+
+# make install PREFIX=/usr/local [DESTDIR=...]: the library, its header,
+# pkg-config and CMake files, the CLI, the guest and its stdlib
+# (cmake/install.cmake).
+PREFIX ?= /usr/local
+install: host
+	DESTDIR=$(DESTDIR) cmake --install $(HOST) --prefix $(abspath $(PREFIX))
 
 demo: host
 	@echo '== examples/hello.c: a C program runs Python in a sandbox =='
@@ -125,25 +133,38 @@ bench: host
 # libFuzzer over the host's decoders of guest and caller data, for a fixed
 # time (FUZZ_SECONDS); a crash or sanitizer report fails the target.
 FUZZ_SECONDS ?= 20
-FUZZ_BIN := $(BUILD)/fuzz/fuzz_decode
-$(FUZZ_BIN): tests/fuzz/fuzz_decode.c host/check.c host/guest.c host/alloc.c \
-             host/status.c host/internal.h abi/eryx_abi.h $(DEPS_MK)
-	@mkdir -p $(@D)/corpus
-	clang-$(LLVM_VERSION) -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -D_POSIX_C_SOURCE=200809L -DERYX_PYTHON_VERSION='"$(PYTHON_FULL_VERSION)"' \
-	    -Iinclude -Iabi -Ihost -isystem $(WASMTIME_INCLUDE) \
-	    tests/fuzz/fuzz_decode.c host/check.c host/guest.c host/alloc.c \
-	    host/status.c $(WASMTIME_LIB) -lpthread -ldl -lm -o $@
+FUZZ_CC = clang-$(LLVM_VERSION) -g -O1 -fsanitize=fuzzer,address,undefined \
+    -D_POSIX_C_SOURCE=200809L -DERYX__GUEST_DECODE_ONLY -Iinclude -Iabi -Ihost
+FUZZ_CORE = host/core/alloc.c host/core/status.c host/core/utf8.c
+$(BUILD)/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_CORE) \
+        host/guest/decode.c host/sandbox/snapshot.c $(wildcard host/*/*.h) $(DEPS_MK)
+	@mkdir -p $(@D)/corpus-decode
+	$(FUZZ_CC) tests/fuzz/fuzz_decode.c $(FUZZ_CORE) host/guest/decode.c \
+	    host/sandbox/snapshot.c -lcjson -o $@
+$(BUILD)/fuzz/fuzz_schema: tests/fuzz/fuzz_schema.c $(FUZZ_CORE) \
+        host/callbacks/schema.c $(wildcard host/*/*.h) $(DEPS_MK)
+	@mkdir -p $(@D)/corpus-schema
+	$(FUZZ_CC) tests/fuzz/fuzz_schema.c $(FUZZ_CORE) host/callbacks/schema.c \
+	    -lcjson -lm -o $@
 
-fuzz: $(FUZZ_BIN)
-	@if $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -seed=1 \
-	    -artifact_prefix=$(BUILD)/fuzz/ \
-	    $(BUILD)/fuzz/corpus tests/fuzz/seeds >$(BUILD)/fuzz/log 2>&1; then \
-	    echo "fuzz: $$(grep '^Done' $(BUILD)/fuzz/log)"; \
-	else tail -n 40 $(BUILD)/fuzz/log; echo 'fuzz: FAILED'; exit 1; fi
+# Each target for FUZZ_SECONDS; a crash or sanitizer report fails it.
+fuzz: $(BUILD)/fuzz/fuzz_decode $(BUILD)/fuzz/fuzz_schema
+	@for t in decode schema; do \
+	    if $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -seed=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-$$t \
+	        tests/fuzz/seeds-$$t >$(BUILD)/fuzz/log-$$t 2>&1; then \
+	        echo "fuzz $$t: $$(grep '^Done' $(BUILD)/fuzz/log-$$t)"; \
+	    else tail -n 40 $(BUILD)/fuzz/log-$$t; echo "fuzz $$t: FAILED"; exit 1; fi; \
+	done
+
+# clang-tidy over liberyx, the CLI and the examples (.clang-tidy says which
+# checks and why), with the compile commands of the host build.
+tidy: host
+	clang-tidy-$(LLVM_VERSION) -p $(HOST) --quiet --warnings-as-errors='*' \
+	    $(wildcard host/*/*.c) cli/main.c examples/*.c
 
 format:
-	clang-format-14 -i include/*.h abi/*.h host/*.c host/*.h guest/*.c \
+	clang-format-14 -i include/*.h abi/*.h host/*/*.c host/*/*.h guest/*.c \
 	    cli/*.c examples/*.c bench/*.c tests/*/*.c tests/*/*.h
 
 clean:

@@ -57,6 +57,9 @@
 #define ERYX_ABI_ERR  1
 #define ERYX_ABI_NONE 0
 #define ERYX_ABI_SOME 1
+/** execute's third outcome: the code ended in an uncaught MemoryError (the
+    guest ran out of memory); the payload is the traceback, as for ERR. */
+#define ERYX_ABI_ERR_MEMORY 2
 
 /** A string or list<u8> in guest memory: offset and length in bytes. */
 typedef struct eryx_abi_string {

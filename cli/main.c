@@ -84,7 +84,7 @@ static void
 on_output(void *userdata, int stream, const char *data, size_t len)
 {
     (void)userdata;
-    FILE *f = stream == 2 ? stderr : stdout;
+    FILE *f = stream == ERYX_STDERR ? stderr : stdout;
     fwrite(data, 1, len, f);
     fflush(f);
 }
@@ -245,11 +245,10 @@ main(int argc, char **argv)
     const char *text;
     if (s == ERYX_OK) {
         status = 0;
-    } else if (s == ERYX_E_PYTHON) {
+    } else if (s == ERYX_E_PYTHON || s == ERYX_E_MEMORY_LIMIT) {
         text = eryx_result_error(result, &n);
         fwrite(text, 1, n, stderr);
-        /* An uncaught MemoryError means the code hit its memory limit. */
-        if (n >= 12 && memcmp(text + n - 12, "MemoryError\n", 12) == 0)
+        if (s == ERYX_E_MEMORY_LIMIT)
             fprintf(stderr,
                     "eryx: memory limit: the code ran out of its %llu bytes "
                     "of memory\n",

@@ -11,8 +11,16 @@
 **   - Inputs are borrowed for the call and copied if kept.  Ownership never
 **     depends on whether the call succeeded.
 **   - Every _new has a _free; _free(NULL) does nothing.
-**   - A const object may be used from several threads at once; a non-const
-**     one by one thread at a time.
+**
+** Threads.  These objects may be used from several threads at once: an
+** eryx_engine (everything that takes one, even as non-const: sandboxes,
+** sessions and pools of one engine run in parallel) and an eryx_pool
+** (acquire, release and stats from any thread).  eryx_sandbox_cancel and
+** eryx_session_cancel may be called from any thread.  Every other object
+** (config, sandbox, session, result, snapshot, image) is used by one thread
+** at a time; a const one (a finished result, a snapshot, an image) may be
+** read by several at once.  Handlers run on the threads each one's
+** documentation names.
 */
 #ifndef ERYX_H
 #define ERYX_H
@@ -24,8 +32,15 @@
 extern "C" {
 #endif
 
-#if defined(_WIN32)
+/* ERYX_API marks what the shared library exports; everything else in it is
+   hidden.  The library's own build defines ERYX_BUILDING; define
+   ERYX_STATIC when linking liberyx.a on a platform that needs to know. */
+#if defined(_WIN32) && !defined(ERYX_STATIC)
+#ifdef ERYX_BUILDING
+#define ERYX_API __declspec(dllexport)
+#else
 #define ERYX_API __declspec(dllimport)
+#endif
 #elif defined(__GNUC__)
 #define ERYX_API __attribute__((visibility("default")))
 #else
@@ -52,7 +67,41 @@ ERYX_API const char *eryx_python_version(void);
 /*
 ** Status codes.  Append-only, never renumbered.  Codes below 32 mean the
 ** library could not carry the call out; codes from 32 on mean the sandbox
-** ran and the code did not finish normally.
+** ran and the code did not finish normally.  When each is produced:
+**
+**   ERYX_OK              the call did what it says.
+**   ERYX_E_NOMEM         the host ran out of memory (in any call; during an
+**                        execute, also when it lost output or a callback's
+**                        answer for want of memory).
+**   ERYX_E_INVALID_ARG   the caller broke a function's contract: a NULL
+**                        that may not be NULL, a value out of its range,
+**                        an image of another engine.
+**   ERYX_E_IO            a file could not be found, read or written: the
+**                        guest, its stdlib, a precompiled file.
+**   ERYX_E_ENGINE        Wasmtime could not compile, link or instantiate
+**                        the guest (e.g. more instances than
+**                        max_instances), or the guest failed to start.
+**   ERYX_E_ABI           the guest broke the host-guest contract (a bad
+**                        pointer, an unknown stream); it is stopped.
+**   ERYX_E_INVALID_INPUT data the caller passed is not acceptable: code
+**                        with a NUL byte or invalid UTF-8; a corrupt,
+**                        foreign or oversized snapshot.
+**   ERYX_E_BUSY          eryx_pool_acquire: no session came free within
+**                        acquire_timeout_ms.
+**   ERYX_E_PYTHON        the code raised an exception it did not catch
+**                        (SystemExit included); the message is the
+**                        traceback.
+**   ERYX_E_TIMEOUT       the execute passed its timeout_ms.
+**   ERYX_E_FUEL          the execute used up its fuel budget.
+**   ERYX_E_MEMORY_LIMIT  the code ran out of guest memory: an uncaught
+**                        MemoryError (the guest's memory is capped at
+**                        memory_limit_bytes), or a session image too big
+**                        for the limit.
+**   ERYX_E_OUTPUT_LIMIT  a stream passed output_limit_bytes while the
+**                        overflow mode is ERYX_OUTPUT_FAIL.
+**   ERYX_E_TRAP          the guest trapped: a stack overflow, an abort,
+**                        os._exit; it is stopped.
+**   ERYX_E_CANCELLED     eryx_sandbox_cancel or eryx_session_cancel.
 */
 #define ERYX_STATUS_MAP(X)                                  \
     X(ERYX_OK, 0, "ok")                                     \
@@ -62,6 +111,7 @@ ERYX_API const char *eryx_python_version(void);
     X(ERYX_E_ENGINE, 4, "engine error")                     \
     X(ERYX_E_ABI, 5, "guest broke the host-guest contract") \
     X(ERYX_E_INVALID_INPUT, 6, "invalid input")             \
+    X(ERYX_E_BUSY, 7, "no pooled session available")        \
     X(ERYX_E_PYTHON, 32, "python exception")                \
     X(ERYX_E_TIMEOUT, 33, "execution timeout")              \
     X(ERYX_E_FUEL, 34, "fuel exhausted")                    \
@@ -93,15 +143,19 @@ typedef struct eryx_error {
 ** Defaults, used when no config is given:
 **
 **   option           default
-**   runtime_path     $ERYX_RUNTIME, else the runtime.wasm this library was
-**                    built with
-**   stdlib_dir       $ERYX_STDLIB, else the stdlib it was built with
+**   runtime_path     $ERYX_RUNTIME, else ../share/eryx/runtime.wasm from
+**                    the directory of liberyx.so (or of the program that
+**                    linked liberyx.a), else, for a library still in its
+**                    build tree, the build's runtime.wasm
+**   stdlib_dir       $ERYX_STDLIB, else ../share/eryx/lib/pythonX.Y
+**                    likewise, else the build's stdlib
 **   cache_dir        $ERYX_CACHE/compiled, else ~/.cache/eryx/compiled;
 **                    "" turns the compiled-code cache off
 **   result_variable  "result"
 **   callback_timeout_ms       10000 per callback call
 **   max_callback_invocations  1000 per execute
 **   output_limit_bytes        10 MiB per stream per execute
+**   output_overflow           ERYX_OUTPUT_TRUNCATE
 **   snapshot_limit_bytes      10 MiB per session state snapshot
 **   memory_limit_bytes        128 MiB of guest linear memory
 **   timeout_ms                30000 per execute (wall time, waits included)
@@ -148,11 +202,24 @@ ERYX_API eryx_status eryx_config_set_callback_timeout_ms(eryx_config *config,
     past the limit raises in Python. */
 ERYX_API eryx_status eryx_config_set_max_callback_invocations(
     eryx_config *config, uint32_t count, eryx_error *err);
-/** \brief Bytes kept per output stream per execute; past it the text is
-    cut, a marker is appended and the result says so.  At least 1024. */
+/** \brief Bytes kept per output stream per execute; past it the output is
+    cut, a marker is appended and the result says so.  At least 1024.  The
+    cut never splits a UTF-8 character: it may keep up to 3 bytes fewer
+    than the limit (raw bytes that happen to look like the start of one
+    too). */
 ERYX_API eryx_status eryx_config_set_output_limit(eryx_config *config,
                                                   uint64_t bytes,
                                                   eryx_error *err);
+/** What happens when a stream passes the output limit. */
+typedef enum eryx_output_overflow {
+    ERYX_OUTPUT_TRUNCATE = 0, /* keep running; the output is cut */
+    ERYX_OUTPUT_FAIL = 1      /* stop the execute with ERYX_E_OUTPUT_LIMIT */
+} eryx_output_overflow;
+/** \brief Truncate (the default) or stop at the output limit (sandbox,
+    session). */
+ERYX_API eryx_status eryx_config_set_output_overflow(eryx_config *config,
+                                                     eryx_output_overflow mode,
+                                                     eryx_error *err);
 /** \brief Largest session state snapshot, in bytes. */
 ERYX_API eryx_status eryx_config_set_snapshot_limit(eryx_config *config,
                                                     uint64_t bytes,
@@ -263,8 +330,16 @@ eryx_config_set_trace_handler(eryx_config *config,
                               void (*free_userdata)(void *),
                               eryx_error *err);
 
-/** \brief An output handler: `stream` is 1 (stdout) or 2 (stderr); called
-    on the thread running the execute as the code writes, in order. */
+/** The output streams. */
+#define ERYX_STDOUT 1
+#define ERYX_STDERR 2
+
+/** \brief An output handler: `stream` is ERYX_STDOUT or ERYX_STDERR; called
+    on the thread running the execute as the code writes, in order, with
+    the bytes written (not necessarily UTF-8: Python text arrives as UTF-8,
+    lone surrogates as the bytes they escape, and binary writes unchanged).
+    Output written at the descriptor level (os.write, C code in the guest)
+    arrives the same way, on the same thread. */
 typedef void (*eryx_output_fn)(void *userdata,
                                int stream,
                                const char *data,
@@ -324,8 +399,9 @@ typedef struct eryx_result eryx_result;
 ERYX_API void eryx_result_free(eryx_result *result);
 /** \brief ERYX_OK, or why the execution failed (same as execute returned). */
 ERYX_API eryx_status eryx_result_status(const eryx_result *result);
-/** \brief Text written to stdout.  The view lives as long as `result`;
-    `len` (may be NULL) receives its length in bytes; never NULL. */
+/** \brief Bytes written to stdout, NUL-terminated (they may hold NULs
+    themselves: use `len`).  The view lives as long as `result`; `len` (may
+    be NULL) receives its length in bytes; never NULL. */
 ERYX_API const char *eryx_result_stdout(const eryx_result *result, size_t *len);
 /** \brief Text written to stderr (as eryx_result_stdout). */
 ERYX_API const char *eryx_result_stderr(const eryx_result *result, size_t *len);
@@ -348,7 +424,7 @@ ERYX_API uint32_t eryx_result_callback_invocations(const eryx_result *result);
 /** \brief The guest's linear memory at the end of the execution, in bytes
     (it never shrinks, so this is its peak). */
 ERYX_API uint64_t eryx_result_peak_memory_bytes(const eryx_result *result);
-/** \brief Non-zero when stdout (stream 1) or stderr (2) was cut at the
+/** \brief Non-zero when stream ERYX_STDOUT or ERYX_STDERR was cut at the
     output limit. */
 ERYX_API int eryx_result_output_truncated(const eryx_result *result,
                                           int stream);
@@ -414,7 +490,7 @@ ERYX_API eryx_status eryx_session_execute(eryx_session *session,
                                           eryx_result **out,
                                           eryx_error *err);
 /** \brief As eryx_sandbox_cancel, for a session; the session is then reset
-    (its interpreter stopped mid-way cannot be trusted). */
+    (its interpreter stopped mid-way cannot be trusted).  Thread-safe. */
 ERYX_API void eryx_session_cancel(eryx_session *session);
 /** \brief Discard the session's interpreter; the next execute starts fresh. */
 ERYX_API void eryx_session_reset(eryx_session *session);
@@ -436,7 +512,8 @@ ERYX_API eryx_status eryx_session_snapshot_state(eryx_session *session,
 /** \brief The snapshot's bytes, valid while `snapshot` lives. */
 ERYX_API const uint8_t *eryx_snapshot_data(const eryx_snapshot *snapshot,
                                            size_t *len);
-/** \brief The names that were skipped, as a JSON list of strings. */
+/** \brief The names that were skipped, as a JSON list of strings; the
+    string lives as long as `snapshot`. */
 ERYX_API const char *eryx_snapshot_skipped(const eryx_snapshot *snapshot);
 ERYX_API void eryx_snapshot_free(eryx_snapshot *snapshot);
 /** \brief Bring a snapshot's names into the session (this or another one),
@@ -530,7 +607,7 @@ ERYX_API eryx_status eryx_pool_new(eryx_engine *engine,
 ERYX_API void eryx_pool_free(eryx_pool *pool);
 /** \brief Lend a session: an idle one, else a new one while fewer than
     max_size are alive, else wait up to acquire_timeout_ms for a release
-    (ERYX_E_TIMEOUT when none comes). */
+    (ERYX_E_BUSY when none comes).  Thread-safe. */
 ERYX_API eryx_status eryx_pool_acquire(eryx_pool *pool,
                                        eryx_session **out,
                                        eryx_error *err);

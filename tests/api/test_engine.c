@@ -7,6 +7,7 @@
 */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -272,7 +273,7 @@ ERYX_TEST(corrupt_stale_and_foreign_files_are_passed_over_not_trusted)
     ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
     ASSERT_EQ(eryx_config_set_runtime_path(cfg, s.wasm, NULL), ERYX_OK);
     ASSERT_EQ(eryx_engine_new(cfg, &eng, &err), ERYX_E_IO);
-    ASSERT(strstr(err.message, "cannot find the guest") != NULL);
+    ASSERT(strstr(err.message, "cannot find or read the guest") != NULL);
     eryx_config_free(cfg);
     free(cached);
     scratch_free(&s);
@@ -329,6 +330,69 @@ ERYX_TEST(cache_can_be_turned_off)
     scratch_free(&s);
 }
 
+/* The first fuel-metered execute of an engine whose fuel variant is in no
+   file: it compiles the guest, which takes seconds. */
+static int fuel_done; /* atomic */
+
+static void *
+first_fuel_execute(void *arg)
+{
+    eryx_config *cfg = NULL;
+    eryx_sandbox *sb = NULL;
+    eryx_result *r = NULL;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_fuel(cfg, 1000000000, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_sandbox_new(arg, cfg, &sb, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_sandbox_execute(sb, "print(1)", 8, &r, NULL), ERYX_OK);
+    eryx_result_free(r);
+    eryx_sandbox_free(sb);
+    eryx_config_free(cfg);
+    __atomic_store_n(&fuel_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Compiling the fuel variant once held the engine's lock, which the epoch
+   ticker needs: every running sandbox's timeout stalled until the compile
+   ended.  Now a 300 ms timeout stops `while True: pass` on time while the
+   compile runs in another thread. */
+ERYX_TEST(deadlines_hold_while_the_fuel_variant_compiles)
+{
+    scratch s;
+    scratch_new(&s, built_cwasm); /* no fuel file, and no cache below */
+    eryx_engine *eng = engine_for(s.wasm, "");
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, first_fuel_execute, eng), 0);
+    struct timespec pause = {0, 100 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* the compile is under way */
+    eryx_config *cfg = NULL;
+    eryx_sandbox *sb = NULL;
+    eryx_result *r = NULL;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_timeout_ms(cfg, 300, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_sandbox_new(eng, cfg, &sb, NULL), ERYX_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ASSERT_EQ(eryx_sandbox_execute(sb, "while True: pass", 16, &r, NULL),
+              ERYX_E_TIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int compiled = __atomic_load_n(&fuel_done, __ATOMIC_ACQUIRE);
+    double took = (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    /* Generous: on time means well before the compile (seconds) ends. */
+    if (compiled)
+        ERYX_TEST_FAIL_("the compile ended before the timeout was checked "
+                        "(%.2f s): the test proved nothing",
+                        took);
+    ASSERT(took < 1.5);
+    ASSERT_EQ(pthread_join(t, NULL), 0);
+    ASSERT_EQ(__atomic_load_n(&fuel_done, __ATOMIC_ACQUIRE), 1);
+    eryx_result_free(r);
+    eryx_sandbox_free(sb);
+    eryx_config_free(cfg);
+    eryx_engine_free(eng);
+    scratch_free(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -340,6 +404,7 @@ main(int argc, char **argv)
             corrupt_stale_and_foreign_files_are_passed_over_not_trusted),
         ERYX_TEST_ENTRY(the_cache_is_reused_and_stale_cache_files_are_pruned),
         ERYX_TEST_ENTRY(cache_can_be_turned_off),
+        ERYX_TEST_ENTRY(deadlines_hold_while_the_fuel_variant_compiles),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

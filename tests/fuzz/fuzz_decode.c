@@ -1,15 +1,17 @@
 /*
 ** fuzz_decode.c: libFuzzer entry point over the host's decoding of data
 ** the guest or a caller controls: the return areas of execute,
-** snapshot-state and the unit results (host/guest.c), the UTF-8 check of
-** code and the snapshot header parser (host/check.c).  Besides "no crash,
+** snapshot-state and the unit results (host/guest/decode.c), the UTF-8
+** checks of code and of output cuts (host/core/utf8.c) and the snapshot
+** header parser (host/sandbox/snapshot.c).  Besides "no crash,
 ** no sanitizer report", it checks one property: a header written over any
 ** payload parses back to exactly that payload.
 */
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "guest/guest.h"
+#include "sandbox/snapshot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,25 +22,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t tag;
     eryx_abi_string a, b;
     if (size >= ERYX_ABI_EXECUTE_RET_SIZE)
-        (void)eryx__decode_execute_ret(data, &d);
+        (void)eryx__guest_decode_execute(data, &d);
     if (size >= ERYX_ABI_SNAPSHOT_RET_SIZE)
-        (void)eryx__decode_snapshot_ret(data, &tag, &a, &b);
+        (void)eryx__guest_decode_snapshot(data, &tag, &a, &b);
     if (size >= ERYX_ABI_UNIT_RET_SIZE)
-        (void)eryx__decode_unit_ret(data, &tag, &a);
+        (void)eryx__guest_decode_unit(data, &tag, &a);
     (void)eryx__utf8_valid((const char *)data, size);
+    /* Cutting off the incomplete tail of valid UTF-8 leaves valid UTF-8. */
+    size_t tail = eryx__utf8_incomplete_tail((const char *)data, size);
+    if (tail > 3 || tail > size)
+        __builtin_trap();
+    if (eryx__utf8_valid((const char *)data, size) && tail != 0)
+        __builtin_trap();
 
     const uint8_t *payload;
     size_t len;
     eryx_error err;
     (void)eryx__snapshot_parse(data, size, 1u << 20, &payload, &len, &err);
 
-    uint8_t *framed = malloc(size + ERYX__SNAP_HEADER);
+    uint8_t *framed = malloc(size + ERYX__SNAPSHOT_HEADER);
     if (framed == NULL)
         return 0;
     eryx__snapshot_header(framed, data, size);
     if (size)
-        memcpy(framed + ERYX__SNAP_HEADER, data, size);
-    if (eryx__snapshot_parse(framed, size + ERYX__SNAP_HEADER, SIZE_MAX,
+        memcpy(framed + ERYX__SNAPSHOT_HEADER, data, size);
+    if (eryx__snapshot_parse(framed, size + ERYX__SNAPSHOT_HEADER, SIZE_MAX,
                              &payload, &len, &err) != ERYX_OK ||
         len != size || (size && memcmp(payload, data, size) != 0))
         __builtin_trap();

@@ -3,7 +3,7 @@
 ** inputs (UTF-8), driven directly with hostile values.
 */
 #include "eryx_test.h"
-#include "internal.h"
+#include "guest/guest.h"
 
 static void
 put32(uint8_t *p, uint32_t v)
@@ -21,14 +21,14 @@ ERYX_TEST(execute_ret_decodes_ok_fields)
     b[4] = 1, put32(b + 8, 300), put32(b + 12, 7); /* result-json: some */
     b[16] = 0;                                     /* result-error: none */
     eryx__execute_ret d;
-    ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_OK);
+    ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_OK);
     ASSERT(d.has_json);
     ASSERT_EQ(d.json.ptr, 300);
     ASSERT_EQ(d.json.len, 7);
     ASSERT(!d.has_json_error);
     b[0] = ERYX_ABI_ERR;
     put32(b + 4, 64), put32(b + 8, 9); /* the message */
-    ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_OK);
+    ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_OK);
     ASSERT_EQ(d.message.ptr, 64);
     ASSERT_EQ(d.message.len, 9);
 }
@@ -37,22 +37,24 @@ ERYX_TEST(execute_ret_rejects_bad_discriminants)
 {
     uint8_t b[ERYX_ABI_EXECUTE_RET_SIZE] = {0};
     eryx__execute_ret d;
-    b[0] = 2;
-    ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_E_ABI);
+    b[0] = ERYX_ABI_ERR_MEMORY; /* the third outcome: out of memory */
+    ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_OK);
+    b[0] = 3;
+    ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_E_ABI);
     b[0] = 0xff;
-    ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_E_ABI);
+    ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_E_ABI);
     b[0] = ERYX_ABI_OK;
     b[4] = 7; /* option discriminant other than 0 or 1 */
-    ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_E_ABI);
+    ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_E_ABI);
     b[4] = 0;
     b[16] = 2;
-    ASSERT_EQ(eryx__decode_execute_ret(b, &d), ERYX_E_ABI);
+    ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_E_ABI);
     uint8_t u[ERYX_ABI_UNIT_RET_SIZE] = {3};
     uint8_t tag;
     eryx_abi_string s, s2;
-    ASSERT_EQ(eryx__decode_unit_ret(u, &tag, &s), ERYX_E_ABI);
+    ASSERT_EQ(eryx__guest_decode_unit(u, &tag, &s), ERYX_E_ABI);
     uint8_t snap[ERYX_ABI_SNAPSHOT_RET_SIZE] = {9};
-    ASSERT_EQ(eryx__decode_snapshot_ret(snap, &tag, &s, &s2), ERYX_E_ABI);
+    ASSERT_EQ(eryx__guest_decode_snapshot(snap, &tag, &s, &s2), ERYX_E_ABI);
 }
 
 ERYX_TEST(utf8_validation_is_strict)

@@ -6,7 +6,7 @@
 ** outside the guest's.
 */
 #include "eryx_test.h"
-#include "internal.h"
+#include "imports/imports.h"
 
 #ifndef HOSTILE_WASM
 #error "HOSTILE_WASM must name the compiled tests/fixtures/hostile.wat"
@@ -24,7 +24,7 @@ typedef struct world {
     wasmtime_store_t *store;
     wasmtime_context_t *ctx;
     wasmtime_instance_t instance;
-    eryx__state *st;
+    eryx__store *st;
     eryx__settings settings;
     eryx__workers *pool;
 } world;
@@ -42,11 +42,8 @@ setup(world *w)
     eryx_config_free(cfg);
     w->engine = wasm_engine_new();
     w->pool = eryx__workers_new();
-    w->st = eryx__calloc(1, sizeof *w->st);
-    w->st->hub = eryx__hub_new();
-    w->st->settings = &w->settings;
-    w->st->workers = w->pool;
-    w->st->stop.deadline_us = UINT64_MAX;
+    w->st = eryx__store_new(&w->settings, w->pool);
+    ASSERT_NOT_NULL(w->st);
     w->store = wasmtime_store_new(w->engine, w->st, NULL);
     w->ctx = wasmtime_store_context(w->store);
 
@@ -58,7 +55,7 @@ setup(world *w)
     wasmtime_module_t *module = NULL;
     ASSERT_NULL(wasmtime_module_new(w->engine, bytes, n, &module));
     wasmtime_linker_t *linker = wasmtime_linker_new(w->engine);
-    ASSERT_EQ(eryx__hostcalls_define(linker, NULL), ERYX_OK);
+    ASSERT_EQ(eryx__imports_define(linker, NULL), ERYX_OK);
     wasm_trap_t *trap = NULL;
     wasmtime_error_t *e = wasmtime_linker_instantiate(linker, w->ctx, module,
                                                       &w->instance, &trap);
@@ -76,10 +73,7 @@ static void
 teardown(world *w)
 {
     wasmtime_store_delete(w->store);
-    eryx__hub_release(w->st->hub);
-    eryx__free(w->st->out[0].data);
-    eryx__free(w->st->out[1].data);
-    eryx__free(w->st);
+    eryx__store_free(w->st);
     eryx__workers_free(w->pool);
     eryx__settings_clear(&w->settings);
     wasm_engine_delete(w->engine);

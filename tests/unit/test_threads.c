@@ -8,8 +8,9 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "config/config.h"
+#include "core/sync.h"
 #include "eryx_test.h"
-#include "internal.h"
 
 /* Answers from a thread of its own, as a host event loop would. */
 static void *
@@ -63,8 +64,9 @@ guest(void *arg)
     for (int round = 0; round < 50; round++) {
         for (int i = 0; i < 8; i++) {
             const char *args = i % 2 ? "{\"a\":1}" : "{\"a\":12}";
-            eryx__hub_start(g->hub, g->settings, g->pool, "cb", 2, args,
-                            strlen(args));
+            bool nomem;
+            eryx__hub_start(g->hub, &g->settings->callbacks, &g->settings->hub,
+                            g->pool, "cb", 2, args, strlen(args), &nomem);
         }
         for (int got = 0; got < 8; got++) {
             eryx_abi_call_done d;
@@ -119,7 +121,7 @@ ERYX_TEST(wake_ends_waits_and_sleeps_for_a_cancel)
     pthread_t t;
     cancel_flag = 0;
     ASSERT_EQ(pthread_create(&t, NULL, cancel_later, hub), 0);
-    ASSERT(!eryx__hub_sleep(hub, eryx__now_us() + 60u * 1000000u, &stop));
+    ASSERT(!eryx__hub_sleep(hub, eryx__clock_now_us() + 60u * 1000000u, &stop));
     pthread_join(t, NULL);
     cancel_flag = 0;
     ASSERT_EQ(pthread_create(&t, NULL, cancel_later, hub), 0);

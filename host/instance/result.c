@@ -3,7 +3,7 @@
 */
 #include <string.h>
 
-#include "internal.h"
+#include "instance/instance.h"
 
 static char empty[1];
 
@@ -86,6 +86,11 @@ eryx_result_json_error(const eryx_result *r, size_t *len)
 const char *
 eryx_result_error(const eryx_result *r, size_t *len)
 {
+    if (r != NULL && r->error == NULL && r->status != ERYX_OK) {
+        /* The message could not be copied: say at least what failed. */
+        const char *text = eryx_status_str(r->status);
+        return view(text, strlen(text), len, false);
+    }
     return view(r ? r->error : NULL, r ? r->error_len : 0, len, false);
 }
 
@@ -112,7 +117,7 @@ eryx_result_output_truncated(const eryx_result *r, int stream)
 {
     if (r == NULL)
         return 0;
-    return stream == 2 ? r->stderr_truncated : r->stdout_truncated;
+    return stream == ERYX_STDERR ? r->stderr_truncated : r->stdout_truncated;
 }
 
 uint64_t

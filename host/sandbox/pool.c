@@ -7,7 +7,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/sync.h"
+#include "sandbox/sandbox.h"
 
 typedef struct idle_slot {
     eryx_session *session;
@@ -62,7 +63,7 @@ evict(eryx_pool *p)
 {
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        eryx_session *gone = take_expired(p, eryx__now_us());
+        eryx_session *gone = take_expired(p, eryx__clock_now_us());
         pthread_mutex_unlock(&p->mu);
         if (gone == NULL)
             return;
@@ -74,7 +75,7 @@ static void
 push_idle(eryx_pool *p, eryx_session *ss)
 {
     p->idle[p->nidle].session = ss;
-    p->idle[p->nidle].since_us = eryx__now_us();
+    p->idle[p->nidle].since_us = eryx__clock_now_us();
     p->nidle++;
     pthread_cond_signal(&p->cv);
 }
@@ -100,15 +101,15 @@ eryx_pool_new(eryx_engine *engine,
                           "min_idle <= max_size");
     eryx_pool *p = eryx__calloc(1, sizeof *p);
     if (p == NULL)
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        return eryx__fail_nomem(err);
     p->engine = engine;
     p->opt = opt;
     pthread_mutex_init(&p->mu, NULL);
-    eryx__cond_init(&p->cv);
+    eryx__sync_cond_init(&p->cv);
     eryx_status s = eryx__settings_copy(&p->config.settings, config, err);
     if (s == ERYX_OK &&
         (p->idle = eryx__calloc(opt.max_size, sizeof *p->idle)) == NULL)
-        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        s = eryx__fail_nomem(err);
     for (uint32_t i = 0; s == ERYX_OK && i < opt.min_idle; i++) {
         eryx_session *ss = NULL;
         s = eryx_session_new(engine, &p->config, &ss, err);
@@ -148,7 +149,7 @@ eryx_pool_acquire(eryx_pool *p, eryx_session **out, eryx_error *err)
     *out = NULL;
     evict(p);
     uint64_t deadline =
-        eryx__now_us() + (uint64_t)p->opt.acquire_timeout_ms * 1000u;
+        eryx__clock_now_us() + (uint64_t)p->opt.acquire_timeout_ms * 1000u;
     bool waited = false;
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -177,13 +178,13 @@ eryx_pool_acquire(eryx_pool *p, eryx_session **out, eryx_error *err)
             waited = true;
             p->stats.waits++;
         }
-        if (eryx__now_us() >= deadline)
+        if (eryx__clock_now_us() >= deadline)
             break;
-        eryx__cond_wait_until(&p->cv, &p->mu, deadline);
+        eryx__sync_cond_wait_until(&p->cv, &p->mu, deadline);
     }
     p->stats.timeouts++;
     pthread_mutex_unlock(&p->mu);
-    return eryx__fail(err, ERYX_E_TIMEOUT,
+    return eryx__fail(err, ERYX_E_BUSY,
                       "no pooled session came free within %u ms (all %u "
                       "are in use)",
                       p->opt.acquire_timeout_ms, p->opt.max_size);

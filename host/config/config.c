@@ -1,23 +1,15 @@
 /*
-** config.c: eryx_config, the options builder, and where each default comes
-** from (documented in include/eryx.h).
+** config.c: eryx_config, the options builder, and the settings sandboxes
+** copy from it (eryx__settings_*); the defaults are documented in
+** include/eryx.h.
 */
-#include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-#ifndef ERYX_DEFAULT_RUNTIME_PATH
-#define ERYX_DEFAULT_RUNTIME_PATH ""
-#endif
-#ifndef ERYX_DEFAULT_STDLIB_DIR
-#define ERYX_DEFAULT_STDLIB_DIR ""
-#endif
+#include "config/config.h"
 
 static const eryx__settings default_settings = {
     .result_variable = (char *)"result",
-    .callback_timeout_ms = 10000,
-    .max_callback_invocations = 1000,
+    .hub = {.callback_timeout_ms = 10000, .max_callback_invocations = 1000},
     .output_limit_bytes = 10u << 20,
     .snapshot_limit_bytes = 10u << 20,
     .memory_limit_bytes = 128u << 20,
@@ -31,9 +23,10 @@ eryx_config_new(eryx_config **out, eryx_error *err)
     if (out == NULL)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "out is NULL");
     *out = NULL;
+    eryx__alloc_init();
     eryx_config *c = eryx__calloc(1, sizeof *c);
     if (c == NULL)
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        return eryx__fail_nomem(err);
     eryx_status s = eryx__settings_copy(&c->settings, NULL, err);
     if (s != ERYX_OK) {
         eryx__free(c);
@@ -67,7 +60,7 @@ eryx__settings_copy(eryx__settings *dst,
     if (dst->result_variable == NULL) {
         dst->trace = dst->output = NULL;
         eryx__settings_clear(dst);
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        return eryx__fail_nomem(err);
     }
     eryx_status s = eryx__registry_copy(&dst->callbacks, &src->callbacks, err);
     eryx__hook_ref(dst->trace);
@@ -93,7 +86,7 @@ set_string(char **slot, const char *value, eryx_error *err)
 {
     char *copy = eryx__strdup(value);
     if (copy == NULL)
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        return eryx__fail_nomem(err);
     eryx__free(*slot);
     *slot = copy;
     return ERYX_OK;
@@ -169,7 +162,7 @@ eryx_config_set_callback_timeout_ms(eryx_config *c,
 {
     if (c == NULL)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
-    c->settings.callback_timeout_ms = ms;
+    c->settings.hub.callback_timeout_ms = ms;
     return ERYX_OK;
 }
 
@@ -180,7 +173,7 @@ eryx_config_set_max_callback_invocations(eryx_config *c,
 {
     if (c == NULL)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
-    c->settings.max_callback_invocations = count;
+    c->settings.hub.max_callback_invocations = count;
     return ERYX_OK;
 }
 
@@ -191,6 +184,19 @@ eryx_config_set_output_limit(eryx_config *c, uint64_t bytes, eryx_error *err)
         return eryx__fail(err, ERYX_E_INVALID_ARG,
                           "the output limit must be at least 1024 bytes");
     c->settings.output_limit_bytes = bytes;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_output_overflow(eryx_config *c,
+                                eryx_output_overflow mode,
+                                eryx_error *err)
+{
+    if (c == NULL || (mode != ERYX_OUTPUT_TRUNCATE && mode != ERYX_OUTPUT_FAIL))
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "the output overflow mode must be "
+                          "ERYX_OUTPUT_TRUNCATE or ERYX_OUTPUT_FAIL");
+    c->settings.output_limit_fails = mode == ERYX_OUTPUT_FAIL;
     return ERYX_OK;
 }
 
@@ -247,7 +253,7 @@ set_hook(eryx__hook **slot,
         if (hook == NULL) {
             if (free_userdata != NULL)
                 free_userdata(userdata);
-            return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+            return eryx__fail_nomem(err);
         }
     } else if (free_userdata != NULL) {
         free_userdata(userdata);
@@ -309,65 +315,4 @@ eryx_config_add_callback(eryx_config *c,
     if (free_userdata != NULL)
         free_userdata(userdata);
     return s;
-}
-
-/* The first of: the config's value, the environment variable, the
-   compiled-in default. */
-static const char *
-pick(const char *configured, const char *env, const char *builtin)
-{
-    if (configured != NULL)
-        return configured;
-    const char *v = getenv(env);
-    return v && *v ? v : builtin;
-}
-
-eryx_status
-eryx__config_paths(const eryx_config *c,
-                   char **runtime_path,
-                   char **stdlib_dir,
-                   char **cache_dir,
-                   eryx_error *err)
-{
-    *runtime_path = *stdlib_dir = *cache_dir = NULL;
-    const char *rt = pick(c ? c->runtime_path : NULL, "ERYX_RUNTIME",
-                          ERYX_DEFAULT_RUNTIME_PATH);
-    const char *lib =
-        pick(c ? c->stdlib_dir : NULL, "ERYX_STDLIB", ERYX_DEFAULT_STDLIB_DIR);
-    if (*rt == '\0' || *lib == '\0')
-        return eryx__fail(err, ERYX_E_INVALID_ARG,
-                          "no runtime.wasm or stdlib configured (set "
-                          "ERYX_RUNTIME and ERYX_STDLIB)");
-    char *cache = NULL;
-    if (c != NULL && c->cache_dir != NULL) {
-        cache = *c->cache_dir ? eryx__strdup(c->cache_dir) : NULL;
-        if (*c->cache_dir && cache == NULL)
-            goto nomem;
-    } else {
-        const char *base = getenv("ERYX_CACHE");
-        const char *home = getenv("HOME");
-        const char *suffix =
-            base && *base ? "/compiled" : "/.cache/eryx/compiled";
-        const char *root = base && *base ? base : home;
-        if (root != NULL && *root) {
-            size_t n = strlen(root) + strlen(suffix) + 1;
-            cache = eryx__malloc(n);
-            if (cache == NULL)
-                goto nomem;
-            memcpy(cache, root, strlen(root));
-            memcpy(cache + strlen(root), suffix, strlen(suffix) + 1);
-        }
-    }
-    *runtime_path = eryx__strdup(rt);
-    *stdlib_dir = eryx__strdup(lib);
-    *cache_dir = cache;
-    if (*runtime_path && *stdlib_dir)
-        return ERYX_OK;
-    eryx__free(*runtime_path);
-    eryx__free(*stdlib_dir);
-    *runtime_path = *stdlib_dir = NULL;
-nomem:
-    eryx__free(cache);
-    *cache_dir = NULL;
-    return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
 }

@@ -5,7 +5,8 @@
 */
 #include <pthread.h>
 
-#include "internal.h"
+#include "callbacks/callbacks.h"
+#include "core/sync.h"
 
 #define POOL_MAX_THREADS 256
 
@@ -37,7 +38,7 @@ worker(void *arg)
             p->idle++;
             unsigned seen = __atomic_load_n(&p->submitted, __ATOMIC_ACQUIRE);
             pthread_mutex_unlock(&p->mu);
-            eryx__spin_while(&p->submitted, seen, ERYX__SPIN_US);
+            eryx__sync_spin_while(&p->submitted, seen, ERYX__SPIN_US);
             pthread_mutex_lock(&p->mu);
             while (p->head == NULL && !p->shutdown)
                 pthread_cond_wait(&p->cv, &p->mu);

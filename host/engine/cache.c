@@ -1,8 +1,6 @@
 /*
-** engine.c: eryx_engine, the Wasmtime engine plus the compiled guest,
-** shared by every sandbox made from it.
-**
-** Compiled code comes, in this order, from:
+** cache.c: compiled guest code on disk (eryx__cache_*).  Compiled code
+** comes, in this order, from:
 **   1. the precompiled file next to the guest (runtime.cwasm, or
 **      runtime.fuel.cwasm for the fuel variant), made by the build or by
 **      `eryx precompile`;
@@ -16,11 +14,9 @@
 ** deserialize-from-file maps the code and the guest's memory image, so
 ** every instance of every process shares them copy-on-write.
 */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,7 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/wasm_error.h"
+#include "engine/engine.h"
 
 /* mkdir -p; failures show up later when the file cannot be written. */
 static void
@@ -300,8 +297,8 @@ write_compiled(const wasmtime_module_t *module,
     wasmtime_error_t *e =
         wasmtime_module_serialize((wasmtime_module_t *)module, &ser);
     if (e != NULL)
-        return eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL,
-                                   "cannot serialize the compiled guest");
+        return eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL,
+                               "cannot serialize the compiled guest");
     trailer t;
     memcpy(t.magic, TRAILER_MAGIC, 8);
     t.payload_len = ser.size;
@@ -354,8 +351,8 @@ compile(wasm_engine_t *wasm,
                                               bytes.size, module);
     wasm_byte_vec_delete(&bytes);
     if (e != NULL)
-        return eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL,
-                                   "cannot compile the guest");
+        return eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL,
+                               "cannot compile the guest");
     return ERYX_OK;
 }
 
@@ -424,16 +421,14 @@ prune_cache(const char *dir, const char *keep)
     closedir(d);
 }
 
-/* Find or make the compiled guest for `v`; `info` (engine-owned, may be
-   NULL) receives where it came from and what was passed over. */
-static eryx_status
-load_module(wasm_engine_t *wasm,
-            const char *runtime_path,
-            const char *cache_dir,
-            bool fuel,
-            wasmtime_module_t **module,
-            char **info,
-            eryx_error *err)
+eryx_status
+eryx__cache_load(wasm_engine_t *wasm,
+                 const char *runtime_path,
+                 const char *cache_dir,
+                 bool fuel,
+                 wasmtime_module_t **module,
+                 char **info,
+                 eryx_error *err)
 {
     char why[WHY_CAP] = "";
     char used[4200];
@@ -471,279 +466,28 @@ load_module(wasm_engine_t *wasm,
     return s;
 }
 
-/* Default number of instances alive at once per engine variant: the
-   pooling allocator reserves address space (not memory) for each. */
-#define DEFAULT_MAX_INSTANCES 1000u
-
-/* Address space one pooled instance slot reserves: 4 GiB of linear memory
-   (so that compiled code needs no bounds checks) plus guard regions. */
-#define SLOT_RESERVATION     (((uint64_t)4 << 30) + ((uint64_t)64 << 20))
-#define MIN_POOLED_INSTANCES 16u
-
-/* How many slots this process can reserve now, up to `want`: halving
-   until a probe reservation fits.  Some processes cannot reserve terabytes
-   (a ulimit -v, vm.overcommit_memory=2, ThreadSanitizer's fixed layout);
-   Wasmtime would abort on the failed mapping, so eryx asks first.  0: not
-   even MIN_POOLED_INSTANCES fit. */
-static uint32_t
-reservable_slots(uint32_t want)
-{
-    for (uint32_t n = want; n >= MIN_POOLED_INSTANCES; n /= 2) {
-        size_t len = (size_t)(SLOT_RESERVATION * n);
-        void *p = mmap(NULL, len, PROT_NONE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p != MAP_FAILED) {
-            munmap(p, len);
-            return n;
-        }
-    }
-    return 0;
-}
-
-/* A Wasmtime engine configured as every eryx engine is: compiled files are
-   only interchangeable between identical configurations (the pool's size
-   is not part of that). */
-static wasm_engine_t *
-new_wasm_engine(bool fuel, uint32_t max_instances)
-{
-    wasm_config_t *wc = wasm_config_new();
-    if (wc == NULL)
-        return NULL;
-    wasmtime_config_cranelift_opt_level_set(wc, WASMTIME_OPT_LEVEL_SPEED);
-    wasmtime_config_epoch_interruption_set(wc, true);
-    wasmtime_config_consume_fuel_set(wc, fuel);
-    /* Instances come from a pool of pre-reserved slots, and linear memory
-       starts as a copy-on-write mapping of the compiled file's image (the
-       pre-initialized interpreter), so creating one copies nothing. */
-    wasmtime_config_memory_init_cow_set(wc, true);
-    uint32_t n =
-        reservable_slots(max_instances ? max_instances : DEFAULT_MAX_INSTANCES);
-    if (n == 0) /* instances are then mapped one by one, still CoW */
-        return wasm_engine_new_with_config(wc);
-    wasmtime_pooling_allocation_config_t *pc =
-        wasmtime_pooling_allocation_config_new();
-    if (pc == NULL) {
-        wasm_config_delete(wc);
-        return NULL;
-    }
-    wasmtime_pooling_allocation_config_total_core_instances_set(pc, n);
-    wasmtime_pooling_allocation_config_total_memories_set(pc, n);
-    wasmtime_pooling_allocation_config_total_tables_set(pc, n);
-    /* Any memory limit up to wasm32's 4 GiB fits a slot. */
-    wasmtime_pooling_allocation_config_max_memory_size_set(pc, (size_t)1 << 32);
-    wasmtime_pooling_allocation_config_table_elements_set(pc, 1u << 16);
-#ifdef WASMTIME_FEATURE_ASYNC
-    /* eryx never runs wasm on async stacks; the pool would otherwise make
-       (and mprotect) one per instance slot at every engine creation. */
-    wasmtime_pooling_allocation_config_total_stacks_set(pc, 0);
-#endif
-    wasmtime_pooling_allocation_strategy_set(wc, pc);
-    wasmtime_pooling_allocation_config_delete(pc);
-    return wasm_engine_new_with_config(wc); /* consumes wc */
-}
-
-/* Build one variant of the engine: Wasmtime engine, compiled guest,
-   linker with WASI and the eryx imports, and the instance_pre. */
-static eryx_status
-load_variant(eryx__variant *v,
-             const eryx_engine *eng,
-             bool fuel,
-             eryx_error *err)
-{
-    v->wasm = new_wasm_engine(fuel, eng->max_instances);
-    if (v->wasm == NULL)
-        return eryx__fail(err, ERYX_E_ENGINE,
-                          "cannot create the Wasmtime engine");
-    wasmtime_module_t *module = NULL;
-    eryx_status s = load_module(v->wasm, eng->runtime_path, eng->cache_dir,
-                                fuel, &module, &v->info, err);
-    if (s != ERYX_OK)
-        return s;
-    v->linker = wasmtime_linker_new(v->wasm);
-    wasmtime_error_t *e = wasmtime_linker_define_wasi(v->linker);
-    if (e == NULL) {
-        /* eryx's own poll_oneoff and clock_time_get replace WASI's, so that
-           sleeps end at the execution's deadline or cancellation. */
-        wasmtime_linker_allow_shadowing(v->linker, true);
-        s = eryx__hostcalls_define(v->linker, err);
-        if (s == ERYX_OK)
-            e = wasmtime_linker_instantiate_pre(v->linker, module, &v->pre);
-    }
-    wasmtime_module_delete(module); /* the instance_pre keeps its own */
-    if (e != NULL)
-        return eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL,
-                                   "cannot link the guest");
-    return s;
-}
-
-static void
-free_variant(eryx__variant *v)
-{
-    if (v->pre != NULL)
-        wasmtime_instance_pre_delete(v->pre);
-    if (v->linker != NULL)
-        wasmtime_linker_delete(v->linker);
-    if (v->wasm != NULL)
-        wasm_engine_delete(v->wasm);
-    eryx__free(v->info);
-    memset(v, 0, sizeof *v);
-}
-
-/* The epoch ticker: every tick, running guests check their deadline and
-   cancellation (through the store's epoch callback). */
-#define TICK_MS 10
-
-static void *
-ticker(void *arg)
-{
-    eryx_engine *eng = arg;
-    pthread_mutex_lock(&eng->mu);
-    while (!eng->stopping) {
-        eryx__cond_wait_until(&eng->cv, &eng->mu,
-                              eryx__now_us() + TICK_MS * 1000u);
-        wasmtime_engine_increment_epoch(eng->plain.wasm);
-        if (eng->fuel.pre != NULL)
-            wasmtime_engine_increment_epoch(eng->fuel.wasm);
-    }
-    pthread_mutex_unlock(&eng->mu);
-    return NULL;
-}
-
-const eryx__variant *
-eryx__engine_variant(eryx_engine *eng, bool fuel, eryx_error *err)
-{
-    if (!fuel)
-        return &eng->plain;
-    pthread_mutex_lock(&eng->mu);
-    eryx_status s = ERYX_OK;
-    if (eng->fuel.pre == NULL) {
-        eryx__variant v;
-        memset(&v, 0, sizeof v);
-        s = load_variant(&v, eng, true, err);
-        if (s == ERYX_OK)
-            eng->fuel = v;
-        else
-            free_variant(&v);
-    }
-    pthread_mutex_unlock(&eng->mu);
-    return s == ERYX_OK ? &eng->fuel : NULL;
-}
 
 eryx_status
-eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
-{
-    if (out == NULL)
-        return eryx__fail(err, ERYX_E_INVALID_ARG, "out is NULL");
-    *out = NULL;
-    eryx_engine *eng = eryx__calloc(1, sizeof *eng);
-    if (eng == NULL)
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-    pthread_mutex_init(&eng->mu, NULL);
-    eryx__cond_init(&eng->cv);
-    eryx_status s = eryx__config_paths(config, &eng->runtime_path,
-                                       &eng->stdlib_dir, &eng->cache_dir, err);
-    if (s != ERYX_OK)
-        goto fail;
-    eng->max_instances = config ? config->max_instances : 0;
-    struct stat st;
-    if (stat(eng->stdlib_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        s = eryx__fail(err, ERYX_E_IO, "stdlib directory %s not found",
-                       eng->stdlib_dir);
-        goto fail;
-    }
-    eng->workers = eryx__workers_new();
-    if (eng->workers == NULL) {
-        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    s = load_variant(&eng->plain, eng, false, err);
-    if (s != ERYX_OK)
-        goto fail;
-    if (pthread_create(&eng->ticker, NULL, ticker, eng) != 0) {
-        s = eryx__fail(err, ERYX_E_NOMEM, "cannot start the epoch ticker");
-        goto fail;
-    }
-    eng->ticking = true;
-    *out = eng;
-    return ERYX_OK;
-
-fail:
-    eryx_engine_free(eng);
-    return s;
-}
-
-void
-eryx_engine_free(eryx_engine *eng)
-{
-    if (eng == NULL)
-        return;
-    if (eng->ticking) {
-        pthread_mutex_lock(&eng->mu);
-        eng->stopping = true;
-        pthread_cond_signal(&eng->cv);
-        pthread_mutex_unlock(&eng->mu);
-        pthread_join(eng->ticker, NULL);
-    }
-    /* Before the variants: handlers may still run. */
-    eryx__workers_free(eng->workers);
-    free_variant(&eng->fuel);
-    free_variant(&eng->plain);
-    pthread_cond_destroy(&eng->cv);
-    pthread_mutex_destroy(&eng->mu);
-    eryx__free(eng->runtime_path);
-    eryx__free(eng->stdlib_dir);
-    eryx__free(eng->cache_dir);
-    eryx__free(eng);
-}
-
-const char *
-eryx_engine_info(const eryx_engine *engine)
-{
-    return engine && engine->plain.info ? engine->plain.info : "";
-}
-
-eryx_status
-eryx_engine_precompile(const eryx_config *config,
+eryx__cache_precompile(wasm_engine_t *wasm,
+                       const char *runtime_path,
                        const char *out_path,
-                       int fuel,
+                       bool fuel,
                        eryx_error *err)
 {
-    char *runtime_path = NULL, *stdlib_dir = NULL, *cache_dir = NULL;
-    char *path = NULL;
-    wasm_engine_t *wasm = NULL;
+    uint64_t source = source_identity(runtime_path, fuel);
+    if (source == 0) /* errno is stat's */
+        return eryx__fail(err, ERYX_E_IO, "cannot find the guest %s: %s",
+                          runtime_path, strerror(errno));
+    char *path = out_path ? eryx__strdup(out_path)
+                          : sibling_path(runtime_path, compiled_ext(fuel));
+    if (path == NULL)
+        return eryx__fail_nomem(err);
     wasmtime_module_t *module = NULL;
-    eryx_status s =
-        eryx__config_paths(config, &runtime_path, &stdlib_dir, &cache_dir, err);
-    if (s != ERYX_OK)
-        return s;
-    uint64_t source = source_identity(runtime_path, fuel != 0);
-    if (source == 0) { /* errno is stat's */
-        s = eryx__fail(err, ERYX_E_IO, "cannot find the guest %s: %s",
-                       runtime_path, strerror(errno));
-        goto done;
-    }
-    path = out_path ? eryx__strdup(out_path)
-                    : sibling_path(runtime_path, compiled_ext(fuel != 0));
-    if (path == NULL) {
-        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-        goto done;
-    }
-    wasm = new_wasm_engine(fuel != 0, config ? config->max_instances : 0);
-    if (wasm == NULL) {
-        s = eryx__fail(err, ERYX_E_ENGINE, "cannot create the Wasmtime engine");
-        goto done;
-    }
-    s = compile(wasm, runtime_path, &module, err);
+    eryx_status s = compile(wasm, runtime_path, &module, err);
     if (s == ERYX_OK)
         s = write_compiled(module, path, source, err);
-done:
     if (module != NULL)
         wasmtime_module_delete(module);
-    if (wasm != NULL)
-        wasm_engine_delete(wasm);
     eryx__free(path);
-    eryx__free(runtime_path);
-    eryx__free(stdlib_dir);
-    eryx__free(cache_dir);
     return s;
 }

@@ -1,12 +1,13 @@
 /*
 ** instance.c: one store and instance of the guest, and the calls into its
 ** exports (eryx__instance_*).  Sandboxes and sessions are built on it.
-** What the guest returns is decoded and checked in guest.c only.
+** What the guest returns is read and decoded by guest/ only.
 */
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/wasm_error.h"
+#include "instance/instance.h"
 
 #define STDLIB_GUEST_DIR "/lib/python" ERYX_PYTHON_MAJOR_MINOR
 
@@ -20,6 +21,28 @@ get_func(eryx__instance *in, const char *name, wasmtime_func_t *out)
         return false;
     *out = ext.of.func;
     return true;
+}
+
+/* Why the store's execute was stopped (or ran out of host memory). */
+static eryx_status
+stopped(const eryx__store *st, eryx_error *err)
+{
+    switch (st->stopped) {
+    case ERYX_E_TIMEOUT:
+        return eryx__fail(err, ERYX_E_TIMEOUT,
+                          "execution timeout: the limit of %u ms was reached",
+                          st->settings->timeout_ms);
+    case ERYX_E_CANCELLED:
+        return eryx__fail(err, ERYX_E_CANCELLED, "the execution was cancelled");
+    case ERYX_E_OUTPUT_LIMIT:
+        return eryx__fail(err, ERYX_E_OUTPUT_LIMIT,
+                          "output limit: a stream passed its limit of %llu "
+                          "bytes",
+                          (unsigned long long)st->settings->output_limit_bytes);
+    default:
+        return eryx__fail(err, ERYX_E_NOMEM,
+                          "out of memory: the host could not serve the guest");
+    }
 }
 
 /* Call `fn` with i32 arguments; store its one i32 result (if `ret`). */
@@ -45,22 +68,16 @@ call_i32(eryx__instance *in,
     if (e != NULL || trap != NULL) {
         int exit_status;
         wasmtime_trap_code_t code;
-        eryx__state *st = in->state;
-        if (st != NULL && st->stopped != ERYX_OK) {
+        eryx__store *st = in->st;
+        if (st != NULL && (st->stopped != ERYX_OK || st->nomem)) {
             if (e != NULL)
                 wasmtime_error_delete(e);
             if (trap != NULL)
                 wasm_trap_delete(trap);
-            return st->stopped == ERYX_E_TIMEOUT
-                       ? eryx__fail(err, ERYX_E_TIMEOUT,
-                                    "execution timeout: the limit of %u ms "
-                                    "was reached",
-                                    st->settings->timeout_ms)
-                       : eryx__fail(err, ERYX_E_CANCELLED,
-                                    "the execution was cancelled");
+            return stopped(st, err);
         }
         if (st != NULL && st->abi_violation)
-            return eryx__fail_wasmtime(err, ERYX_E_ABI, e, trap, what);
+            return eryx__wasm_fail(err, ERYX_E_ABI, e, trap, what);
         if (trap != NULL && wasmtime_trap_code(trap, &code) &&
             code == WASMTIME_TRAP_CODE_OUT_OF_FUEL) {
             wasm_trap_delete(trap);
@@ -78,7 +95,7 @@ call_i32(eryx__instance *in,
                               "%s: the guest exited with status %d", what,
                               exit_status);
         }
-        return eryx__fail_wasmtime(err, ERYX_E_TRAP, e, trap, what);
+        return eryx__wasm_fail(err, ERYX_E_TRAP, e, trap, what);
     }
     if (ret != NULL) {
         if (result.kind != WASMTIME_I32)
@@ -89,88 +106,6 @@ call_i32(eryx__instance *in,
     return ERYX_OK;
 }
 
-static void
-state_free(void *data)
-{
-    eryx__state *st = data;
-    if (st == NULL)
-        return;
-    eryx__hub_release(st->hub);
-    eryx__free(st->out[0].data);
-    eryx__free(st->out[1].data);
-    eryx__free(st);
-}
-
-static void
-outbuf_reset(eryx__outbuf *b)
-{
-    eryx__free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
-/* Append to `b`, growing it; false when memory runs out. */
-static bool
-outbuf_append(eryx__outbuf *b, const char *data, size_t len)
-{
-    if (len > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < len)
-            cap *= 2;
-        char *p = eryx__realloc(b->data, cap);
-        if (p == NULL)
-            return false;
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    return true;
-}
-
-void
-eryx__state_output(eryx__state *st, int stream, const char *data, size_t len)
-{
-    eryx__outbuf *b = &st->out[stream == 2];
-    if (b->truncated || len == 0)
-        return;
-    uint64_t limit = st->settings->output_limit_bytes;
-    size_t room = b->len < limit ? (size_t)(limit - b->len) : 0;
-    size_t take = len < room ? len : room;
-    char marker[96];
-    size_t marker_len = 0;
-    if (take < len) {
-        b->truncated = true;
-        marker_len = (size_t)snprintf(
-            marker, sizeof marker,
-            "\n[eryx: output truncated at the limit of %llu bytes]\n",
-            (unsigned long long)limit);
-    }
-    if (!outbuf_append(b, data, take) ||
-        (marker_len && !outbuf_append(b, marker, marker_len)))
-        b->truncated = true; /* out of host memory: keep what we have */
-    eryx__hook *hook = st->settings->output;
-    if (hook != NULL) {
-        eryx_output_fn fn = (eryx_output_fn)hook->fn;
-        if (take)
-            fn(hook->userdata, stream, data, take);
-        if (marker_len)
-            fn(hook->userdata, stream, marker, marker_len);
-    }
-}
-
-eryx_status
-eryx__state_check_stop(eryx__state *st)
-{
-    if (st->stopped != ERYX_OK)
-        return st->stopped;
-    if (st->stop.cancel != NULL &&
-        __atomic_load_n(st->stop.cancel, __ATOMIC_ACQUIRE) != 0)
-        st->stopped = ERYX_E_CANCELLED;
-    else if (eryx__now_us() >= st->stop.deadline_us)
-        st->stopped = ERYX_E_TIMEOUT;
-    return st->stopped;
-}
-
 /* Called by Wasmtime at every epoch tick while the guest runs. */
 static wasmtime_error_t *
 on_epoch(wasmtime_context_t *ctx,
@@ -179,7 +114,7 @@ on_epoch(wasmtime_context_t *ctx,
          wasmtime_update_deadline_kind_t *kind)
 {
     (void)ctx;
-    if (eryx__state_check_stop(data) != ERYX_OK)
+    if (eryx__store_check_stop(data) != ERYX_OK)
         return wasmtime_error_new("eryx: the execution was stopped");
     *delta = 1;
     *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
@@ -188,13 +123,10 @@ on_epoch(wasmtime_context_t *ctx,
 
 /* Arm the stop conditions for the next call into the guest. */
 static void
-arm(eryx__instance *in, uint64_t timeout_ms)
+arm(eryx__instance *in, uint32_t timeout_ms)
 {
-    eryx__state *st = in->state;
-    st->stopped = ERYX_OK;
-    st->stop.deadline_us =
-        timeout_ms ? eryx__now_us() + timeout_ms * 1000u : UINT64_MAX;
-    st->stop.cancel = st->interrupt ? &st->interrupt->cancel : NULL;
+    eryx__store_arm(in->st, timeout_ms,
+                    in->interrupt ? &in->interrupt->cancel : NULL);
     wasmtime_context_set_epoch_deadline(in->ctx, 1);
 }
 
@@ -202,36 +134,20 @@ arm(eryx__instance *in, uint64_t timeout_ms)
    so that a tiny execution timeout cannot make a sandbox unusable. */
 #define INIT_TIMEOUT_MS 120000u
 
-/* Descriptor-level writes to 1 and 2 (os.write, C code in the guest) join
-   the same streams as sys.stdout and sys.stderr. */
-static ptrdiff_t
-wasi_stdout(void *data, const unsigned char *buf, size_t len)
-{
-    eryx__state_output(data, 1, (const char *)buf, len);
-    return (ptrdiff_t)len;
-}
-
-static ptrdiff_t
-wasi_stderr(void *data, const unsigned char *buf, size_t len)
-{
-    eryx__state_output(data, 2, (const char *)buf, len);
-    return (ptrdiff_t)len;
-}
-
 /* The guest's WASI view of the host: the stdlib, read-only, and nothing
    else: no environment, no arguments beyond a program name, no stdin. */
 static wasi_config_t *
-make_wasi(const eryx_engine *engine, eryx__state *st)
+make_wasi(const eryx_engine *engine)
 {
     wasi_config_t *wasi = wasi_config_new();
     if (wasi == NULL)
         return NULL;
+    /* stdout and stderr need nothing here: eryx's own fd_write takes
+       descriptor-level writes (imports/wasi.c). */
     const char *argv[] = {"python"};
     wasi_config_set_argv(wasi, 1, argv);
-    wasi_config_set_stdout_custom(wasi, wasi_stdout, st, NULL);
-    wasi_config_set_stderr_custom(wasi, wasi_stderr, st, NULL);
-    if (!wasi_config_preopen_dir(wasi, engine->stdlib_dir, STDLIB_GUEST_DIR,
-                                 false)) {
+    if (!wasi_config_preopen_dir(wasi, engine->paths.stdlib_dir,
+                                 STDLIB_GUEST_DIR, false)) {
         wasi_config_delete(wasi);
         return NULL;
     }
@@ -250,17 +166,12 @@ eryx__instance_start(eryx__instance *in,
         eryx__engine_variant(engine, settings->fuel != 0, err);
     if (variant == NULL)
         return err ? err->status : ERYX_E_ENGINE;
-    eryx__state *st = eryx__calloc(1, sizeof *st);
-    if (st == NULL || (st->hub = eryx__hub_new()) == NULL) {
-        eryx__free(st);
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
-    }
-    st->settings = settings;
-    st->workers = engine->workers;
-    st->interrupt = interrupt;
-    in->store = wasmtime_store_new(variant->wasm, st, state_free);
+    eryx__store *st = eryx__store_new(settings, engine->workers);
+    if (st == NULL)
+        return eryx__fail_nomem(err);
+    in->store = wasmtime_store_new(variant->wasm, st, eryx__store_free);
     if (in->store == NULL) {
-        state_free(st);
+        eryx__store_free(st);
         return eryx__fail(err, ERYX_E_NOMEM, "cannot create a store");
     }
     /* The memory limit: growing past it fails, and malloc in the guest
@@ -268,7 +179,8 @@ eryx__instance_start(eryx__instance *in,
     wasmtime_store_limiter(in->store, (int64_t)settings->memory_limit_bytes, -1,
                            -1, -1, -1);
     wasmtime_store_epoch_deadline_callback(in->store, on_epoch, st, NULL);
-    in->state = st;
+    in->st = st;
+    in->interrupt = interrupt;
     in->ctx = wasmtime_store_context(in->store);
     if (interrupt != NULL) {
         pthread_mutex_lock(&interrupt->mu);
@@ -280,23 +192,23 @@ eryx__instance_start(eryx__instance *in,
         wasmtime_context_set_fuel(in->ctx, UINT64_MAX / 2); /* init: free */
 
     eryx_status s;
-    wasi_config_t *wasi = make_wasi(engine, st);
+    wasi_config_t *wasi = make_wasi(engine);
     if (wasi == NULL) {
         s = eryx__fail(err, ERYX_E_IO, "cannot mount the stdlib %s",
-                       engine->stdlib_dir);
+                       engine->paths.stdlib_dir);
         goto fail;
     }
     wasmtime_error_t *e = wasmtime_context_set_wasi(in->ctx, wasi);
     if (e != NULL) {
-        s = eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL, "wasi");
+        s = eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL, "wasi");
         goto fail;
     }
     wasm_trap_t *trap = NULL;
     e = wasmtime_instance_pre_instantiate(variant->pre, in->ctx, &in->instance,
                                           &trap);
     if (e != NULL || trap != NULL) {
-        s = eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, trap,
-                                "cannot instantiate the guest");
+        s = eryx__wasm_fail(err, ERYX_E_ENGINE, e, trap,
+                            "cannot instantiate the guest");
         goto fail;
     }
 
@@ -339,7 +251,7 @@ eryx__instance_start(eryx__instance *in,
     eryx_abi_string why;
     if (eryx__guest_read(in->ctx, &in->memory, ret, sizeof area, area) !=
             ERYX_OK ||
-        eryx__decode_unit_ret(area, &tag, &why) != ERYX_OK) {
+        eryx__guest_decode_unit(area, &tag, &why) != ERYX_OK) {
         s = eryx__fail(err, ERYX_E_ABI, "initialize returned a bad pointer");
         goto fail;
     }
@@ -366,10 +278,10 @@ fail:
 void
 eryx__instance_stop(eryx__instance *in)
 {
-    eryx__interrupt *intr = in->state ? in->state->interrupt : NULL;
-    if (intr != NULL) {
+    eryx__interrupt *intr = in->interrupt;
+    if (intr != NULL && in->st != NULL) {
         pthread_mutex_lock(&intr->mu);
-        if (intr->hub == in->state->hub)
+        if (intr->hub == in->st->hub)
             intr->hub = NULL;
         pthread_mutex_unlock(&intr->mu);
     }
@@ -424,40 +336,16 @@ take_string(eryx__instance *in,
     return ERYX_OK;
 }
 
-/* Move stream `b`'s text into the result. */
-static void
-take_output(eryx__outbuf *b, char **text, size_t *len, bool *truncated)
-{
-    *text = b->data ? b->data : eryx__strdup("");
-    *len = b->data ? b->len : 0;
-    *truncated = b->truncated;
-    if (b->data != NULL && b->len == b->cap) {
-        /* Make room for the NUL the accessors promise. */
-        char *p = eryx__realloc(b->data, b->len + 1);
-        if (p != NULL)
-            *text = p;
-        else
-            *len = b->len - 1;
-    }
-    if (*text != NULL)
-        (*text)[*len] = '\0';
-    memset(b, 0, sizeof *b);
-}
-
 eryx_status
 eryx__instance_execute(eryx__instance *in,
                        const char *code,
                        size_t code_len,
                        eryx_result *r)
 {
-    eryx__state *st = in->state;
+    eryx__store *st = in->st;
     eryx_error err = {ERYX_OK, ""};
     const char *var = st->settings->result_variable;
     uint32_t args[5], ret;
-    outbuf_reset(&st->out[0]);
-    outbuf_reset(&st->out[1]);
-    eryx__hub_reset(st->hub);
-    st->abi_violation = false;
     arm(in, st->settings->timeout_ms);
     uint64_t fuel = st->settings->fuel;
     if (fuel != 0)
@@ -476,30 +364,38 @@ eryx__instance_execute(eryx__instance *in,
     eryx__execute_ret d;
     if (s == ERYX_OK && (eryx__guest_read(in->ctx, &in->memory, ret,
                                           sizeof area, area) != ERYX_OK ||
-                         eryx__decode_execute_ret(area, &d) != ERYX_OK))
+                         eryx__guest_decode_execute(area, &d) != ERYX_OK))
         s = eryx__fail(&err, ERYX_E_ABI, "execute returned a bad result");
-    if (s == ERYX_OK && d.tag == ERYX_ABI_ERR) {
+    /* The code's own ending: an exception, or running out of memory. */
+    eryx_status raised = ERYX_OK;
+    if (s == ERYX_OK && d.tag != ERYX_ABI_OK) {
         s = take_string(in, d.message, &r->error, &r->error_len, &err,
                         "error message");
         if (s == ERYX_OK)
-            s = ERYX_E_PYTHON;
+            s = raised = d.tag == ERYX_ABI_ERR_MEMORY ? ERYX_E_MEMORY_LIMIT
+                                                      : ERYX_E_PYTHON;
     }
     if (s == ERYX_OK && d.has_json)
         s = take_string(in, d.json, &r->json, &r->json_len, &err, "result");
     if (s == ERYX_OK && d.has_json_error)
         s = take_string(in, d.json_error, &r->json_error, &r->json_error_len,
                         &err, "result error");
-    if (s == ERYX_OK || s == ERYX_E_PYTHON) {
+    if (s == ERYX_OK || s == raised) {
         eryx_status post = call_i32(in, &in->post_execute_fn, &ret, 1, NULL,
                                     &err, "cabi_post_execute");
         if (post != ERYX_OK)
             s = post;
     }
-    take_output(&st->out[0], &r->stdout_text, &r->stdout_len,
-                &r->stdout_truncated);
-    take_output(&st->out[1], &r->stderr_text, &r->stderr_len,
-                &r->stderr_truncated);
+    r->stdout_text = eryx__store_take_output(st, ERYX_STDOUT, &r->stdout_len,
+                                             &r->stdout_truncated);
+    r->stderr_text = eryx__store_take_output(st, ERYX_STDERR, &r->stderr_len,
+                                             &r->stderr_truncated);
     r->callback_invocations = eryx__hub_invocations(st->hub);
+    if ((s == ERYX_OK || s == raised) &&
+        (st->nomem || eryx__hub_nomem(st->hub)))
+        s = eryx__fail(&err, ERYX_E_NOMEM,
+                       "out of memory: the host lost part of the execute's "
+                       "output or callback results");
     eryx__hub_reset(st->hub); /* calls still running are abandoned */
     if (in->ctx != NULL)
         r->peak_memory_bytes = wasmtime_memory_data_size(in->ctx, &in->memory);
@@ -511,7 +407,7 @@ eryx__instance_execute(eryx__instance *in,
         r->fuel_consumed = fuel - left;
     }
     r->status = s;
-    if (s != ERYX_OK && s != ERYX_E_PYTHON) {
+    if (s != ERYX_OK && s != raised) {
         eryx__result_fail(r, s, err.message);
         /* The instance may be mid-update; it is never used again. */
         eryx__instance_stop(in);
@@ -532,8 +428,8 @@ call_state(eryx__instance *in,
     wasmtime_func_t fn;
     if (!get_func(in, export_name, &fn))
         return eryx__fail(err, ERYX_E_ABI, "the guest lacks %s", export_name);
-    arm(in, in->state->settings->timeout_ms);
-    if (in->state->settings->fuel != 0)
+    arm(in, in->st->settings->timeout_ms);
+    if (in->st->settings->fuel != 0)
         wasmtime_context_set_fuel(in->ctx, UINT64_MAX / 2); /* not metered */
     uint32_t args[2] = {0, (uint32_t)len};
     eryx_status s = ERYX_OK;
@@ -583,7 +479,7 @@ eryx__instance_snapshot(eryx__instance *in,
     if (s == ERYX_OK)
         s = read_area(in, ret, area, sizeof area, err);
     if (s == ERYX_OK &&
-        eryx__decode_snapshot_ret(area, &tag, &a, &b) != ERYX_OK)
+        eryx__guest_decode_snapshot(area, &tag, &a, &b) != ERYX_OK)
         s = eryx__fail(err, ERYX_E_ABI, "snapshot-state returned a bad result");
     if (s == ERYX_OK && tag == ERYX_ABI_ERR) {
         char *msg = NULL;
@@ -627,7 +523,7 @@ eryx__instance_restore(eryx__instance *in,
         call_state(in, ERYX_ABI_EXPORT_RESTORE, data, len, &ret, err);
     if (s == ERYX_OK)
         s = read_area(in, ret, area, sizeof area, err);
-    if (s == ERYX_OK && eryx__decode_unit_ret(area, &tag, &msg) != ERYX_OK)
+    if (s == ERYX_OK && eryx__guest_decode_unit(area, &tag, &msg) != ERYX_OK)
         s = eryx__fail(err, ERYX_E_ABI, "restore-state returned a bad result");
     if (s == ERYX_OK && tag == ERYX_ABI_ERR) {
         char *text = NULL;

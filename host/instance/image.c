@@ -7,7 +7,8 @@
 */
 #include <string.h>
 
-#include "internal.h"
+#include "core/wasm_error.h"
+#include "instance/instance.h"
 
 #define PAGE      4096u
 #define WASM_PAGE 65536u
@@ -94,7 +95,7 @@ eryx__image_capture(eryx__instance *in,
         return s;
     eryx_image *img = eryx__calloc(1, sizeof *img);
     if (img == NULL)
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        return eryx__fail_nomem(err);
     img->engine = engine;
     img->execution_count = execution_count;
     wasmtime_val_t v;
@@ -119,7 +120,7 @@ eryx__image_capture(eryx__instance *in,
         const uint8_t *was = off + PAGE <= ref_size ? ref + off : zero;
         if (memcmp(mem + off, was, PAGE) != 0 &&
             !add_page(img, (uint32_t)(off / PAGE), mem + off)) {
-            s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+            s = eryx__fail_nomem(err);
             break;
         }
     }
@@ -166,8 +167,8 @@ eryx__image_apply(eryx__instance *in,
     v.of.i32 = (int32_t)img->stack_pointer;
     wasmtime_error_t *e = wasmtime_global_set(in->ctx, &sp, &v);
     if (e != NULL)
-        return eryx__fail_wasmtime(err, ERYX_E_ENGINE, e, NULL,
-                                   "cannot set the stack pointer");
+        return eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL,
+                               "cannot set the stack pointer");
     *execution_count = img->execution_count;
     return ERYX_OK;
 }

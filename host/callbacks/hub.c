@@ -1,0 +1,433 @@
+/*
+** hub.c: the calls of one instance (eryx__hub_*).  The guest starts them,
+** handlers complete them from any thread (eryx_call_return,
+** eryx_call_fail), and the guest waits for them with its deadline and
+** cancellation in force.
+*/
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "callbacks/callbacks.h"
+#include "core/sync.h"
+
+enum slot_state { SLOT_RUNNING, SLOT_DONE, SLOT_TAKEN };
+
+typedef struct slot {
+    uint32_t handle;
+    uint8_t state;
+    bool ok;
+    bool timed_out;
+    char *payload; /* JSON result, or error message */
+    size_t len;
+    uint64_t deadline_us; /* UINT64_MAX: none */
+    uint32_t timeout_ms;
+    char *name;
+} slot;
+
+struct eryx__hub {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs; /* the instance, plus one per call still with its handler */
+    slot *slots;
+    size_t count, cap;
+    uint32_t next_handle;
+    uint32_t invocations;
+    unsigned finished; /* calls ever finished (atomic), for spinning waits */
+    bool nomem;        /* a call lost its answer for want of memory */
+};
+
+struct eryx_call {
+    eryx__hub *hub;
+    uint32_t handle;
+    eryx__callback *cb;
+    char *args;
+    size_t args_len;
+};
+
+eryx__hub *
+eryx__hub_new(void)
+{
+    eryx__hub *hub = eryx__calloc(1, sizeof *hub);
+    if (hub == NULL)
+        return NULL;
+    eryx__sync_cond_init(&hub->cv);
+    pthread_mutex_init(&hub->mu, NULL);
+    hub->refs = 1;
+    hub->next_handle = 1;
+    return hub;
+}
+
+static void
+free_slots(eryx__hub *hub)
+{
+    for (size_t i = 0; i < hub->count; i++) {
+        eryx__free(hub->slots[i].payload);
+        eryx__free(hub->slots[i].name);
+    }
+    hub->count = 0;
+}
+
+void
+eryx__hub_release(eryx__hub *hub)
+{
+    if (hub == NULL)
+        return;
+    pthread_mutex_lock(&hub->mu);
+    int left = --hub->refs;
+    pthread_mutex_unlock(&hub->mu);
+    if (left != 0)
+        return;
+    free_slots(hub);
+    eryx__free(hub->slots);
+    pthread_cond_destroy(&hub->cv);
+    pthread_mutex_destroy(&hub->mu);
+    eryx__free(hub);
+}
+
+void
+eryx__hub_reset(eryx__hub *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    free_slots(hub); /* handlers still running complete into nothing */
+    hub->invocations = 0;
+    hub->nomem = false;
+    pthread_mutex_unlock(&hub->mu);
+}
+
+uint32_t
+eryx__hub_invocations(eryx__hub *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    uint32_t n = hub->invocations;
+    pthread_mutex_unlock(&hub->mu);
+    return n;
+}
+
+bool
+eryx__hub_nomem(eryx__hub *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    bool nomem = hub->nomem;
+    pthread_mutex_unlock(&hub->mu);
+    return nomem;
+}
+
+static slot *
+find_slot(eryx__hub *hub, uint32_t handle)
+{
+    for (size_t i = 0; i < hub->count; i++) {
+        if (hub->slots[i].handle == handle)
+            return &hub->slots[i];
+    }
+    return NULL;
+}
+
+/* Calls a guest may have started and not yet read back.  A guest that
+   starts calls without ever waiting for them cannot grow the host's table
+   past this: further starts get handle 0, which never finishes. */
+#define HUB_MAX_SLOTS 65536
+
+/* A new slot (hub locked); NULL when the table is full or memory runs out
+   (*nomem set). */
+static slot *
+add_slot(eryx__hub *hub, const char *name, size_t name_len, bool *nomem)
+{
+    if (hub->count >= HUB_MAX_SLOTS)
+        return NULL;
+    if (hub->count == hub->cap) {
+        size_t cap = hub->cap ? hub->cap * 2 : 8;
+        slot *s = eryx__realloc(hub->slots, cap * sizeof *s);
+        if (s == NULL) {
+            *nomem = true;
+            return NULL;
+        }
+        hub->slots = s;
+        hub->cap = cap;
+    }
+    slot *s = &hub->slots[hub->count];
+    memset(s, 0, sizeof *s);
+    s->name = eryx__memdup(name, name_len);
+    if (s->name == NULL) {
+        *nomem = true;
+        return NULL;
+    }
+    s->handle = hub->next_handle++;
+    s->deadline_us = UINT64_MAX;
+    hub->count++;
+    return s;
+}
+
+/* Finish `s` (hub locked) with a copy of `text`. */
+static void
+finish_slot(eryx__hub *hub, slot *s, bool ok, const char *text, size_t len)
+{
+    s->state = SLOT_DONE;
+    s->ok = ok;
+    s->payload = eryx__memdup(text, len);
+    s->len = s->payload ? len : 0;
+    if (s->payload == NULL) {
+        s->ok = false; /* an empty error: out of memory */
+        hub->nomem = true;
+    }
+    __atomic_add_fetch(&hub->finished, 1u, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&hub->cv);
+}
+
+static void finish_slotf(eryx__hub *hub, slot *s, const char *fmt, ...)
+    ERYX__PRINTF(3, 4);
+
+static void
+finish_slotf(eryx__hub *hub, slot *s, const char *fmt, ...)
+{
+    char msg[320];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    finish_slot(hub, s, false, msg,
+                n < 0                    ? 0
+                : (size_t)n < sizeof msg ? (size_t)n
+                                         : sizeof msg - 1);
+}
+
+static void
+run_call(void *arg)
+{
+    eryx_call *call = arg;
+    eryx__hook *hook = eryx__callback_hook(call->cb);
+    ((eryx_callback_fn)hook->fn)(hook->userdata, call->args, call->args_len,
+                                 call);
+}
+
+/* Complete a call from its handler; frees `call`. */
+static void
+complete(eryx_call *call, bool ok, const char *text, size_t len)
+{
+    if (call == NULL)
+        return;
+    eryx__hub *hub = call->hub;
+    pthread_mutex_lock(&hub->mu);
+    slot *s = find_slot(hub, call->handle);
+    if (s != NULL && s->state == SLOT_RUNNING) /* else: timed out, reset */
+        finish_slot(hub, s, ok, text, len);
+    pthread_mutex_unlock(&hub->mu);
+    eryx__hub_release(hub);
+    eryx__callback_unref(call->cb);
+    eryx__free(call->args);
+    eryx__free(call);
+}
+
+void
+eryx_call_return(eryx_call *call, const char *json, size_t len)
+{
+    unsigned failed = eryx__alloc_failures();
+    cJSON *parsed = json ? cJSON_ParseWithLength(json, len) : NULL;
+    if (parsed == NULL) {
+        bool nomem = eryx__alloc_failures() != failed;
+        static const char msg[] = "the callback returned invalid JSON";
+        if (nomem && call != NULL) {
+            pthread_mutex_lock(&call->hub->mu);
+            call->hub->nomem = true;
+            pthread_mutex_unlock(&call->hub->mu);
+        }
+        complete(call, false, nomem ? "" : msg, nomem ? 0 : sizeof msg - 1);
+        return;
+    }
+    cJSON_Delete(parsed);
+    complete(call, true, json, len);
+}
+
+void
+eryx_call_fail(eryx_call *call, const char *message, size_t len)
+{
+    complete(call, false, message ? message : "", message ? len : 0);
+}
+
+uint32_t
+eryx__hub_start(eryx__hub *hub,
+                const eryx__registry *callbacks,
+                const eryx__hub_limits *limits,
+                eryx__workers *workers,
+                const char *name,
+                size_t name_len,
+                const char *args,
+                size_t args_len,
+                bool *nomem)
+{
+    *nomem = false;
+    pthread_mutex_lock(&hub->mu);
+    slot *s = add_slot(hub, name, name_len, nomem);
+    if (s == NULL) {
+        pthread_mutex_unlock(&hub->mu);
+        return 0; /* handle 0 is never valid: the guest's read fails */
+    }
+    uint32_t handle = s->handle;
+    eryx__callback *cb = eryx__registry_find(callbacks, name, name_len);
+    char why[200];
+    eryx_call *call = NULL;
+    if (cb == NULL) {
+        finish_slotf(hub, s, "unknown callback '%.64s'", s->name);
+    } else if (limits->max_callback_invocations != 0 &&
+               hub->invocations >= limits->max_callback_invocations) {
+        finish_slotf(hub, s,
+                     "callback invocation limit reached (%u per execution)",
+                     limits->max_callback_invocations);
+    } else if (!eryx__schema_check(args, args_len, eryx__callback_schema(cb),
+                                   why, sizeof why, nomem)) {
+        finish_slotf(hub, s, "invalid arguments for callback '%.64s': %s",
+                     s->name, why);
+    } else if ((call = eryx__calloc(1, sizeof *call)) == NULL ||
+               (call->args = eryx__memdup(args, args_len)) == NULL) {
+        eryx__free(call);
+        call = NULL;
+        *nomem = true;
+        finish_slotf(hub, s, "out of memory starting callback '%.64s'",
+                     s->name);
+    } else {
+        hub->invocations++;
+        hub->refs++;
+        s->state = SLOT_RUNNING;
+        s->timeout_ms = limits->callback_timeout_ms;
+        if (s->timeout_ms != 0)
+            s->deadline_us =
+                eryx__clock_now_us() + (uint64_t)s->timeout_ms * 1000u;
+        call->hub = hub;
+        call->handle = handle;
+        call->cb = eryx__callback_ref(cb);
+        call->args_len = args_len;
+    }
+    pthread_mutex_unlock(&hub->mu);
+    if (call != NULL && !eryx__workers_submit(workers, run_call, call)) {
+        static const char msg[] = "no worker thread for the callback";
+        complete(call, false, msg, sizeof msg - 1);
+    }
+    return handle;
+}
+
+static bool
+stopped(const eryx__stop *stop, uint64_t now)
+{
+    return now >= stop->deadline_us ||
+           (stop->cancel != NULL &&
+            __atomic_load_n(stop->cancel, __ATOMIC_ACQUIRE) != 0);
+}
+
+int32_t
+eryx__hub_wait(eryx__hub *hub,
+               int64_t timeout_ns,
+               const eryx__stop *stop,
+               eryx_abi_call_done *out)
+{
+    uint64_t start = eryx__clock_now_us();
+    uint64_t until =
+        timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns / 1000u;
+    bool spun = false;
+    pthread_mutex_lock(&hub->mu);
+    for (;;) {
+        uint64_t now = eryx__clock_now_us(), wake = until;
+        if (stopped(stop, now)) {
+            pthread_mutex_unlock(&hub->mu);
+            return ERYX_ABI_WAIT_STOP;
+        }
+        if (stop->deadline_us < wake)
+            wake = stop->deadline_us;
+        bool running = false;
+        slot *done = NULL;
+        for (size_t i = 0; i < hub->count; i++) {
+            slot *s = &hub->slots[i];
+            if (s->state == SLOT_RUNNING && s->deadline_us <= now) {
+                finish_slotf(hub, s,
+                             "timeout: callback '%.64s' gave no answer "
+                             "within %u ms",
+                             s->name, s->timeout_ms);
+                s->timed_out = true;
+            }
+            if (s->state == SLOT_DONE && done == NULL)
+                done = s;
+            if (s->state == SLOT_RUNNING) {
+                running = true;
+                if (s->deadline_us < wake)
+                    wake = s->deadline_us;
+            }
+        }
+        if (done != NULL) {
+            done->state = SLOT_TAKEN;
+            out->handle = done->handle;
+            out->ok = done->timed_out ? ERYX_ABI_CALL_TIMEOUT
+                      : done->ok      ? ERYX_ABI_CALL_OK
+                                      : ERYX_ABI_CALL_ERROR;
+            out->len = (uint32_t)done->len;
+            pthread_mutex_unlock(&hub->mu);
+            return ERYX_ABI_WAIT_DONE;
+        }
+        if (!running && timeout_ns < 0) {
+            pthread_mutex_unlock(&hub->mu);
+            return ERYX_ABI_WAIT_IDLE;
+        }
+        if (now >= until) {
+            pthread_mutex_unlock(&hub->mu);
+            return ERYX_ABI_WAIT_TIMEOUT;
+        }
+        if (running && !spun) {
+            /* A quick handler answers within microseconds: poll for it
+               before sleeping. */
+            spun = true;
+            unsigned seen = __atomic_load_n(&hub->finished, __ATOMIC_ACQUIRE);
+            pthread_mutex_unlock(&hub->mu);
+            eryx__sync_spin_while(&hub->finished, seen,
+                                  wake - now < ERYX__SPIN_US ? wake - now
+                                                             : ERYX__SPIN_US);
+            pthread_mutex_lock(&hub->mu);
+            continue;
+        }
+        eryx__sync_cond_wait_until(&hub->cv, &hub->mu, wake);
+    }
+}
+
+bool
+eryx__hub_sleep(eryx__hub *hub, uint64_t until_us, const eryx__stop *stop)
+{
+    pthread_mutex_lock(&hub->mu);
+    bool ok = true;
+    for (;;) {
+        uint64_t now = eryx__clock_now_us();
+        if (stopped(stop, now)) {
+            ok = false;
+            break;
+        }
+        if (now >= until_us)
+            break;
+        eryx__sync_cond_wait_until(
+            &hub->cv, &hub->mu,
+            until_us < stop->deadline_us ? until_us : stop->deadline_us);
+    }
+    pthread_mutex_unlock(&hub->mu);
+    return ok;
+}
+
+void
+eryx__hub_wake(eryx__hub *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    pthread_cond_broadcast(&hub->cv);
+    pthread_mutex_unlock(&hub->mu);
+}
+
+bool
+eryx__hub_take(eryx__hub *hub, uint32_t handle, char **payload, size_t *len)
+{
+    pthread_mutex_lock(&hub->mu);
+    slot *s = find_slot(hub, handle);
+    bool found = s != NULL && s->state == SLOT_TAKEN;
+    if (found) {
+        *payload = s->payload;
+        *len = s->len;
+        eryx__free(s->name);
+        *s = hub->slots[--hub->count]; /* order of slots does not matter */
+    }
+    pthread_mutex_unlock(&hub->mu);
+    return found;
+}

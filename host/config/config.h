@@ -1,0 +1,55 @@
+/*
+** config.h: what liberyx keeps of a configuration (prefix eryx__config_,
+** eryx__settings_).  struct eryx_config is the public builder's state;
+** eryx__settings is the part a sandbox, session or pool copies and its
+** stores read while they run.  Depends on core and callbacks.
+*/
+#ifndef ERYX_CONFIG_H
+#define ERYX_CONFIG_H
+
+#include "callbacks/callbacks.h"
+#include "core/internal.h"
+
+typedef struct eryx__settings {
+    char *result_variable; /* never NULL */
+    eryx__registry callbacks;
+    eryx__hook *trace;  /* eryx_trace_fn, or NULL */
+    eryx__hook *output; /* eryx_output_fn, or NULL */
+    eryx__hub_limits hub;
+    uint64_t output_limit_bytes;
+    bool output_limit_fails; /* ERYX_OUTPUT_FAIL: stop at the limit */
+    uint64_t snapshot_limit_bytes;
+    uint64_t memory_limit_bytes;
+    uint32_t timeout_ms; /* 0: none */
+    uint64_t fuel;       /* 0: none */
+} eryx__settings;
+
+struct eryx_config {
+    char *runtime_path;     /* NULL: default */
+    char *stdlib_dir;       /* NULL: default */
+    char *cache_dir;        /* NULL: default; "": off */
+    uint32_t max_instances; /* per engine variant; 0: the default */
+    eryx__settings settings;
+};
+
+/* A deep copy of `config`'s settings (the defaults when it is NULL). */
+eryx_status eryx__settings_copy(eryx__settings *dst,
+                                const eryx_config *config,
+                                eryx_error *err);
+void eryx__settings_clear(eryx__settings *s);
+
+/* The engine's files, each a new string on success (cache_dir NULL: the
+   cache is off).  The guest and its stdlib are found in this order: the
+   config's value; $ERYX_RUNTIME / $ERYX_STDLIB; next to this library's own
+   file, in ../share/eryx (the install layout); and, for a library still in
+   its build tree, the build's outputs.  A guest found nowhere fails with
+   ERYX_E_IO naming every path tried. */
+typedef struct eryx__paths {
+    char *runtime_path, *stdlib_dir, *cache_dir;
+} eryx__paths;
+eryx_status eryx__config_paths(const eryx_config *config,
+                               eryx__paths *out,
+                               eryx_error *err);
+void eryx__config_paths_free(eryx__paths *paths);
+
+#endif /* ERYX_CONFIG_H */

@@ -1,0 +1,278 @@
+/*
+** engine.c: eryx_engine (eryx__engine_*): the Wasmtime engines of the two
+** variants of the guest, linked with every import, shared by every
+** sandbox made from the engine; and the epoch ticker.
+*/
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "core/sync.h"
+#include "core/wasm_error.h"
+#include "engine/engine.h"
+#include "imports/imports.h"
+
+/* Default number of instances alive at once per engine variant: the
+   pooling allocator reserves address space (not memory) for each. */
+#define DEFAULT_MAX_INSTANCES 1000u
+
+/* Address space one pooled instance slot reserves: 4 GiB of linear memory
+   (so that compiled code needs no bounds checks) plus guard regions. */
+#define SLOT_RESERVATION     (((uint64_t)4 << 30) + ((uint64_t)64 << 20))
+#define MIN_POOLED_INSTANCES 16u
+
+/* How many slots this process can reserve now, up to `want`: halving
+   until a probe reservation fits.  Some processes cannot reserve terabytes
+   (a ulimit -v, vm.overcommit_memory=2, ThreadSanitizer's fixed layout);
+   Wasmtime would abort on the failed mapping, so eryx asks first.  0: not
+   even MIN_POOLED_INSTANCES fit. */
+static uint32_t
+reservable_slots(uint32_t want)
+{
+    for (uint32_t n = want; n >= MIN_POOLED_INSTANCES; n /= 2) {
+        size_t len = (size_t)(SLOT_RESERVATION * n);
+        void *p = mmap(NULL, len, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            munmap(p, len);
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* A Wasmtime engine configured as every eryx engine is: compiled files are
+   only interchangeable between identical configurations (the pool's size
+   is not part of that). */
+static wasm_engine_t *
+new_wasm_engine(bool fuel, uint32_t max_instances)
+{
+    wasm_config_t *wc = wasm_config_new();
+    if (wc == NULL)
+        return NULL;
+    wasmtime_config_cranelift_opt_level_set(wc, WASMTIME_OPT_LEVEL_SPEED);
+    wasmtime_config_epoch_interruption_set(wc, true);
+    wasmtime_config_consume_fuel_set(wc, fuel);
+    /* Instances come from a pool of pre-reserved slots, and linear memory
+       starts as a copy-on-write mapping of the compiled file's image (the
+       pre-initialized interpreter), so creating one copies nothing. */
+    wasmtime_config_memory_init_cow_set(wc, true);
+    uint32_t n =
+        reservable_slots(max_instances ? max_instances : DEFAULT_MAX_INSTANCES);
+    if (n == 0) /* instances are then mapped one by one, still CoW */
+        return wasm_engine_new_with_config(wc);
+    wasmtime_pooling_allocation_config_t *pc =
+        wasmtime_pooling_allocation_config_new();
+    if (pc == NULL) {
+        wasm_config_delete(wc);
+        return NULL;
+    }
+    wasmtime_pooling_allocation_config_total_core_instances_set(pc, n);
+    wasmtime_pooling_allocation_config_total_memories_set(pc, n);
+    wasmtime_pooling_allocation_config_total_tables_set(pc, n);
+    /* Any memory limit up to wasm32's 4 GiB fits a slot. */
+    wasmtime_pooling_allocation_config_max_memory_size_set(pc, (size_t)1 << 32);
+    wasmtime_pooling_allocation_config_table_elements_set(pc, 1u << 16);
+#ifdef WASMTIME_FEATURE_ASYNC
+    /* eryx never runs wasm on async stacks; the pool would otherwise make
+       (and mprotect) one per instance slot at every engine creation. */
+    wasmtime_pooling_allocation_config_total_stacks_set(pc, 0);
+#endif
+    wasmtime_pooling_allocation_strategy_set(wc, pc);
+    wasmtime_pooling_allocation_config_delete(pc);
+    return wasm_engine_new_with_config(wc); /* consumes wc */
+}
+
+/* Build one variant of the engine: Wasmtime engine, compiled guest,
+   linker with WASI and the eryx imports, and the instance_pre. */
+static eryx_status
+load_variant(eryx__variant *v,
+             const eryx_engine *eng,
+             bool fuel,
+             eryx_error *err)
+{
+    v->wasm = new_wasm_engine(fuel, eng->max_instances);
+    if (v->wasm == NULL)
+        return eryx__fail(err, ERYX_E_ENGINE,
+                          "cannot create the Wasmtime engine");
+    wasmtime_module_t *module = NULL;
+    eryx_status s =
+        eryx__cache_load(v->wasm, eng->paths.runtime_path, eng->paths.cache_dir,
+                         fuel, &module, &v->info, err);
+    if (s != ERYX_OK)
+        return s;
+    v->linker = wasmtime_linker_new(v->wasm);
+    wasmtime_error_t *e = wasmtime_linker_define_wasi(v->linker);
+    if (e == NULL) {
+        /* eryx's own poll_oneoff and clock_time_get replace WASI's, so that
+           sleeps end at the execution's deadline or cancellation. */
+        wasmtime_linker_allow_shadowing(v->linker, true);
+        s = eryx__imports_define(v->linker, err);
+        if (s == ERYX_OK)
+            e = wasmtime_linker_instantiate_pre(v->linker, module, &v->pre);
+    }
+    wasmtime_module_delete(module); /* the instance_pre keeps its own */
+    if (e != NULL)
+        return eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL,
+                               "cannot link the guest");
+    return s;
+}
+
+static void
+free_variant(eryx__variant *v)
+{
+    if (v->pre != NULL)
+        wasmtime_instance_pre_delete(v->pre);
+    if (v->linker != NULL)
+        wasmtime_linker_delete(v->linker);
+    if (v->wasm != NULL)
+        wasm_engine_delete(v->wasm);
+    eryx__free(v->info);
+    memset(v, 0, sizeof *v);
+}
+
+/* The epoch ticker: every tick, running guests check their deadline and
+   cancellation (through the store's epoch callback). */
+#define TICK_MS 10
+
+static void *
+ticker(void *arg)
+{
+    eryx_engine *eng = arg;
+    pthread_mutex_lock(&eng->mu);
+    while (!eng->stopping) {
+        eryx__sync_cond_wait_until(&eng->cv, &eng->mu,
+                                   eryx__clock_now_us() + TICK_MS * 1000u);
+        wasmtime_engine_increment_epoch(eng->plain.wasm);
+        if (__atomic_load_n(&eng->fuel_ready, __ATOMIC_ACQUIRE))
+            wasmtime_engine_increment_epoch(eng->fuel.wasm);
+    }
+    pthread_mutex_unlock(&eng->mu);
+    return NULL;
+}
+
+const eryx__variant *
+eryx__engine_variant(eryx_engine *eng, bool fuel, eryx_error *err)
+{
+    if (!fuel)
+        return &eng->plain;
+    if (__atomic_load_n(&eng->fuel_ready, __ATOMIC_ACQUIRE))
+        return &eng->fuel;
+    /* Built under its own lock: the ticker's lock stays free, so running
+       sandboxes keep their deadlines during a compile of seconds. */
+    pthread_mutex_lock(&eng->build_mu);
+    eryx_status s = ERYX_OK;
+    if (!__atomic_load_n(&eng->fuel_ready, __ATOMIC_ACQUIRE)) {
+        eryx__variant v;
+        memset(&v, 0, sizeof v);
+        s = load_variant(&v, eng, true, err);
+        if (s == ERYX_OK) {
+            eng->fuel = v;
+            __atomic_store_n(&eng->fuel_ready, 1, __ATOMIC_RELEASE);
+        } else {
+            free_variant(&v);
+        }
+    }
+    pthread_mutex_unlock(&eng->build_mu);
+    return s == ERYX_OK ? &eng->fuel : NULL;
+}
+
+eryx_status
+eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
+{
+    if (out == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "out is NULL");
+    *out = NULL;
+    eryx__alloc_init();
+    eryx_engine *eng = eryx__calloc(1, sizeof *eng);
+    if (eng == NULL)
+        return eryx__fail_nomem(err);
+    pthread_mutex_init(&eng->build_mu, NULL);
+    pthread_mutex_init(&eng->mu, NULL);
+    eryx__sync_cond_init(&eng->cv);
+    eryx_status s = eryx__config_paths(config, &eng->paths, err);
+    if (s != ERYX_OK)
+        goto fail;
+    eng->max_instances = config ? config->max_instances : 0;
+    struct stat st;
+    if (stat(eng->paths.stdlib_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        s = eryx__fail(err, ERYX_E_IO, "the stdlib %s is not a directory",
+                       eng->paths.stdlib_dir);
+        goto fail;
+    }
+    eng->workers = eryx__workers_new();
+    if (eng->workers == NULL) {
+        s = eryx__fail_nomem(err);
+        goto fail;
+    }
+    s = load_variant(&eng->plain, eng, false, err);
+    if (s != ERYX_OK)
+        goto fail;
+    if (pthread_create(&eng->ticker, NULL, ticker, eng) != 0) {
+        s = eryx__fail(err, ERYX_E_NOMEM, "cannot start the epoch ticker");
+        goto fail;
+    }
+    eng->ticking = true;
+    *out = eng;
+    return ERYX_OK;
+
+fail:
+    eryx_engine_free(eng);
+    return s;
+}
+
+void
+eryx_engine_free(eryx_engine *eng)
+{
+    if (eng == NULL)
+        return;
+    if (eng->ticking) {
+        pthread_mutex_lock(&eng->mu);
+        eng->stopping = true;
+        pthread_cond_signal(&eng->cv);
+        pthread_mutex_unlock(&eng->mu);
+        pthread_join(eng->ticker, NULL);
+    }
+    /* Before the variants: handlers may still run. */
+    eryx__workers_free(eng->workers);
+    free_variant(&eng->fuel);
+    free_variant(&eng->plain);
+    pthread_cond_destroy(&eng->cv);
+    pthread_mutex_destroy(&eng->mu);
+    pthread_mutex_destroy(&eng->build_mu);
+    eryx__config_paths_free(&eng->paths);
+    eryx__free(eng);
+}
+
+const char *
+eryx_engine_info(const eryx_engine *engine)
+{
+    return engine && engine->plain.info ? engine->plain.info : "";
+}
+
+
+eryx_status
+eryx_engine_precompile(const eryx_config *config,
+                       const char *out_path,
+                       int fuel,
+                       eryx_error *err)
+{
+    eryx__alloc_init();
+    eryx__paths paths;
+    eryx_status s = eryx__config_paths(config, &paths, err);
+    if (s != ERYX_OK)
+        return s;
+    wasm_engine_t *wasm =
+        new_wasm_engine(fuel != 0, config ? config->max_instances : 0);
+    if (wasm == NULL)
+        s = eryx__fail(err, ERYX_E_ENGINE, "cannot create the Wasmtime engine");
+    else
+        s = eryx__cache_precompile(wasm, paths.runtime_path, out_path,
+                                   fuel != 0, err);
+    if (wasm != NULL)
+        wasm_engine_delete(wasm);
+    eryx__config_paths_free(&paths);
+    return s;
+}

@@ -1,0 +1,66 @@
+/*
+** engine.h: the engine, private to liberyx (prefix eryx__engine_ in
+** engine.c, eryx__cache_ in cache.c): a Wasmtime engine per variant of the
+** guest (plain, and with fuel metering), the compiled guest, the linker
+** holding every import, the epoch ticker that enforces deadlines, and the
+** worker threads of callback handlers.  Depends on core, callbacks,
+** config and imports; knows nothing of instances.
+*/
+#ifndef ERYX_ENGINE_H
+#define ERYX_ENGINE_H
+
+#include <pthread.h>
+
+#include <wasmtime.h>
+
+#include "callbacks/callbacks.h"
+#include "config/config.h"
+#include "core/internal.h"
+
+/* One compilation of the guest: with or without fuel metering. */
+typedef struct eryx__variant {
+    wasm_engine_t *wasm;
+    wasmtime_linker_t *linker;
+    wasmtime_instance_pre_t *pre;
+    char *info; /* where the compiled code came from (eryx_engine_info) */
+} eryx__variant;
+
+struct eryx_engine {
+    eryx__variant plain;
+    eryx__variant fuel;     /* built on first use, under build_mu */
+    int fuel_ready;         /* atomic: `fuel` is built and published */
+    eryx__paths paths;      /* guest, stdlib, cache */
+    uint32_t max_instances; /* 0: the default */
+    eryx__workers *workers;
+    pthread_mutex_t build_mu; /* held while the fuel variant is built */
+    pthread_mutex_t mu;       /* the ticker's; never held while compiling */
+    pthread_cond_t cv;        /* wakes the ticker to stop */
+    pthread_t ticker;
+    bool ticking, stopping;
+};
+
+/* The variant for sandboxes with (or without) fuel; NULL with `err` when
+   the fuel variant cannot be built.  The first fuel request compiles (or
+   loads) it; running sandboxes keep their deadlines meanwhile. */
+const eryx__variant *
+eryx__engine_variant(eryx_engine *engine, bool fuel, eryx_error *err);
+
+/* ---- cache.c ---- */
+/* Find or make the compiled guest; `info` (may be NULL) receives a new
+   string telling where it came from and what was passed over. */
+eryx_status eryx__cache_load(wasm_engine_t *wasm,
+                             const char *runtime_path,
+                             const char *cache_dir,
+                             bool fuel,
+                             wasmtime_module_t **module,
+                             char **info,
+                             eryx_error *err);
+/* Compile the guest and write it, with its trailer, to `out_path` (NULL:
+   next to runtime.wasm). */
+eryx_status eryx__cache_precompile(wasm_engine_t *wasm,
+                                   const char *runtime_path,
+                                   const char *out_path,
+                                   bool fuel,
+                                   eryx_error *err);
+
+#endif /* ERYX_ENGINE_H */

@@ -1,0 +1,96 @@
+/*
+** report.c: the imports through which the guest reports as it runs:
+** trace events (report-trace) and output (report-output).
+*/
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "imports/imports.h"
+
+static const struct {
+    const char *name;
+    eryx_trace_kind kind;
+} trace_kinds[] = {
+    {"line", ERYX_TRACE_LINE},
+    {"call", ERYX_TRACE_CALL},
+    {"return", ERYX_TRACE_RETURN},
+    {"exception", ERYX_TRACE_EXCEPTION},
+    {"callback_start", ERYX_TRACE_CALLBACK_START},
+    {"callback_end", ERYX_TRACE_CALLBACK_END},
+};
+
+/* report-trace(lineno, json_ptr, json_len) */
+static wasm_trap_t *
+report_trace(void *data,
+             wasmtime_caller_t *caller,
+             const wasmtime_val_t *args,
+             size_t nargs,
+             wasmtime_val_t *results,
+             size_t nresults)
+{
+    (void)data, (void)nargs, (void)results, (void)nresults;
+    eryx__import_env env;
+    if (!eryx__imports_env(caller, &env))
+        return eryx__imports_violation(NULL, "no memory export");
+    eryx__hook *hook = env.st->settings->trace;
+    if (hook == NULL)
+        return NULL; /* tracing was not asked for; ignore */
+    char *json = NULL;
+    size_t len;
+    eryx_abi_string s = {(uint32_t)args[1].of.i32, (uint32_t)args[2].of.i32};
+    eryx_status c = eryx__guest_string(env.ctx, &env.memory, s, &json, &len);
+    if (c != ERYX_OK)
+        return c == ERYX_E_ABI
+                   ? eryx__imports_violation(env.st, "report-trace bounds")
+                   : eryx__imports_nomem(env.st);
+    cJSON *event = cJSON_ParseWithLength(json, len);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(event, "event");
+    for (size_t i = 0;
+         cJSON_IsString(name) && i < sizeof trace_kinds / sizeof trace_kinds[0];
+         i++) {
+        if (strcmp(name->valuestring, trace_kinds[i].name) == 0) {
+            ((eryx_trace_fn)hook->fn)(hook->userdata, trace_kinds[i].kind,
+                                      (uint32_t)args[0].of.i32, json, len);
+            break;
+        }
+    }
+    cJSON_Delete(event);
+    eryx__free(json);
+    return NULL;
+}
+
+/* report-output(stream, ptr, len) */
+static wasm_trap_t *
+report_output(void *data,
+              wasmtime_caller_t *caller,
+              const wasmtime_val_t *args,
+              size_t nargs,
+              wasmtime_val_t *results,
+              size_t nresults)
+{
+    (void)data, (void)nargs, (void)results, (void)nresults;
+    eryx__import_env env;
+    if (!eryx__imports_env(caller, &env))
+        return eryx__imports_violation(NULL, "no memory export");
+    int32_t stream = args[0].of.i32;
+    if (stream != ERYX_STDOUT && stream != ERYX_STDERR)
+        return eryx__imports_violation(env.st, "report-output stream");
+    uint32_t ptr = (uint32_t)args[1].of.i32, len = (uint32_t)args[2].of.i32;
+    if (!eryx__guest_check(env.ctx, &env.memory, ptr, len))
+        return eryx__imports_violation(env.st, "report-output bounds");
+    /* Output is passed on straight from guest memory: the handler runs
+       before the guest continues, so the bytes cannot change under it. */
+    const uint8_t *base = wasmtime_memory_data(env.ctx, &env.memory);
+    if (!eryx__store_output(env.st, stream, (const char *)base + ptr, len))
+        return eryx__imports_stop(env.st);
+    return NULL;
+}
+
+const eryx__import eryx__report_imports[] = {
+    {ERYX_ABI_IMPORT_MODULE, ERYX_ABI_IMPORT_REPORT_TRACE, "iii", "",
+     report_trace},
+    {ERYX_ABI_IMPORT_MODULE, ERYX_ABI_IMPORT_REPORT_OUTPUT, "iii", "",
+     report_output},
+};
+const size_t eryx__report_count = ERYX__COUNT(eryx__report_imports);

@@ -1,0 +1,95 @@
+/*
+** instance.h: one store and instance of the guest, private to liberyx
+** (eryx__instance_* in instance.c), what an execute produced (struct
+** eryx_result, eryx__result_* in result.c), and whole-interpreter images
+** (eryx__image_* in image.c).  Depends on core, callbacks, config, guest,
+** imports and engine.
+*/
+#ifndef ERYX_INSTANCE_H
+#define ERYX_INSTANCE_H
+
+#include <pthread.h>
+
+#include <wasmtime.h>
+
+#include "engine/engine.h"
+#include "imports/imports.h"
+
+/* Cancellation of a sandbox's or session's execute from other threads. */
+typedef struct eryx__interrupt {
+    pthread_mutex_t mu;
+    bool running;   /* an execute of the owner is under way */
+    int cancel;     /* atomic: the running execute must stop */
+    eryx__hub *hub; /* the running instance's, to wake; NULL when idle */
+} eryx__interrupt;
+
+typedef struct eryx__instance {
+    wasmtime_store_t *store;
+    wasmtime_context_t *ctx;
+    wasmtime_instance_t instance;
+    wasmtime_memory_t memory;
+    wasmtime_func_t realloc_fn, execute_fn, post_execute_fn;
+    eryx__store *st;            /* the store's data */
+    eryx__interrupt *interrupt; /* the owner's, or NULL; outlives us */
+    bool live;
+} eryx__instance;
+
+/* Start a new instance of `engine`'s guest for `settings` (borrowed: must
+   outlive the instance). */
+eryx_status eryx__instance_start(eryx__instance *in,
+                                 eryx_engine *engine,
+                                 const eryx__settings *settings,
+                                 eryx__interrupt *interrupt,
+                                 eryx_error *err);
+void eryx__instance_stop(eryx__instance *in);
+/* Run `code` (already checked) and fill `r`.  Returns r->status.  When the
+   guest trapped or broke the ABI, the instance is stopped. */
+eryx_status eryx__instance_execute(eryx__instance *in,
+                                   const char *code,
+                                   size_t code_len,
+                                   eryx_result *r);
+/* Session state: snapshot (*data / *skipped new, the caller frees),
+   restore, clear.  On ERYX_E_TRAP or ERYX_E_ABI the instance is stopped. */
+eryx_status eryx__instance_snapshot(eryx__instance *in,
+                                    char **data,
+                                    size_t *data_len,
+                                    char **skipped,
+                                    eryx_error *err);
+eryx_status eryx__instance_restore(eryx__instance *in,
+                                   const void *data,
+                                   size_t len,
+                                   eryx_error *err);
+eryx_status eryx__instance_clear(eryx__instance *in, eryx_error *err);
+
+/* ---- result.c ---- */
+struct eryx_result {
+    eryx_status status;
+    char *stdout_text, *stderr_text, *json, *json_error, *error;
+    size_t stdout_len, stderr_len, json_len, json_error_len, error_len;
+    bool stdout_truncated, stderr_truncated;
+    uint32_t callback_invocations;
+    uint64_t fuel_consumed;
+    uint64_t duration_us;
+    uint64_t peak_memory_bytes;
+};
+eryx_result *eryx__result_new(void);
+/* Set the failure of `r` (message copied; on allocation failure the
+   message is a static text). */
+void eryx__result_fail(eryx_result *r, eryx_status status, const char *message);
+
+/* ---- image.c: whole-interpreter images ---- */
+/* Capture live instance `in` (started with `settings` from `engine`). */
+eryx_status eryx__image_capture(eryx__instance *in,
+                                eryx_engine *engine,
+                                const eryx__settings *settings,
+                                uint64_t execution_count,
+                                eryx_image **out,
+                                eryx_error *err);
+/* Make freshly started `in` the image's interpreter. */
+eryx_status eryx__image_apply(eryx__instance *in,
+                              const eryx_image *img,
+                              uint64_t *execution_count,
+                              eryx_error *err);
+const eryx_engine *eryx__image_engine(const eryx_image *img);
+
+#endif /* ERYX_INSTANCE_H */

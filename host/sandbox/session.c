@@ -1,0 +1,217 @@
+/*
+** session.c: eryx_session, one interpreter whose namespace persists
+** between executes; its whole-interpreter images and its state
+** snapshots.
+*/
+#include <pthread.h>
+#include <string.h>
+
+#include "sandbox/sandbox.h"
+
+struct eryx_session {
+    eryx_engine *engine;
+    eryx__settings settings;
+    eryx__interrupt interrupt;
+    eryx__instance instance;
+    uint64_t execution_count;
+};
+
+eryx_status
+eryx_session_new(eryx_engine *engine,
+                 const eryx_config *config,
+                 eryx_session **out,
+                 eryx_error *err)
+{
+    if (out == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "out is NULL");
+    *out = NULL;
+    eryx_session *ss = eryx__calloc(1, sizeof *ss);
+    if (ss == NULL)
+        return eryx__fail_nomem(err);
+    pthread_mutex_init(&ss->interrupt.mu, NULL);
+    eryx_status s = eryx__sandbox_init(engine, config, &ss->settings, err);
+    if (s == ERYX_OK) {
+        ss->engine = engine;
+        s = eryx__instance_start(&ss->instance, engine, &ss->settings,
+                                 &ss->interrupt, err);
+    }
+    if (s != ERYX_OK) {
+        eryx_session_free(ss);
+        return s;
+    }
+    *out = ss;
+    return ERYX_OK;
+}
+
+void
+eryx_session_free(eryx_session *ss)
+{
+    if (ss == NULL)
+        return;
+    eryx__instance_stop(&ss->instance);
+    eryx__settings_clear(&ss->settings);
+    pthread_mutex_destroy(&ss->interrupt.mu);
+    eryx__free(ss);
+}
+
+void
+eryx_session_reset(eryx_session *ss)
+{
+    if (ss == NULL)
+        return;
+    eryx__instance_stop(&ss->instance);
+    ss->execution_count = 0;
+}
+
+uint64_t
+eryx_session_execution_count(const eryx_session *ss)
+{
+    return ss ? ss->execution_count : 0;
+}
+
+void
+eryx_session_cancel(eryx_session *ss)
+{
+    if (ss != NULL)
+        eryx__sandbox_cancel(&ss->interrupt);
+}
+
+/* Start a new interpreter when the last one was reset (by a failure or by
+   eryx_session_reset). */
+static eryx_status
+ensure_live(eryx_session *ss, eryx_error *err)
+{
+    if (ss->instance.live)
+        return ERYX_OK;
+    ss->execution_count = 0;
+    return eryx__instance_start(&ss->instance, ss->engine, &ss->settings,
+                                &ss->interrupt, err);
+}
+
+eryx_status
+eryx_session_execute(eryx_session *ss,
+                     const char *code,
+                     size_t code_len,
+                     eryx_result **out,
+                     eryx_error *err)
+{
+    if (ss == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "session is NULL");
+    eryx_status s = eryx__sandbox_begin(code, code_len, out, err);
+    if (s != ERYX_OK || *out == NULL)
+        return s;
+    eryx_error e;
+    eryx__sandbox_running(&ss->interrupt, true);
+    s = ensure_live(ss, &e);
+    if (s == ERYX_OK) {
+        ss->execution_count++;
+        eryx__instance_execute(&ss->instance, code ? code : "", code_len, *out);
+    } else {
+        eryx__result_fail(*out, s, e.message);
+    }
+    eryx__sandbox_running(&ss->interrupt, false);
+    return eryx__sandbox_finish(*out, err);
+}
+
+eryx_status
+eryx__session_renew(eryx_session *ss, eryx_error *err)
+{
+    eryx__instance_stop(&ss->instance);
+    return ensure_live(ss, err);
+}
+
+/* ------------------------------------------------------------ images */
+
+eryx_status
+eryx_session_capture(eryx_session *ss, eryx_image **out, eryx_error *err)
+{
+    if (ss == NULL || out == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "session or out is NULL");
+    *out = NULL;
+    eryx_status s = ensure_live(ss, err);
+    if (s != ERYX_OK)
+        return s;
+    return eryx__image_capture(&ss->instance, ss->engine, &ss->settings,
+                               ss->execution_count, out, err);
+}
+
+eryx_status
+eryx_session_new_from_image(eryx_engine *engine,
+                            const eryx_config *config,
+                            const eryx_image *image,
+                            eryx_session **out,
+                            eryx_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (image == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "image is NULL");
+    if (eryx__image_engine(image) != engine)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "the image belongs to another engine");
+    eryx_session *ss = NULL;
+    eryx_status s = eryx_session_new(engine, config, &ss, err);
+    if (s != ERYX_OK)
+        return s;
+    s = eryx__image_apply(&ss->instance, image, &ss->execution_count, err);
+    if (s != ERYX_OK) {
+        eryx_session_free(ss);
+        return s;
+    }
+    *out = ss;
+    return ERYX_OK;
+}
+
+/* ------------------------------------------------------------ state */
+
+eryx_status
+eryx_session_snapshot_state(eryx_session *ss,
+                            eryx_snapshot **out,
+                            eryx_error *err)
+{
+    if (ss == NULL || out == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "session or out is NULL");
+    *out = NULL;
+    eryx_status s = ensure_live(ss, err);
+    if (s != ERYX_OK)
+        return s;
+    char *payload = NULL, *skipped = NULL;
+    size_t len = 0;
+    s = eryx__instance_snapshot(&ss->instance, &payload, &len, &skipped, err);
+    if (s != ERYX_OK)
+        return s;
+    s = eryx__snapshot_new(payload, len, ss->settings.snapshot_limit_bytes,
+                           skipped, out, err);
+    eryx__free(payload);
+    return s;
+}
+
+eryx_status
+eryx_session_restore_state(eryx_session *ss,
+                           const void *data,
+                           size_t len,
+                           eryx_error *err)
+{
+    if (ss == NULL || (data == NULL && len != 0))
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "session or data is NULL");
+    const uint8_t *payload;
+    size_t payload_len;
+    eryx_status c =
+        eryx__snapshot_parse(data, len, ss->settings.snapshot_limit_bytes,
+                             &payload, &payload_len, err);
+    if (c != ERYX_OK)
+        return c;
+    eryx_status s = ensure_live(ss, err);
+    if (s != ERYX_OK)
+        return s;
+    return eryx__instance_restore(&ss->instance, payload, payload_len, err);
+}
+
+eryx_status
+eryx_session_clear_state(eryx_session *ss, eryx_error *err)
+{
+    if (ss == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "session is NULL");
+    eryx_status s = ensure_live(ss, err);
+    return s == ERYX_OK ? eryx__instance_clear(&ss->instance, err) : s;
+}
