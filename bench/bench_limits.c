@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <eryx.h>
 
@@ -16,10 +15,10 @@
 #define RUNS 5
 
 static void
-row(const char *what, double *t)
+row(const char *what, const double *t)
 {
-    qsort(t, RUNS, sizeof *t, cmp_double);
-    printf("| %-52s | %8.1f | %8.1f |\n", what, t[RUNS / 2], t[RUNS - 1]);
+    printf("| %-52s | %8.1f | %8.1f |\n", what, median(t, RUNS),
+           percentile(t, RUNS, 100));
 }
 
 static eryx_call *held;
@@ -40,8 +39,7 @@ static void *
 cancel_after(void *arg)
 {
     struct cancel_job *j = arg;
-    struct timespec pause = {0, 200 * 1000 * 1000};
-    nanosleep(&pause, NULL);
+    sleep_ms(200);
     j->at = now_ms();
     eryx_session_cancel(j->ss);
     return NULL;

@@ -1,5 +1,6 @@
 /*
-** bench_util.h: the clock and the sort order the benchmarks share.
+** bench_util.h: the clock and the statistics (bench_stats.c) the benchmarks
+** share.
 */
 #ifndef ERYX_BENCH_UTIL_H
 #define ERYX_BENCH_UTIL_H
@@ -14,12 +15,26 @@ now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* For qsort over doubles, ascending. */
-static inline int
-cmp_double(const void *a, const void *b)
+/* Sleep ms milliseconds, resumed after a signal. */
+static inline void
+sleep_ms(int ms)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
 }
+
+/* A sorted copy of the n samples; the caller frees it. */
+double *sorted_copy(const double *s, int n);
+
+/* The middle sample; the mean of the two middle ones for an even n. */
+double median(const double *s, int n);
+
+/* Nearest rank, as pyeryx_bench.py: ceil(n * q / 100); q = 100 is the
+   largest sample. */
+double percentile(const double *s, int n, int q);
+
+/* x rounded to 4 decimals, for the JSON rows. */
+double r4(double x);
 
 #endif /* ERYX_BENCH_UTIL_H */

@@ -1,0 +1,128 @@
+/*
+** bench_common.c: what bench_speed's rows share: the JSON row output, the
+** child-process runner (the binary re-run with --cold-once or --rss-child,
+** and the CLI), and small helpers over the public API.
+*/
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench_common.h"
+
+/* ------------------------------------------------------------ output */
+
+cJSON *
+row_new(const char *name, const double *samples, int n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "row", name);
+    if (samples != NULL && n > 0) {
+        cJSON_AddNumberToObject(o, "median_ms", r4(median(samples, n)));
+        cJSON_AddNumberToObject(o, "p99_ms", r4(percentile(samples, n, 99)));
+        cJSON_AddNumberToObject(o, "n", n);
+    }
+    return o;
+}
+
+void
+row_emit(cJSON *o, const char *note)
+{
+    if (note != NULL)
+        cJSON_AddStringToObject(o, "note", note);
+    char *s = cJSON_PrintUnformatted(o);
+    printf("%s\n", s);
+    fflush(stdout);
+    cJSON_free(s);
+    cJSON_Delete(o);
+}
+
+void
+row_warn(const char *row, const char *what, const char *message)
+{
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s: %s: %s", row, what,
+             message ? message : "(no message)");
+    fprintf(stderr, "bench_speed: %s\n", buf);
+    cJSON *o = row_new("warning", NULL, 0);
+    cJSON_AddStringToObject(o, "for", row);
+    row_emit(o, buf);
+}
+
+/* ---------------------------------------------------- child processes */
+
+/* Run argv[0] with argv; its stdout goes to `out` (up to cap bytes,
+   NUL-terminated) or to /dev/null when out is NULL.  Returns the exit status
+   (-1 on failure) and the wall time from fork to reaped exit. */
+int
+run_child(char *const argv[], char *out, size_t cap, double *wall_ms)
+{
+    int fds[2] = {-1, -1};
+    if (out != NULL && pipe(fds) != 0)
+        return -1;
+    double t0 = now_ms();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        if (out != NULL) {
+            dup2(fds[1], 1);
+            close(fds[0]);
+            close(fds[1]);
+        } else {
+            dup2(devnull, 1);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    size_t len = 0;
+    if (out != NULL) {
+        close(fds[1]);
+        ssize_t k;
+        while ((k = read(fds[0], out + len, cap - 1 - len)) > 0) {
+            len += (size_t)k;
+            if (len >= cap - 1)
+                break;
+        }
+        out[len] = '\0';
+        close(fds[0]);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    *wall_ms = now_ms() - t0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* --------------------------------------------------------- public API */
+
+int
+session_run(eryx_session *s, const char *code, eryx_result **r, eryx_error *err)
+{
+    return eryx_session_execute(s, code, strlen(code), r, err) == ERYX_OK;
+}
+
+/* Parse the result variable of `r` as JSON (NULL when absent). */
+cJSON *
+result_json(const eryx_result *r)
+{
+    size_t len = 0;
+    const char *j = eryx_result_json(r, &len);
+    return j ? cJSON_ParseWithLength(j, len) : NULL;
+}
+
+/* A config without the per-execute limits that would cut long loops. */
+eryx_config *
+unlimited_config(void)
+{
+    eryx_config *c = NULL;
+    if (eryx_config_new(&c, NULL) != ERYX_OK)
+        return NULL;
+    eryx_config_set_timeout_ms(c, 0, NULL);
+    eryx_config_set_max_callback_invocations(c, 1000000, NULL);
+    return c;
+}

@@ -1,0 +1,127 @@
+/*
+** bench_execute.c: the execute rows: execute_pass_fresh (a sandbox, a new
+** interpreter per execute), session_x1 and session_5.
+*/
+#include <stdlib.h>
+
+#include "bench_common.h"
+
+void
+bench_execute_pass_fresh(bench *b)
+{
+    eryx_error err;
+    eryx_result *r = NULL;
+    int n = b->reps;
+    double *t = calloc((size_t)n, sizeof *t),
+           *ex = calloc((size_t)n, sizeof *ex),
+           *same = calloc((size_t)n, sizeof *same);
+    eryx_sandbox *sb = NULL;
+    for (int i = -3; i < n; i++) {
+        double t0 = now_ms();
+        if (eryx_sandbox_new(b->engine, NULL, &sb, &err) != ERYX_OK) {
+            row_warn("execute_pass_fresh", "eryx_sandbox_new", err.message);
+            goto out;
+        }
+        double t1 = now_ms();
+        if (eryx_sandbox_execute(sb, "pass", 4, &r, &err) != ERYX_OK) {
+            row_warn("execute_pass_fresh", "execute", err.message);
+            eryx_result_free(r);
+            eryx_sandbox_free(sb);
+            goto out;
+        }
+        double t2 = now_ms();
+        eryx_result_free(r);
+        eryx_sandbox_free(sb);
+        if (i >= 0) {
+            t[i] = now_ms() - t0;
+            ex[i] = t2 - t1;
+        }
+    }
+    sb = NULL;
+    eryx_sandbox_new(b->engine, NULL, &sb, &err);
+    for (int i = -3; i < n; i++) {
+        double t0 = now_ms();
+        eryx_sandbox_execute(sb, "pass", 4, &r, &err);
+        if (i >= 0)
+            same[i] = now_ms() - t0;
+        eryx_result_free(r);
+    }
+    eryx_sandbox_free(sb);
+    cJSON *o = row_new("execute_pass_fresh", t, n);
+    cJSON_AddNumberToObject(o, "execute_only_ms", r4(median(ex, n)));
+    cJSON_AddNumberToObject(o, "execute_only_p99_ms",
+                            r4(percentile(ex, n, 99)));
+    cJSON_AddNumberToObject(o, "same_sandbox_ms", r4(median(same, n)));
+    row_emit(o, "eryx_sandbox_new + eryx_sandbox_execute(pass) + free: a new "
+                "interpreter from the pre-initialized image; execute_only_ms: "
+                "the execute alone; same_sandbox_ms: repeated execute on one "
+                "sandbox (still a fresh interpreter each time)");
+out:
+    free(t);
+    free(ex);
+    free(same);
+}
+
+void
+bench_session_x1(bench *b)
+{
+    eryx_error err;
+    eryx_result *r = NULL;
+    eryx_session *s = NULL;
+    int n = b->reps * 4;
+    double *t = calloc((size_t)n, sizeof *t);
+    if (eryx_session_new(b->engine, NULL, &s, &err) != ERYX_OK) {
+        row_warn("session_x1", "eryx_session_new", err.message);
+        goto out;
+    }
+    session_run(s, "x = 1", &r, &err);
+    eryx_result_free(r);
+    for (int i = 0; i < n; i++) {
+        double t0 = now_ms();
+        if (!session_run(s, "x = 1", &r, &err)) {
+            row_warn("session_x1", "execute", err.message);
+            eryx_result_free(r);
+            goto out;
+        }
+        t[i] = now_ms() - t0;
+        eryx_result_free(r);
+    }
+    row_emit(row_new("session_x1", t, n),
+             "eryx_session_execute(x = 1) on one session, after one warm-up "
+             "execute; result freed outside the timing");
+out:
+    eryx_session_free(s);
+    free(t);
+}
+
+void
+bench_session_5(bench *b)
+{
+    eryx_error err;
+    eryx_result *r = NULL;
+    int n = b->quick ? 20 : 100;
+    double *t = calloc((size_t)n, sizeof *t);
+    for (int i = 0; i < n; i++) {
+        eryx_session *s = NULL;
+        double t0 = now_ms();
+        if (eryx_session_new(b->engine, NULL, &s, &err) != ERYX_OK) {
+            row_warn("session_5", "eryx_session_new", err.message);
+            goto out;
+        }
+        for (int k = 0; k < 5; k++) {
+            if (!session_run(s, "x = 1", &r, &err)) {
+                row_warn("session_5", "execute", err.message);
+                eryx_result_free(r);
+                eryx_session_free(s);
+                goto out;
+            }
+            eryx_result_free(r);
+        }
+        eryx_session_free(s);
+        t[i] = now_ms() - t0;
+    }
+    row_emit(row_new("session_5", t, n),
+             "eryx_session_new + 5 executes of x = 1 + eryx_session_free");
+out:
+    free(t);
+}
