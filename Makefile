@@ -165,7 +165,7 @@ tidy: host
 
 format:
 	clang-format-14 -i include/*.h abi/*.h host/*/*.c host/*/*.h guest/*.c \
-	    cli/*.c examples/*.c bench/*.c tests/*/*.c tests/*/*.h
+	    cli/*.c examples/*.c bench/*.[ch] tests/*/*.c tests/*/*.h
 
 clean:
 	rm -rf $(BUILD)

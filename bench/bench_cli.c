@@ -1,6 +1,7 @@
 /*
 ** bench_cli.c: the cli_pass row: wall time of `eryx -c pass` (--cli).
 */
+#include <stdio.h>
 #include "bench_common.h"
 
 void
@@ -8,7 +9,9 @@ bench_cli(bench *b)
 {
     int n = b->quick ? 5 : 20;
     double t[32], w;
-    char *argv[] = {(char *)b->cli_path, (char *)"-c", (char *)"pass", NULL};
+    char path[4096], opt[] = "-c", code[] = "pass"; /* execv's argv */
+    snprintf(path, sizeof path, "%s", b->cli_path);
+    char *argv[] = {path, opt, code, NULL};
     if (run_child(argv, NULL, 0, &w) != 0) { /* warm-up */
         row_warn("cli_pass", b->cli_path, "failed to run -c pass");
         return;

@@ -4,5 +4,7 @@ function(eryx_warnings target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Werror -Wshadow -Wundef -Wwrite-strings
     -Wmissing-prototypes -Wstrict-prototypes -Wold-style-definition
-    -Wformat=2 -Wimplicit-fallthrough -Wvla -Wnull-dereference)
+    -Wformat=2 -Wimplicit-fallthrough -Wvla -Wnull-dereference
+    -Wconversion -Wsign-conversion -Wcast-qual -Wdouble-promotion
+    -Wredundant-decls)
 endfunction()

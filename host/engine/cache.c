@@ -288,14 +288,14 @@ done:
 
 /* Write `module` with its trailer to `path`, atomically. */
 static eryx_status
-write_compiled(const wasmtime_module_t *module,
+write_compiled(wasmtime_module_t *module,
                const char *path,
                uint64_t source,
                eryx_error *err)
 {
     wasm_byte_vec_t ser;
     wasmtime_error_t *e =
-        wasmtime_module_serialize((wasmtime_module_t *)module, &ser);
+        wasmtime_module_serialize(module, &ser);
     if (e != NULL)
         return eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL,
                                "cannot serialize the compiled guest");

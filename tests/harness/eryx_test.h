@@ -32,8 +32,8 @@ struct eryx_test_case {
 
 #define ASSERT_BASE(a, op, b, type, fmt)                                    \
     do {                                                                    \
-        type const eval_a_ = (a);                                           \
-        type const eval_b_ = (b);                                           \
+        type const eval_a_ = (type)(a);                                     \
+        type const eval_b_ = (type)(b);                                     \
         if (!(eval_a_ op eval_b_))                                          \
             ERYX_TEST_FAIL_("assertion failed: %s %s %s (%" fmt " vs %" fmt \
                             ")",                                            \
