@@ -1,9 +1,9 @@
 # The Python half of the guest runtime, compiled into runtime.wasm and run
-# once as module `_eryx_runtime` by guest/runtime.c at initialize.  C does
+# once as module `_eryx_runtime` by guest/init.c at initialize.  C does
 # the ABI, compiling and evaluating; this file does what is easier said in
 # Python: output streams, the event loop over host callbacks, callback
 # proxies, tracing, traceback text, result JSON and state snapshots.
-# `_eryx_host` is the C module of the host's imports (guest/runtime.c).
+# `_eryx_host` is the C module of the host's imports (guest/host_module.c).
 import asyncio
 import builtins
 import importlib
