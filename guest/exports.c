@@ -39,8 +39,10 @@ eryx_abi_version(void)
 
 /* ---------------------------------------------------- strings for the host */
 
-PyObject *
-rt_utf8_bytes(PyObject *str)
+/* UTF-8 of a str; lone surrogates become backslash escapes so that the
+   host always receives valid UTF-8.  New reference or NULL. */
+static PyObject *
+utf8_bytes(PyObject *str)
 {
     if (!PyUnicode_Check(str)) {
         PyErr_SetString(PyExc_TypeError, "expected str");
@@ -71,7 +73,7 @@ rt_abi_cstring(const char *text)
 eryx_abi_string
 rt_abi_pystring(PyObject *str)
 {
-    PyObject *bytes = str ? rt_utf8_bytes(str) : NULL;
+    PyObject *bytes = str ? utf8_bytes(str) : NULL;
     if (bytes == NULL) {
         PyErr_Clear();
         return rt_abi_cstring("<text could not be encoded>");

@@ -26,7 +26,7 @@ uint32_t eryx_list_callbacks(char *buf, size_t len);
 IMPORT(ERYX_ABI_IMPORT_REPORT_TRACE)
 void eryx_report_trace(uint32_t lineno, const char *json, size_t len);
 IMPORT(ERYX_ABI_IMPORT_REPORT_OUTPUT)
-void eryx_report_output(uint32_t stream, const char *data, size_t len);
+void eryx_report_output(uint32_t stream, const void *data, size_t len);
 
 /* ------------------------------------------------------- module _eryx_host */
 
@@ -135,20 +135,39 @@ host_trace(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* output(stream, data): `data` goes to the host as it is.  A str is
+   encoded as sys.stdout encodes it, UTF-8 with lone surrogates back to the
+   bytes they escape; anything else must be bytes-like. */
 static PyObject *
 host_output(PyObject *self, PyObject *args)
 {
     unsigned int stream;
-    PyObject *text;
-    if (!PyArg_ParseTuple(args, "IO:output", &stream, &text))
+    PyObject *data, *copy = NULL;
+    if (!PyArg_ParseTuple(args, "IO:output", &stream, &data))
         return NULL;
-    PyObject *bytes = rt_utf8_bytes(text);
-    if (bytes == NULL)
-        return NULL;
-    eryx_report_output(stream, PyBytes_AS_STRING(bytes),
-                       (size_t)PyBytes_GET_SIZE(bytes));
-    Py_DECREF(bytes);
+    if (PyUnicode_Check(data)) {
+        copy = PyUnicode_AsEncodedString(data, "utf-8", "surrogateescape");
+        if (copy == NULL)
+            return NULL;
+        data = copy;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+        if (copy != NULL || !PyObject_CheckBuffer(data))
+            goto fail; /* not bytes-like */
+        /* A buffer that is not contiguous: write a contiguous copy. */
+        PyErr_Clear();
+        copy = PyBytes_FromObject(data);
+        if (copy == NULL || PyObject_GetBuffer(copy, &view, PyBUF_SIMPLE) < 0)
+            goto fail;
+    }
+    eryx_report_output(stream, view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    Py_XDECREF(copy);
     Py_RETURN_NONE;
+fail:
+    Py_XDECREF(copy);
+    return NULL;
 }
 
 static PyMethodDef host_methods[] = {
@@ -156,7 +175,8 @@ static PyMethodDef host_methods[] = {
     {"wait", host_wait, METH_O, "Wait for callback calls to finish."},
     {"callbacks", host_callbacks, METH_NOARGS, "The callbacks, as JSON."},
     {"trace", host_trace, METH_VARARGS, "Report a trace event."},
-    {"output", host_output, METH_VARARGS, "Write to stdout (1) or stderr (2)."},
+    {"output", host_output, METH_VARARGS,
+     "Write bytes (or str, as UTF-8) to stdout (1) or stderr (2)."},
     {NULL, NULL, 0, NULL},
 };
 

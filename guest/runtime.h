@@ -41,15 +41,12 @@ extern eryx_abi_unit_ret rt_unit_ret;
 /* Frees the strings of a result<_, string> return area. */
 void rt_post_unit(eryx_abi_unit_ret *ret);
 
-/* UTF-8 of a str; lone surrogates become backslash escapes so that the
-   host always receives valid UTF-8.  New reference or NULL. */
-PyObject *rt_utf8_bytes(PyObject *str);
-
 /* Copies `len` bytes into a fresh allocation the host will read; empty if
    memory runs out. */
 eryx_abi_string rt_abi_string(const char *data, size_t len);
 eryx_abi_string rt_abi_cstring(const char *text);
-/* The UTF-8 of a str (as rt_utf8_bytes), or a fixed text if it fails. */
+/* The UTF-8 of a str, lone surrogates backslash-escaped so that the host
+   always receives valid UTF-8; a fixed text if it fails. */
 eryx_abi_string rt_abi_pystring(PyObject *str);
 /* Some(str), or None when `str` is NULL or None. */
 eryx_abi_option_string rt_abi_option(PyObject *str);

@@ -25,15 +25,18 @@ USER_FILENAME = "<user>"
 # ---------------------------------------------------------------- output
 
 class _BinaryOut:
-    """sys.stdout.buffer: bytes written here join the text stream."""
+    """sys.stdout.buffer: bytes written here reach the host unchanged, in
+    order with the text stream's writes."""
 
-    def __init__(self, text):
-        self._text = text
+    def __init__(self, number):
+        self._number = number
 
     def write(self, data):
-        data = bytes(data)
-        self._text.write(data.decode("utf-8", "replace"))
-        return len(data)
+        with memoryview(data) as view:  # TypeError unless bytes-like
+            n = view.nbytes
+            if n:
+                _eryx_host.output(self._number, view)
+        return n
 
     def flush(self):
         pass
@@ -50,16 +53,18 @@ class _BinaryOut:
 
 class _Stream(io.TextIOBase):
     """sys.stdout / sys.stderr: each write goes to the host at once, which
-    keeps it, caps it and streams it to its output handler."""
+    keeps it, caps it and streams it to its output handler.  Output is
+    bytes: text is encoded as UTF-8, and lone surrogates go back to the
+    bytes they escape (so text decoded with surrogateescape round-trips)."""
 
     encoding = "utf-8"
-    errors = "strict"
+    errors = "surrogateescape"
     newlines = None
 
     def __init__(self, name, number):
         self._name = name
         self._number = number
-        self.buffer = _BinaryOut(self)
+        self.buffer = _BinaryOut(number)
 
     @property
     def name(self):

@@ -264,7 +264,8 @@ eryx_config_set_trace_handler(eryx_config *config,
                               eryx_error *err);
 
 /** \brief An output handler: `stream` is 1 (stdout) or 2 (stderr); called
-    on the thread running the execute as the code writes, in order. */
+    on the thread running the execute as the code writes, in order.  `data`
+    is `len` bytes as written, not necessarily UTF-8 nor NUL-free. */
 typedef void (*eryx_output_fn)(void *userdata,
                                int stream,
                                const char *data,
@@ -324,10 +325,12 @@ typedef struct eryx_result eryx_result;
 ERYX_API void eryx_result_free(eryx_result *result);
 /** \brief ERYX_OK, or why the execution failed (same as execute returned). */
 ERYX_API eryx_status eryx_result_status(const eryx_result *result);
-/** \brief Text written to stdout.  The view lives as long as `result`;
-    `len` (may be NULL) receives its length in bytes; never NULL. */
+/** \brief The bytes written to stdout, followed by a NUL.  They need not be
+    UTF-8 and may hold NUL bytes (binary writes arrive unchanged): use `len`.
+    The view lives as long as `result`; `len` (may be NULL) receives its
+    length in bytes; never NULL. */
 ERYX_API const char *eryx_result_stdout(const eryx_result *result, size_t *len);
-/** \brief Text written to stderr (as eryx_result_stdout). */
+/** \brief The bytes written to stderr (as eryx_result_stdout). */
 ERYX_API const char *eryx_result_stderr(const eryx_result *result, size_t *len);
 /** \brief The result variable as JSON, or NULL when it was not set or could
     not be serialized. */
