@@ -466,8 +466,8 @@ def snapshot_state(namespace):
     for name, value in namespace.items():
         if name.startswith("__") and name.endswith("__"):
             continue
-        if offered.get(name) is value:
-            continue
+        if name in offered and offered[name] is value:
+            continue  # the runtime's own, offered again at the next execute
         try:
             _dumps(value)
         except Exception:  # noqa: BLE001 - what cannot be pickled is named
