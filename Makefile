@@ -48,12 +48,21 @@ $(BUILD)/guest/runtime_py.h: guest/runtime.py
 	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '0x00};'; } >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/guest/runtime.o: guest/runtime.c abi/eryx_abi.h $(BUILD)/guest/runtime_py.h $(DEPS_MK) $(PREIMPORT_STAMP)
-	$(GUEST_CC) $(GUEST_CFLAGS) -DERYX_PREIMPORT='"$(PREIMPORT)"' -c $< -o $@
+# One object per file of guest/; only init.c embeds runtime.py and reads
+# PREIMPORT.
+GUEST_OBJS := $(BUILD)/guest/exports.o $(BUILD)/guest/host_module.o \
+    $(BUILD)/guest/init.o
 
-$(RUNTIME_BASE): $(BUILD)/guest/runtime.o
+$(BUILD)/guest/%.o: guest/%.c guest/runtime.h abi/eryx_abi.h $(DEPS_MK)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_DEFINES) -c $< -o $@
+
+$(BUILD)/guest/init.o: $(BUILD)/guest/runtime_py.h $(PREIMPORT_STAMP)
+$(BUILD)/guest/init.o: GUEST_DEFINES = -DERYX_PREIMPORT='"$(PREIMPORT)"'
+
+$(RUNTIME_BASE): $(GUEST_OBJS)
 	$(GUEST_CC) -mexec-model=reactor -Wl,--export=__stack_pointer \
-	    $(PYTHON_WASM_LDFLAGS) -o $@.debug $< \
+	    $(PYTHON_WASM_LDFLAGS) -o $@.debug $(GUEST_OBJS) \
 	    $(PYTHON_WASM_LIBS)
 	llvm-strip-$(LLVM_VERSION) -o $@ $@.debug
 
@@ -165,7 +174,7 @@ tidy: host
 
 format:
 	clang-format-14 -i include/*.h abi/*.h host/*/*.c host/*/*.h guest/*.c \
-	    cli/*.c examples/*.c bench/*.[ch] tests/*/*.c tests/*/*.h
+	    guest/*.h cli/*.c examples/*.c bench/*.[ch] tests/*/*.c tests/*/*.h
 
 clean:
 	rm -rf $(BUILD)

@@ -1,9 +1,9 @@
 # The Python half of the guest runtime, compiled into runtime.wasm and run
-# once as module `_eryx_runtime` by guest/runtime.c at initialize.  C does
+# once as module `_eryx_runtime` by guest/init.c at initialize.  C does
 # the ABI, compiling and evaluating; this file does what is easier said in
 # Python: output streams, the event loop over host callbacks, callback
 # proxies, tracing, traceback text, result JSON and state snapshots.
-# `_eryx_host` is the C module of the host's imports (guest/runtime.c).
+# `_eryx_host` is the C module of the host's imports (guest/host_module.c).
 import asyncio
 import builtins
 import importlib
@@ -25,15 +25,18 @@ USER_FILENAME = "<user>"
 # ---------------------------------------------------------------- output
 
 class _BinaryOut:
-    """sys.stdout.buffer: bytes written here join the text stream."""
+    """sys.stdout.buffer: bytes written here reach the host unchanged, in
+    order with the text stream's writes."""
 
-    def __init__(self, text):
-        self._text = text
+    def __init__(self, number):
+        self._number = number
 
     def write(self, data):
-        data = bytes(data)
-        self._text.write(data.decode("utf-8", "replace"))
-        return len(data)
+        with memoryview(data) as view:  # TypeError unless bytes-like
+            n = view.nbytes
+            if n:
+                _eryx_host.output(self._number, view)
+        return n
 
     def flush(self):
         pass
@@ -50,16 +53,18 @@ class _BinaryOut:
 
 class _Stream(io.TextIOBase):
     """sys.stdout / sys.stderr: each write goes to the host at once, which
-    keeps it, caps it and streams it to its output handler."""
+    keeps it, caps it and streams it to its output handler.  Output is
+    bytes: text is encoded as UTF-8, and lone surrogates go back to the
+    bytes they escape (so text decoded with surrogateescape round-trips)."""
 
     encoding = "utf-8"
-    errors = "strict"
+    errors = "surrogateescape"
     newlines = None
 
     def __init__(self, name, number):
         self._name = name
         self._number = number
-        self.buffer = _BinaryOut(self)
+        self.buffer = _BinaryOut(number)
 
     @property
     def name(self):
@@ -461,8 +466,8 @@ def snapshot_state(namespace):
     for name, value in namespace.items():
         if name.startswith("__") and name.endswith("__"):
             continue
-        if offered.get(name) is value:
-            continue
+        if name in offered and offered[name] is value:
+            continue  # the runtime's own, offered again at the next execute
         try:
             _dumps(value)
         except Exception:  # noqa: BLE001 - what cannot be pickled is named

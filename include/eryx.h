@@ -403,7 +403,7 @@ ERYX_API eryx_status eryx_result_status(const eryx_result *result);
     themselves: use `len`).  The view lives as long as `result`; `len` (may
     be NULL) receives its length in bytes; never NULL. */
 ERYX_API const char *eryx_result_stdout(const eryx_result *result, size_t *len);
-/** \brief Text written to stderr (as eryx_result_stdout). */
+/** \brief The bytes written to stderr (as eryx_result_stdout). */
 ERYX_API const char *eryx_result_stderr(const eryx_result *result, size_t *len);
 /** \brief The result variable as JSON, or NULL when it was not set or could
     not be serialized. */

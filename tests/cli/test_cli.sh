@@ -67,6 +67,13 @@ check "live streaming order" "1
 2
 3" "$out"
 
+# Output is bytes: a binary stream written to sys.stdout.buffer survives a
+# pipe, and text is encoded with surrogateescape.
+n=$("$eryx" -c 'import gzip, sys; sys.stdout.buffer.write(gzip.compress(b"eryx " * 1000))' | gunzip | wc -c)
+check "binary stdout through a pipe" 5000 "$((n))"
+check "escaped surrogate as its byte" "ff" \
+    "$("$eryx" -c 'print("\udcff", end="")' | od -An -tx1 | tr -d ' \n')"
+
 "$eryx" --trace -c 'x = 1
 def f():
     return 2

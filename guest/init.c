@@ -1,0 +1,198 @@
+/*
+** init.c: the start of the guest runtime.  Initializes CPython (isolated,
+** the stdlib mounted read-only), runs guest/runtime.py as module
+** _eryx_runtime and keeps its functions, makes the user namespace and
+** imports the PREIMPORT modules: the exports initialize and, at build
+** time, wizer-initialize.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime.h"
+#include "runtime_py.h" /* eryx_runtime_py[]: guest/runtime.py's source */
+
+/* Where the host mounts the stdlib (read-only).  The name must match the
+   host's preopen in host/instance.c. */
+#define PY_MM_(a, b) #a "." #b
+#define PY_MM(a, b)  PY_MM_(a, b)
+#define STDLIB_DIR   "/lib/python" PY_MM(PY_MAJOR_VERSION, PY_MINOR_VERSION)
+
+/* Declared, with what they are, in runtime.h. */
+PyObject *rt_fn_begin, *rt_fn_run_coroutine, *rt_fn_format_exception,
+    *rt_fn_finish;
+PyObject *rt_fn_snapshot, *rt_fn_restore, *rt_fn_clear;
+PyObject *rt_namespace;
+int rt_initialized;
+
+/* The modules imported at initialization, so that they are in the
+   pre-initialized snapshot: a comma-separated list, set by the build
+   (make PREIMPORT=...). */
+#ifndef ERYX_PREIMPORT
+#define ERYX_PREIMPORT "asyncio,json,re"
+#endif
+
+/* -------------------------------------------------------------- initialize */
+
+static PyObject *
+new_namespace(void)
+{
+    PyObject *ns = PyDict_New();
+    PyObject *name = PyUnicode_FromString("__main__");
+    PyObject *builtins = PyImport_ImportModule("builtins");
+    if (ns == NULL || name == NULL || builtins == NULL ||
+        PyDict_SetItemString(ns, "__name__", name) < 0 ||
+        PyDict_SetItemString(ns, "__builtins__", builtins) < 0)
+        Py_CLEAR(ns);
+    Py_XDECREF(name);
+    Py_XDECREF(builtins);
+    return ns;
+}
+
+static const char *
+init_python(void)
+{
+    if (PyImport_AppendInittab("_eryx_host", rt_host_module_init) < 0)
+        return "cannot register module _eryx_host";
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.site_import = 0;
+    config.write_bytecode = 0;
+    config.install_signal_handlers = 0;
+    config.pathconfig_warnings = 0;
+    config.parse_argv = 0;
+    config.user_site_directory = 0;
+    config.module_search_paths_set = 1;
+    PyStatus st = PyConfig_SetString(&config, &config.home, L"/");
+    if (!PyStatus_Exception(st))
+        st = PyWideStringList_Append(&config.module_search_paths,
+                                     L"" STDLIB_DIR);
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st))
+        return st.err_msg ? st.err_msg : "Python initialization failed";
+    return NULL;
+}
+
+static int
+load_glue(void)
+{
+    PyObject *code = Py_CompileString((const char *)eryx_runtime_py,
+                                      "<eryx-runtime>", Py_file_input);
+    if (code == NULL)
+        return -1;
+    PyObject *glue = PyImport_ExecCodeModule("_eryx_runtime", code);
+    Py_DECREF(code);
+    if (glue == NULL)
+        return -1;
+    struct {
+        PyObject **slot;
+        const char *name;
+    } fns[] = {
+        {&rt_fn_begin, "begin"},
+        {&rt_fn_run_coroutine, "run_coroutine"},
+        {&rt_fn_format_exception, "format_exception"},
+        {&rt_fn_finish, "finish"},
+        {&rt_fn_snapshot, "snapshot_state"},
+        {&rt_fn_restore, "restore_state"},
+        {&rt_fn_clear, "clear_state"},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        *fns[i].slot = PyObject_GetAttrString(glue, fns[i].name);
+        if (*fns[i].slot == NULL)
+            rc = -1;
+    }
+    Py_DECREF(glue);
+    return rc;
+}
+
+/* Import each module of the comma-separated `list`. */
+static int
+preimport(const char *list)
+{
+    while (*list != '\0') {
+        const char *end = strchr(list, ',');
+        size_t n = end ? (size_t)(end - list) : strlen(list);
+        if (n > 0) {
+            PyObject *name = PyUnicode_FromStringAndSize(list, (Py_ssize_t)n);
+            PyObject *mod = name ? PyImport_Import(name) : NULL;
+            Py_XDECREF(name);
+            if (mod == NULL)
+                return -1;
+            Py_DECREF(mod);
+        }
+        list += n + (end != NULL);
+    }
+    return 0;
+}
+
+/* The answer of an initialize that finds the work done: read-only, so a
+   new instance of the pre-initialized snapshot writes no page to give it. */
+static const eryx_abi_unit_ret unit_ok;
+
+EXPORT("initialize")
+eryx_abi_unit_ret *
+initialize(void)
+{
+    if (rt_initialized)
+        return (eryx_abi_unit_ret *)&unit_ok;
+    memset(&rt_unit_ret, 0, sizeof rt_unit_ret);
+    const char *why = init_python();
+    if (why != NULL) {
+        rt_unit_ret.tag = ERYX_ABI_ERR;
+        rt_unit_ret.err = rt_abi_cstring(why);
+        return &rt_unit_ret;
+    }
+    if (load_glue() < 0 || (rt_namespace = new_namespace()) == NULL ||
+        preimport(ERYX_PREIMPORT) < 0) {
+        rt_unit_ret.tag = ERYX_ABI_ERR;
+        rt_unit_ret.err = rt_error_text("runtime initialization failed");
+        return &rt_unit_ret;
+    }
+    rt_initialized = 1;
+    return &rt_unit_ret;
+}
+
+/* The pre-initializer's entry point (build time only: Wizer calls it, then
+   snapshots memory and globals into a new module, and removes this export).
+   Everything initialize() does is then done before a sandbox starts; the
+   host's call to initialize() finds it done.  No descriptor beyond stdio and
+   the stdlib preopen (fd 3) may survive into the snapshot: a new instance's
+   WASI table has no others. */
+EXPORT("wizer-initialize")
+void
+wizer_initialize(void)
+{
+    eryx_abi_unit_ret *r = initialize();
+    if (r->tag == ERYX_ABI_ERR) {
+        fprintf(stderr, "eryx: pre-initialization failed: %.*s\n",
+                (int)r->err.len, (const char *)(uintptr_t)r->err.ptr);
+        abort();
+    }
+    /* Move every object of the snapshot into the GC's permanent
+       generation: collections then never write to their headers, so their
+       pages stay shared with the image instead of being copied into each
+       instance (gc.freeze exists for exactly this, after fork). */
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *done = gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
+    Py_XDECREF(done);
+    done = done ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    Py_XDECREF(gc);
+    if (done == NULL) {
+        PyErr_Print();
+        abort();
+    }
+    Py_DECREF(done);
+    for (int fd = 4; fd < 256; fd++)
+        (void)close(fd);
+}
+
+EXPORT("cabi_post_initialize")
+void
+cabi_post_initialize(eryx_abi_unit_ret *ret)
+{
+    rt_post_unit(ret);
+}
