@@ -95,9 +95,10 @@ host: $(HOST)/CMakeCache.txt $(RUNTIME_WASM)
 # The compiled guest, plain and with fuel metering, next to runtime.wasm:
 # engines map these instead of compiling (eryx_engine_precompile).
 precompiled: $(BUILD)/runtime.cwasm $(BUILD)/runtime.fuel.cwasm
-$(BUILD)/runtime.cwasm: $(RUNTIME_WASM)
+# (cache.c defines the identity a compiled file is checked against.)
+$(BUILD)/runtime.cwasm: $(RUNTIME_WASM) host/engine/cache.c abi/eryx_abi.h
 	ERYX_RUNTIME=$(abspath $<) $(HOST)/eryx precompile -o $@
-$(BUILD)/runtime.fuel.cwasm: $(RUNTIME_WASM)
+$(BUILD)/runtime.fuel.cwasm: $(RUNTIME_WASM) host/engine/cache.c abi/eryx_abi.h
 	ERYX_RUNTIME=$(abspath $<) $(HOST)/eryx precompile --fuel -o $@
 
 # make install PREFIX=/usr/local [DESTDIR=...]: the library, its header,

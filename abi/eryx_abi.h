@@ -39,10 +39,10 @@
 #define ERYX_ABI_IMPORT_REPORT_OUTPUT  "report-output"
 
 /** invoke-wait's return values. */
-#define ERYX_ABI_WAIT_DONE    1  /* a call finished; see the out record */
-#define ERYX_ABI_WAIT_TIMEOUT 0  /* the timeout passed first */
-#define ERYX_ABI_WAIT_IDLE    -1 /* no call is running and no timeout given */
-#define ERYX_ABI_WAIT_STOP    -2 /* the host stopped the execution */
+#define ERYX_ABI_WAIT_DONE    1    /* a call finished; see the out record */
+#define ERYX_ABI_WAIT_TIMEOUT 0    /* the timeout passed first */
+#define ERYX_ABI_WAIT_IDLE    (-1) /* no call is running and no timeout given */
+#define ERYX_ABI_WAIT_STOP    (-2) /* the host stopped the execution */
 
 /** eryx_abi_call_done.ok: how a call ended. */
 #define ERYX_ABI_CALL_ERROR   0 /* the payload is an error message */

@@ -1,8 +1,8 @@
 /*
 ** bench_cli.c: the cli_pass row: wall time of `eryx -c pass` (--cli).
 */
-#include <stdio.h>
 #include "bench_common.h"
+#include <stdio.h>
 
 void
 bench_cli(bench *b)

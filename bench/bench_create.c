@@ -40,7 +40,8 @@ bench_create_cold(bench *b)
     int runs = b->quick ? 3 : 10;
     double ready[32], first[32], wall[32];
     char out[256];
-    char *argv[] = {b->self_path, (char *)"--cold-once", NULL};
+    char once[] = "--cold-once"; /* execv's argv is not const */
+    char *argv[] = {b->self_path, once, NULL};
     double w;
     run_child(argv, out, sizeof out, &w); /* warm the page cache */
     for (int i = 0; i < runs; i++) {

@@ -76,7 +76,8 @@ bench_rss(bench *b)
     char out[512], arg[16];
     double r[4], w;
     snprintf(arg, sizeof arg, "%d", count);
-    char *argv[] = {b->self_path, (char *)"--rss-child", arg, NULL};
+    char opt[] = "--rss-child"; /* execv's argv is not const */
+    char *argv[] = {b->self_path, opt, arg, NULL};
     if (run_child(argv, out, sizeof out, &w) != 0 ||
         sscanf(out, "%lf %lf %lf %lf", &r[0], &r[1], &r[2], &r[3]) != 4) {
         row_warn("rss_idle", "child", out);

@@ -161,7 +161,8 @@ main(int argc, char **argv)
                                      : strcmp(a, "--fuel") == 0 ? &fuel
                                                                 : NULL;
         if (number != NULL) {
-            if (++i >= argc || !parse_u64(argv[i], number)) {
+            i++;
+            if (i >= argc || !parse_u64(argv[i], number)) {
                 char msg[96];
                 snprintf(msg, sizeof msg, "%s needs a whole number", a);
                 return fail_usage(msg);

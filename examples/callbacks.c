@@ -31,7 +31,7 @@ static void *
 answer_lookup(void *arg)
 {
     struct lookup *job = arg;
-    struct timespec pause = {0, 50 * 1000 * 1000};
+    struct timespec pause = {0, 50L * 1000 * 1000};
     nanosleep(&pause, NULL); /* pretend to ask a database */
     char json[384];
     int n = snprintf(json, sizeof json,

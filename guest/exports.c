@@ -214,6 +214,9 @@ execute(char *code, size_t code_len, char *var, size_t var_len, uint32_t flags)
         }
         set_execute_error(rt_abi_pystring(message));
         Py_XDECREF(message);
+        /* Running out of memory is the host's to report as a limit. */
+        if (PyErr_GivenExceptionMatches(exc, PyExc_MemoryError))
+            execute_ret.tag = ERYX_ABI_ERR_MEMORY;
     }
     outs =
         PyObject_CallFunctionObjArgs(rt_fn_finish, rt_namespace, varname, NULL);

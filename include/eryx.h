@@ -121,7 +121,7 @@ ERYX_API const char *eryx_python_version(void);
     X(ERYX_E_CANCELLED, 38, "cancelled")
 
 typedef enum eryx_status {
-#define ERYX_STATUS_ENUM_(name, value, text) name = value,
+#define ERYX_STATUS_ENUM_(name, value, text) name = (value),
     ERYX_STATUS_MAP(ERYX_STATUS_ENUM_)
 #undef ERYX_STATUS_ENUM_
 } eryx_status;
@@ -482,8 +482,9 @@ ERYX_API void eryx_session_free(eryx_session *session);
     eryx_sandbox_execute.  After ERYX_E_TRAP, ERYX_E_ABI, ERYX_E_TIMEOUT,
     ERYX_E_CANCELLED or ERYX_E_FUEL (the interpreter stopped mid-way) the
     session is reset: its namespace is empty at the next execute, and
-    eryx_session_execution_count restarts.  A MemoryError inside Python is
-    an ordinary exception and resets nothing. */
+    eryx_session_execution_count restarts.  Running out of guest memory
+    (ERYX_E_MEMORY_LIMIT, an uncaught MemoryError) is an exception like any
+    other and resets nothing. */
 ERYX_API eryx_status eryx_session_execute(eryx_session *session,
                                           const char *code,
                                           size_t code_len,

@@ -8,7 +8,6 @@
 #include "config/config.h"
 
 static const eryx__settings default_settings = {
-    .result_variable = (char *)"result",
     .hub = {.callback_timeout_ms = 10000, .max_callback_invocations = 1000},
     .output_limit_bytes = 10u << 20,
     .snapshot_limit_bytes = 10u << 20,
@@ -56,7 +55,8 @@ eryx__settings_copy(eryx__settings *dst,
     const eryx__settings *src = config ? &config->settings : &default_settings;
     *dst = *src;
     dst->callbacks = (eryx__registry){NULL, 0, NULL};
-    dst->result_variable = eryx__strdup(src->result_variable);
+    dst->result_variable =
+        eryx__strdup(src->result_variable ? src->result_variable : "result");
     if (dst->result_variable == NULL) {
         dst->trace = dst->output = NULL;
         eryx__settings_clear(dst);

@@ -96,11 +96,16 @@ static uint64_t
 source_identity(const char *runtime_path, bool fuel)
 {
     struct stat st;
+    memset(&st, 0, sizeof st);
     if (stat(runtime_path, &st) != 0)
         return 0;
-    uint64_t fields[] = {(uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
-                         (uint64_t)st.st_mtim.tv_nsec, ERYX_ABI_VERSION, fuel};
-    uint64_t h = fnv1a(0xcbf29ce484222325ull, fields, sizeof fields);
+    const uint64_t fields[] = {
+        (uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
+        (uint64_t)st.st_mtim.tv_nsec, ERYX_ABI_VERSION, fuel ? 1u : 0u};
+    uint8_t bytes[sizeof fields];
+    for (size_t i = 0; i < ERYX__COUNT(fields); i++)
+        eryx__le_put(bytes + 8 * i, fields[i], 8);
+    uint64_t h = fnv1a(0xcbf29ce484222325ull, bytes, sizeof bytes);
     return fnv1a(h, WASMTIME_VERSION, strlen(WASMTIME_VERSION));
 }
 
@@ -294,8 +299,7 @@ write_compiled(wasmtime_module_t *module,
                eryx_error *err)
 {
     wasm_byte_vec_t ser;
-    wasmtime_error_t *e =
-        wasmtime_module_serialize(module, &ser);
+    wasmtime_error_t *e = wasmtime_module_serialize(module, &ser);
     if (e != NULL)
         return eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL,
                                "cannot serialize the compiled guest");
@@ -343,7 +347,7 @@ compile(wasm_engine_t *wasm,
         wasmtime_module_t **module,
         eryx_error *err)
 {
-    wasm_byte_vec_t bytes;
+    wasm_byte_vec_t bytes = {0, NULL};
     eryx_status s = read_file(runtime_path, &bytes, err);
     if (s != ERYX_OK)
         return s;
@@ -394,7 +398,7 @@ cache_path(const char *cache_dir, uint64_t source)
    removed when a new compiled guest is written, so that rebuilt guests do
    not pile up.  A process still using one keeps its
    mapping; one that looks for it later compiles again. */
-#define CACHE_MAX_AGE_S (24 * 60 * 60)
+#define CACHE_MAX_AGE_S (24L * 60 * 60)
 
 static void
 prune_cache(const char *dir, const char *keep)
@@ -415,7 +419,7 @@ prune_cache(const char *dir, const char *keep)
         struct stat st;
         int len = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (len > 0 && (size_t)len < sizeof path && strcmp(path, keep) != 0 &&
-            stat(path, &st) == 0 && now - st.st_mtime > CACHE_MAX_AGE_S)
+            stat(path, &st) == 0 && now - st.st_mtime > (time_t)CACHE_MAX_AGE_S)
             (void)unlink(path);
     }
     closedir(d);

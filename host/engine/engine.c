@@ -144,7 +144,8 @@ ticker(void *arg)
     pthread_mutex_lock(&eng->mu);
     while (!eng->stopping) {
         eryx__sync_cond_wait_until(&eng->cv, &eng->mu,
-                                   eryx__clock_now_us() + TICK_MS * 1000u);
+                                   eryx__clock_now_us() +
+                                       (uint64_t)TICK_MS * 1000u);
         wasmtime_engine_increment_epoch(eng->plain.wasm);
         if (__atomic_load_n(&eng->fuel_ready, __ATOMIC_ACQUIRE))
             wasmtime_engine_increment_epoch(eng->fuel.wasm);

@@ -189,9 +189,9 @@ fd_write(void *data,
                              (uint64_t)batch * WASI_IOVEC_SIZE, iov) != ERYX_OK)
             return eryx__imports_violation(env.st, "fd_write iovecs");
         for (uint32_t k = 0; k < batch; k++) {
-            uint32_t buf = (uint32_t)eryx__le_get(iov + k * WASI_IOVEC_SIZE, 4);
-            uint32_t len =
-                (uint32_t)eryx__le_get(iov + k * WASI_IOVEC_SIZE + 4, 4);
+            const uint8_t *v = iov + (size_t)k * WASI_IOVEC_SIZE;
+            uint32_t buf = (uint32_t)eryx__le_get(v, 4);
+            uint32_t len = (uint32_t)eryx__le_get(v + 4, 4);
             if (!eryx__guest_check(env.ctx, &env.memory, buf, len))
                 return eryx__imports_violation(env.st, "fd_write buffer");
             /* Passed on straight from guest memory, as report-output. */

@@ -78,7 +78,7 @@ call_i32(eryx__instance *in,
         }
         if (st != NULL && st->abi_violation)
             return eryx__wasm_fail(err, ERYX_E_ABI, e, trap, what);
-        if (trap != NULL && wasmtime_trap_code(trap, &code) &&
+        if (st != NULL && trap != NULL && wasmtime_trap_code(trap, &code) &&
             code == WASMTIME_TRAP_CODE_OUT_OF_FUEL) {
             wasm_trap_delete(trap);
             if (e != NULL)
@@ -362,6 +362,7 @@ eryx__instance_execute(eryx__instance *in,
 
     uint8_t area[ERYX_ABI_EXECUTE_RET_SIZE];
     eryx__execute_ret d;
+    memset(&d, 0, sizeof d);
     if (s == ERYX_OK && (eryx__guest_read(in->ctx, &in->memory, ret,
                                           sizeof area, area) != ERYX_OK ||
                          eryx__guest_decode_execute(area, &d) != ERYX_OK))
@@ -470,7 +471,7 @@ eryx__instance_snapshot(eryx__instance *in,
                         eryx_error *err)
 {
     *data = *skipped = NULL;
-    uint32_t ret;
+    uint32_t ret = 0;
     uint8_t area[ERYX_ABI_SNAPSHOT_RET_SIZE], tag;
     eryx_abi_string a, b;
     size_t skipped_len;
@@ -516,7 +517,7 @@ eryx__instance_restore(eryx__instance *in,
                        size_t len,
                        eryx_error *err)
 {
-    uint32_t ret;
+    uint32_t ret = 0;
     uint8_t area[ERYX_ABI_UNIT_RET_SIZE], tag;
     eryx_abi_string msg;
     eryx_status s =

@@ -74,6 +74,8 @@ evict(eryx_pool *p)
 static void
 push_idle(eryx_pool *p, eryx_session *ss)
 {
+    /* idle has max_size >= 1 slots (eryx_pool_new): */
+    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     p->idle[p->nidle].session = ss;
     p->idle[p->nidle].since_us = eryx__clock_now_us();
     p->nidle++;

@@ -142,10 +142,9 @@ eryx_session_new_from_image(eryx_engine *engine,
                             eryx_session **out,
                             eryx_error *err)
 {
-    if (out != NULL)
-        *out = NULL;
-    if (image == NULL)
-        return eryx__fail(err, ERYX_E_INVALID_ARG, "image is NULL");
+    if (out == NULL || image == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "image or out is NULL");
+    *out = NULL;
     if (eryx__image_engine(image) != engine)
         return eryx__fail(err, ERYX_E_INVALID_ARG,
                           "the image belongs to another engine");

@@ -5,6 +5,7 @@
 ** it directly.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sandbox/snapshot.h"
@@ -50,8 +51,9 @@ crc32_ieee(const uint8_t *p, size_t n)
 static uint16_t
 python_part(int which)
 {
-    unsigned major = 0, minor = 0;
-    sscanf(eryx_python_version(), "%u.%u", &major, &minor);
+    char *end;
+    unsigned long major = strtoul(eryx_python_version(), &end, 10);
+    unsigned long minor = *end == '.' ? strtoul(end + 1, NULL, 10) : 0;
     return (uint16_t)(which == 0 ? major : minor);
 }
 
