@@ -300,8 +300,10 @@ eryx__hub_start(eryx__hub *hub,
         call->args_len = args_len;
     }
     pthread_mutex_unlock(&hub->mu);
+    unsigned failed = eryx__alloc_failures();
     if (call != NULL && !eryx__workers_submit(workers, run_call, call)) {
         static const char msg[] = "no worker thread for the callback";
+        *nomem = eryx__alloc_failures() != failed;
         complete(call, false, msg, sizeof msg - 1);
     }
     return handle;

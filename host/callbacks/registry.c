@@ -110,7 +110,12 @@ eryx__registry_add(eryx__registry *reg,
     }
     cJSON *parsed = NULL;
     if (schema != NULL) {
+        unsigned failed = eryx__alloc_failures();
         parsed = cJSON_Parse(schema);
+        if (eryx__alloc_failures() != failed) {
+            cJSON_Delete(parsed);
+            return eryx__fail_nomem(err);
+        }
         if (!cJSON_IsObject(parsed)) {
             cJSON_Delete(parsed);
             return eryx__fail(err, ERYX_E_INVALID_ARG,

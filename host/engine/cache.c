@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -128,13 +129,8 @@ static bool
 write_atomically(
     const char *path, const void *a, size_t alen, const void *b, size_t blen)
 {
-    size_t n = strlen(path) + 32;
-    char *tmp = eryx__malloc(n);
-    if (tmp == NULL) {
-        errno = ENOMEM;
-        return false;
-    }
-    snprintf(tmp, n, "%s.%ld.tmp", path, (long)getpid());
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     bool ok = f != NULL && fwrite(a, 1, alen, f) == alen &&
               fwrite(b, 1, blen, f) == blen;
@@ -147,7 +143,6 @@ write_atomically(
         (void)unlink(tmp);
         errno = saved;
     }
-    eryx__free(tmp);
     return ok;
 }
 
@@ -175,19 +170,17 @@ stamp_of(const struct stat *st, uint64_t sum, stamp *out)
     out->sum = sum;
 }
 
-/* The stamp file for compiled file `path`, or NULL (no cache). */
-static char *
-stamp_path(const char *cache_dir, const char *path)
+/* The stamp file for compiled file `path`, in `out` (PATH_MAX); false when
+   there is no cache. */
+static bool
+stamp_path(const char *cache_dir, const char *path, char *out)
 {
     if (cache_dir == NULL)
-        return NULL;
-    size_t n = strlen(cache_dir) + 64;
-    char *p = eryx__malloc(n);
-    if (p != NULL)
-        snprintf(p, n, "%s/verified-%016llx", cache_dir,
-                 (unsigned long long)fnv1a(0xcbf29ce484222325ull, path,
-                                           strlen(path)));
-    return p;
+        return false;
+    int n = snprintf(
+        out, PATH_MAX, "%s/verified-%016llx", cache_dir,
+        (unsigned long long)fnv1a(0xcbf29ce484222325ull, path, strlen(path)));
+    return n > 0 && n < PATH_MAX;
 }
 
 static bool
@@ -256,16 +249,16 @@ load_compiled(wasm_engine_t *wasm,
     }
     stamp want;
     stamp_of(&st, t.sum, &want);
-    char *spath = stamp_path(cache_dir, path);
+    char spath_buf[PATH_MAX];
+    const char *spath =
+        stamp_path(cache_dir, path, spath_buf) ? spath_buf : NULL;
     bool verified = stamp_matches(spath, &want);
     if (!verified && checksum(map, (size_t)t.payload_len) != t.sum) {
         note(why, path, "corrupt: checksum mismatch", NULL);
-        eryx__free(spath);
         goto done;
     }
     if (!verified)
         stamp_write(cache_dir, spath, &want);
-    eryx__free(spath);
     /* Deserialize the very file checked above, even if the path is
        replaced meanwhile. */
     char fdpath[64];
@@ -360,20 +353,16 @@ compile(wasm_engine_t *wasm,
     return ERYX_OK;
 }
 
-/* A new string: `runtime_path` with its ".wasm" replaced by `ext`. */
-static char *
-sibling_path(const char *runtime_path, const char *ext)
+/* `runtime_path` with its ".wasm" replaced by `ext`, in `out` (PATH_MAX);
+   false when it does not fit. */
+static bool
+sibling_path(const char *runtime_path, const char *ext, char *out)
 {
     size_t n = strlen(runtime_path);
     if (n >= 5 && strcmp(runtime_path + n - 5, ".wasm") == 0)
         n -= 5;
-    size_t m = strlen(ext);
-    char *p = eryx__malloc(n + m + 1);
-    if (p != NULL) {
-        memcpy(p, runtime_path, n);
-        memcpy(p + n, ext, m + 1);
-    }
-    return p;
+    int len = snprintf(out, PATH_MAX, "%.*s%s", (int)n, runtime_path, ext);
+    return len > 0 && len < PATH_MAX;
 }
 
 static const char *
@@ -382,16 +371,16 @@ compiled_ext(bool fuel)
     return fuel ? ".fuel.cwasm" : ".cwasm";
 }
 
-/* The cache file for a source identity. */
-static char *
-cache_path(const char *cache_dir, uint64_t source)
+/* The cache file for a source identity, in `out` (PATH_MAX); false when
+   there is no cache or the path does not fit. */
+static bool
+cache_path(const char *cache_dir, uint64_t source, char *out)
 {
-    size_t n = strlen(cache_dir) + 64;
-    char *path = eryx__malloc(n);
-    if (path != NULL)
-        snprintf(path, n, "%s/runtime-%016llx.cwasm", cache_dir,
-                 (unsigned long long)source);
-    return path;
+    if (cache_dir == NULL || source == 0)
+        return false;
+    int n = snprintf(out, PATH_MAX, "%s/runtime-%016llx.cwasm", cache_dir,
+                     (unsigned long long)source);
+    return n > 0 && n < PATH_MAX;
 }
 
 /* Cache files (compiled guests, verified stamps) older than this are
@@ -437,8 +426,12 @@ eryx__cache_load(wasm_engine_t *wasm,
     char why[WHY_CAP] = "";
     char used[4200];
     uint64_t source = source_identity(runtime_path, fuel);
-    char *pre = sibling_path(runtime_path, compiled_ext(fuel));
-    char *cached = cache_dir && source ? cache_path(cache_dir, source) : NULL;
+    char pre_buf[PATH_MAX], cached_buf[PATH_MAX];
+    const char *pre = sibling_path(runtime_path, compiled_ext(fuel), pre_buf)
+                          ? pre_buf
+                          : NULL;
+    const char *cached =
+        cache_path(cache_dir, source, cached_buf) ? cached_buf : NULL;
     eryx_status s = ERYX_OK;
     if (pre != NULL &&
         load_compiled(wasm, pre, source, cache_dir, module, why)) {
@@ -464,9 +457,9 @@ eryx__cache_load(wasm_engine_t *wasm,
         if (*info != NULL)
             snprintf(*info, n, "%s%s%s%s", used, *why ? " (passed over: " : "",
                      why, *why ? ")" : "");
+        else
+            s = eryx__fail_nomem(err); /* the caller frees the module */
     }
-    eryx__free(pre);
-    eryx__free(cached);
     return s;
 }
 
@@ -482,16 +475,18 @@ eryx__cache_precompile(wasm_engine_t *wasm,
     if (source == 0) /* errno is stat's */
         return eryx__fail(err, ERYX_E_IO, "cannot find the guest %s: %s",
                           runtime_path, strerror(errno));
-    char *path = out_path ? eryx__strdup(out_path)
-                          : sibling_path(runtime_path, compiled_ext(fuel));
+    char sibling[PATH_MAX];
+    const char *path = out_path;
+    if (path == NULL && sibling_path(runtime_path, compiled_ext(fuel), sibling))
+        path = sibling;
     if (path == NULL)
-        return eryx__fail_nomem(err);
+        return eryx__fail(err, ERYX_E_IO, "the path of %s is too long",
+                          runtime_path);
     wasmtime_module_t *module = NULL;
     eryx_status s = compile(wasm, runtime_path, &module, err);
     if (s == ERYX_OK)
         s = write_compiled(module, path, source, err);
     if (module != NULL)
         wasmtime_module_delete(module);
-    eryx__free(path);
     return s;
 }

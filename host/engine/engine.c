@@ -101,8 +101,11 @@ load_variant(eryx__variant *v,
     eryx_status s =
         eryx__cache_load(v->wasm, eng->paths.runtime_path, eng->paths.cache_dir,
                          fuel, &module, &v->info, err);
-    if (s != ERYX_OK)
+    if (s != ERYX_OK) {
+        if (module != NULL)
+            wasmtime_module_delete(module);
         return s;
+    }
     v->linker = wasmtime_linker_new(v->wasm);
     wasmtime_error_t *e = wasmtime_linker_define_wasi(v->linker);
     if (e == NULL) {
