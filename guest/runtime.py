@@ -24,7 +24,24 @@ USER_FILENAME = "<user>"
 
 # ---------------------------------------------------------------- output
 
-class _BinaryOut:
+class _HostWritable:
+    """What the guest's output streams answer about themselves: writable,
+    not a terminal, no descriptor to hand out, nothing to flush."""
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise io.UnsupportedOperation("fileno")
+
+    def flush(self):
+        pass
+
+
+class _BinaryOut(_HostWritable):
     """sys.stdout.buffer: bytes written here reach the host unchanged, in
     order with the text stream's writes."""
 
@@ -38,20 +55,8 @@ class _BinaryOut:
                 _eryx_host.output(self._number, view)
         return n
 
-    def flush(self):
-        pass
 
-    def writable(self):
-        return True
-
-    def isatty(self):
-        return False
-
-    def fileno(self):
-        raise io.UnsupportedOperation("fileno")
-
-
-class _Stream(io.TextIOBase):
+class _Stream(_HostWritable, io.TextIOBase):
     """sys.stdout / sys.stderr: each write goes to the host at once, which
     keeps it, caps it and streams it to its output handler.  Output is
     bytes: text is encoded as UTF-8, and lone surrogates go back to the
@@ -77,18 +82,6 @@ class _Stream(io.TextIOBase):
         if s:
             _eryx_host.output(self._number, s)
         return len(s)
-
-    def writable(self):
-        return True
-
-    def isatty(self):
-        return False
-
-    def fileno(self):
-        raise io.UnsupportedOperation("fileno")
-
-    def flush(self):
-        pass
 
 
 _stdout = _Stream("<stdout>", 1)

@@ -94,9 +94,9 @@ void eryx__hub_release(eryx__hub *hub);
 /* Abandon every unfinished call and reset the invocation count (a new
    execute begins). */
 void eryx__hub_reset(eryx__hub *hub);
-uint32_t eryx__hub_invocations(eryx__hub *hub);
-/* Did a call of this execute lose its answer for want of host memory? */
-bool eryx__hub_nomem(eryx__hub *hub);
+/* Calls started since the last reset; *nomem: did one of them lose its
+   answer for want of host memory? */
+uint32_t eryx__hub_invocations(eryx__hub *hub, bool *nomem);
 /* invoke-start: the handle of a new call, finished at once if it cannot
    start; 0 when the host has no room for it (*nomem set when memory ran
    out). */

@@ -98,21 +98,13 @@ eryx__hub_reset(eryx__hub *hub)
 }
 
 uint32_t
-eryx__hub_invocations(eryx__hub *hub)
+eryx__hub_invocations(eryx__hub *hub, bool *nomem)
 {
     pthread_mutex_lock(&hub->mu);
     uint32_t n = hub->invocations;
+    *nomem = hub->nomem;
     pthread_mutex_unlock(&hub->mu);
     return n;
-}
-
-bool
-eryx__hub_nomem(eryx__hub *hub)
-{
-    pthread_mutex_lock(&hub->mu);
-    bool nomem = hub->nomem;
-    pthread_mutex_unlock(&hub->mu);
-    return nomem;
 }
 
 static slot *

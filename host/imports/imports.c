@@ -9,8 +9,10 @@
 #include "core/wasm_error.h"
 #include "imports/imports.h"
 
-bool
-eryx__imports_env(wasmtime_caller_t *caller, eryx__import_env *env)
+/* The store's state and the guest's memory, from the caller; false if the
+   guest has no memory export. */
+static bool
+import_env(wasmtime_caller_t *caller, eryx__import_env *env)
 {
     env->ctx = wasmtime_caller_context(caller);
     env->st = wasmtime_context_get_data(env->ctx);
@@ -50,30 +52,51 @@ eryx__imports_nomem(eryx__store *st)
     return wasmtime_trap_new(msg, sizeof msg - 1);
 }
 
-/* Define one import; `params` and `results` are type-code strings:
-   'i' for i32, 'I' for i64. */
+/* What Wasmtime calls for every import: the shared prologue, then the
+   import's body (`data` is its table entry). */
+static wasm_trap_t *
+trampoline(void *data,
+           wasmtime_caller_t *caller,
+           const wasmtime_val_t *args,
+           size_t nargs,
+           wasmtime_val_t *results,
+           size_t nresults)
+{
+    (void)nargs, (void)nresults; /* Wasmtime checked them against the type */
+    const eryx__import *im = data;
+    eryx__import_env env;
+    if (!import_env(caller, &env))
+        return eryx__imports_violation(NULL, "no memory export");
+    return im->fn(&env, args, results);
+}
+
+/* Define one import; its type comes from the type codes of its entry. */
 static eryx_status
-define(wasmtime_linker_t *linker,
-       const char *module,
-       const char *name,
-       const char *params,
-       const char *results,
-       wasmtime_func_callback_t fn,
-       eryx_error *err)
+define(wasmtime_linker_t *linker, const eryx__import *im, eryx_error *err)
 {
     wasm_valtype_vec_t p, r;
-    size_t np = strlen(params), nr = strlen(results);
+    size_t np = strlen(im->params), nr = strlen(im->results);
     wasm_valtype_vec_new_uninitialized(&p, np);
     wasm_valtype_vec_new_uninitialized(&r, nr);
     for (size_t i = 0; i < np; i++)
-        p.data[i] = wasm_valtype_new(params[i] == 'I' ? WASM_I64 : WASM_I32);
+        p.data[i] =
+            wasm_valtype_new(im->params[i] == 'I' ? WASM_I64 : WASM_I32);
     for (size_t i = 0; i < nr; i++)
-        r.data[i] = wasm_valtype_new(results[i] == 'I' ? WASM_I64 : WASM_I32);
+        r.data[i] =
+            wasm_valtype_new(im->results[i] == 'I' ? WASM_I64 : WASM_I32);
     wasm_functype_t *ty = wasm_functype_new(&p, &r);
+    /* The entry is static and outlives every linker; Wasmtime's callback
+       data is not const (the trampoline only reads it). */
+    union {
+        const eryx__import *entry;
+        void *data;
+    } pun = {.entry = im};
+    void *data = pun.data;
     wasmtime_error_t *e = wasmtime_linker_define_func(
-        linker, module, strlen(module), name, strlen(name), ty, fn, NULL, NULL);
+        linker, im->module, strlen(im->module), im->name, strlen(im->name), ty,
+        trampoline, data, NULL);
     wasm_functype_delete(ty);
-    return e ? eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL, name) : ERYX_OK;
+    return e ? eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL, im->name) : ERYX_OK;
 }
 
 eryx_status
@@ -89,9 +112,7 @@ eryx__imports_define(wasmtime_linker_t *linker, eryx_error *err)
     };
     for (size_t t = 0; t < ERYX__COUNT(tables); t++) {
         for (size_t i = 0; i < *tables[t].count; i++) {
-            const eryx__import *im = &tables[t].table[i];
-            eryx_status s = define(linker, im->module, im->name, im->params,
-                                   im->results, im->fn, err);
+            eryx_status s = define(linker, &tables[t].table[i], err);
             if (s != ERYX_OK)
                 return s;
         }

@@ -64,25 +64,29 @@ char *eryx__store_take_output(eryx__store *st,
 
 /* ---- imports.c: the table of imports, and what every import shares ---- */
 
-/* One host function the guest imports.  `params` and `results` are type
-   codes: 'i' an i32, 'I' an i64. */
-typedef struct eryx__import {
-    const char *module, *name, *params, *results;
-    wasmtime_func_callback_t fn;
-} eryx__import;
-
-/* Define every import in `linker` (shadowing WASI's where eryx replaces
-   them). */
-eryx_status eryx__imports_define(wasmtime_linker_t *linker, eryx_error *err);
-
 /* What an import works with: the store's state and the guest's memory. */
 typedef struct eryx__import_env {
     eryx__store *st;
     wasmtime_context_t *ctx;
     wasmtime_memory_t memory;
 } eryx__import_env;
-/* Fill `env` from the caller; false if the guest has no memory export. */
-bool eryx__imports_env(wasmtime_caller_t *caller, eryx__import_env *env);
+
+/* An import's body: its arguments are of the types its entry declares
+   (Wasmtime checks them), and `env` is ready. */
+typedef wasm_trap_t *(*eryx__import_fn)(eryx__import_env *env,
+                                        const wasmtime_val_t *args,
+                                        wasmtime_val_t *results);
+
+/* One host function the guest imports.  `params` and `results` are type
+   codes: 'i' an i32, 'I' an i64. */
+typedef struct eryx__import {
+    const char *module, *name, *params, *results;
+    eryx__import_fn fn;
+} eryx__import;
+
+/* Define every import in `linker` (shadowing WASI's where eryx replaces
+   them). */
+eryx_status eryx__imports_define(wasmtime_linker_t *linker, eryx_error *err);
 /* Trap: the guest broke the ABI (recorded in `st`, which may be NULL). */
 wasm_trap_t *eryx__imports_violation(eryx__store *st, const char *what);
 /* Trap: the execute was stopped (timeout, cancel, output limit). */

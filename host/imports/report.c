@@ -22,28 +22,22 @@ static const struct {
 
 /* report-trace(lineno, json_ptr, json_len) */
 static wasm_trap_t *
-report_trace(void *data,
-             wasmtime_caller_t *caller,
+report_trace(eryx__import_env *env,
              const wasmtime_val_t *args,
-             size_t nargs,
-             wasmtime_val_t *results,
-             size_t nresults)
+             wasmtime_val_t *results)
 {
-    (void)data, (void)nargs, (void)results, (void)nresults;
-    eryx__import_env env;
-    if (!eryx__imports_env(caller, &env))
-        return eryx__imports_violation(NULL, "no memory export");
-    eryx__hook *hook = env.st->settings->trace;
+    (void)results;
+    eryx__hook *hook = env->st->settings->trace;
     if (hook == NULL)
         return NULL; /* tracing was not asked for; ignore */
     char *json = NULL;
     size_t len;
     eryx_abi_string s = {(uint32_t)args[1].of.i32, (uint32_t)args[2].of.i32};
-    eryx_status c = eryx__guest_string(env.ctx, &env.memory, s, &json, &len);
+    eryx_status c = eryx__guest_string(env->ctx, &env->memory, s, &json, &len);
     if (c != ERYX_OK)
         return c == ERYX_E_ABI
-                   ? eryx__imports_violation(env.st, "report-trace bounds")
-                   : eryx__imports_nomem(env.st);
+                   ? eryx__imports_violation(env->st, "report-trace bounds")
+                   : eryx__imports_nomem(env->st);
     cJSON *event = cJSON_ParseWithLength(json, len);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(event, "event");
     for (size_t i = 0;
@@ -62,28 +56,22 @@ report_trace(void *data,
 
 /* report-output(stream, ptr, len) */
 static wasm_trap_t *
-report_output(void *data,
-              wasmtime_caller_t *caller,
+report_output(eryx__import_env *env,
               const wasmtime_val_t *args,
-              size_t nargs,
-              wasmtime_val_t *results,
-              size_t nresults)
+              wasmtime_val_t *results)
 {
-    (void)data, (void)nargs, (void)results, (void)nresults;
-    eryx__import_env env;
-    if (!eryx__imports_env(caller, &env))
-        return eryx__imports_violation(NULL, "no memory export");
+    (void)results;
     int32_t stream = args[0].of.i32;
     if (stream != ERYX_STDOUT && stream != ERYX_STDERR)
-        return eryx__imports_violation(env.st, "report-output stream");
+        return eryx__imports_violation(env->st, "report-output stream");
     uint32_t ptr = (uint32_t)args[1].of.i32, len = (uint32_t)args[2].of.i32;
-    if (!eryx__guest_check(env.ctx, &env.memory, ptr, len))
-        return eryx__imports_violation(env.st, "report-output bounds");
+    if (!eryx__guest_check(env->ctx, &env->memory, ptr, len))
+        return eryx__imports_violation(env->st, "report-output bounds");
     /* Output is passed on straight from guest memory: the handler runs
        before the guest continues, so the bytes cannot change under it. */
-    const uint8_t *base = wasmtime_memory_data(env.ctx, &env.memory);
-    if (!eryx__store_output(env.st, stream, (const char *)base + ptr, len))
-        return eryx__imports_stop(env.st);
+    const uint8_t *base = wasmtime_memory_data(env->ctx, &env->memory);
+    if (!eryx__store_output(env->st, stream, (const char *)base + ptr, len))
+        return eryx__imports_stop(env->st);
     return NULL;
 }
 

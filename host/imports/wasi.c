@@ -37,17 +37,10 @@ clock_ns(clockid_t id)
    thread CPU clocks read as the monotonic clock: the guest learns nothing
    of the host's processes. */
 static wasm_trap_t *
-clock_time_get(void *data,
-               wasmtime_caller_t *caller,
+clock_time_get(eryx__import_env *env,
                const wasmtime_val_t *args,
-               size_t nargs,
-               wasmtime_val_t *results,
-               size_t nresults)
+               wasmtime_val_t *results)
 {
-    (void)data, (void)nargs, (void)nresults;
-    eryx__import_env env;
-    if (!eryx__imports_env(caller, &env))
-        return eryx__imports_violation(NULL, "no memory export");
     results[0].kind = WASMTIME_I32;
     uint32_t id = (uint32_t)args[0].of.i32;
     if (id > 3) {
@@ -56,9 +49,9 @@ clock_time_get(void *data,
     }
     uint8_t out[8];
     eryx__le_put(out, clock_ns(id == 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC), 8);
-    if (eryx__guest_write(env.ctx, &env.memory, (uint32_t)args[2].of.i32, out,
+    if (eryx__guest_write(env->ctx, &env->memory, (uint32_t)args[2].of.i32, out,
                           8) != ERYX_OK)
-        return eryx__imports_violation(env.st, "clock_time_get out pointer");
+        return eryx__imports_violation(env->st, "clock_time_get out pointer");
     results[0].of.i32 = 0;
     return NULL;
 }
@@ -67,17 +60,10 @@ clock_time_get(void *data,
    subscriptions are ready at once (stdin is empty, stdout and stderr always
    take writes); clock subscriptions sleep interruptibly. */
 static wasm_trap_t *
-poll_oneoff(void *data,
-            wasmtime_caller_t *caller,
+poll_oneoff(eryx__import_env *env,
             const wasmtime_val_t *args,
-            size_t nargs,
-            wasmtime_val_t *results,
-            size_t nresults)
+            wasmtime_val_t *results)
 {
-    (void)data, (void)nargs, (void)nresults;
-    eryx__import_env env;
-    if (!eryx__imports_env(caller, &env))
-        return eryx__imports_violation(NULL, "no memory export");
     uint32_t in = (uint32_t)args[0].of.i32, out = (uint32_t)args[1].of.i32;
     uint32_t n = (uint32_t)args[2].of.i32;
     uint32_t nevents_ptr = (uint32_t)args[3].of.i32;
@@ -91,12 +77,12 @@ poll_oneoff(void *data,
     uint8_t *ev = eryx__calloc(n, WASI_EVENT_SIZE);
     wasm_trap_t *trap = NULL;
     if (sub == NULL || ev == NULL) {
-        trap = eryx__imports_nomem(env.st);
+        trap = eryx__imports_nomem(env->st);
         goto done;
     }
-    if (eryx__guest_read(env.ctx, &env.memory, in, (uint64_t)n * WASI_SUB_SIZE,
-                         sub) != ERYX_OK) {
-        trap = eryx__imports_violation(env.st, "poll_oneoff subscriptions");
+    if (eryx__guest_read(env->ctx, &env->memory, in,
+                         (uint64_t)n * WASI_SUB_SIZE, sub) != ERYX_OK) {
+        trap = eryx__imports_violation(env->st, "poll_oneoff subscriptions");
         goto done;
     }
     uint64_t now = eryx__clock_now_us(), until = UINT64_MAX;
@@ -120,8 +106,8 @@ poll_oneoff(void *data,
             until = at;
     }
     if (!fd_ready && until != UINT64_MAX &&
-        !eryx__hub_sleep(env.st->hub, until, &env.st->stop)) {
-        trap = eryx__imports_stop(env.st);
+        !eryx__hub_sleep(env->st->hub, until, &env->st->stop)) {
+        trap = eryx__imports_stop(env->st);
         goto done;
     }
     now = eryx__clock_now_us();
@@ -137,11 +123,11 @@ poll_oneoff(void *data,
     }
     uint8_t cnt[4];
     eryx__le_put(cnt, count, 4);
-    if (eryx__guest_write(env.ctx, &env.memory, out, ev,
+    if (eryx__guest_write(env->ctx, &env->memory, out, ev,
                           (uint64_t)count * WASI_EVENT_SIZE) != ERYX_OK ||
-        eryx__guest_write(env.ctx, &env.memory, nevents_ptr, cnt, 4) !=
+        eryx__guest_write(env->ctx, &env->memory, nevents_ptr, cnt, 4) !=
             ERYX_OK) {
-        trap = eryx__imports_violation(env.st, "poll_oneoff events");
+        trap = eryx__imports_violation(env->st, "poll_oneoff events");
         goto done;
     }
     results[0].of.i32 = 0;
@@ -158,17 +144,10 @@ done:
    join the same streams as sys.stdout and sys.stderr, on the thread that
    runs the execute.  No other descriptor of the guest is writable. */
 static wasm_trap_t *
-fd_write(void *data,
-         wasmtime_caller_t *caller,
+fd_write(eryx__import_env *env,
          const wasmtime_val_t *args,
-         size_t nargs,
-         wasmtime_val_t *results,
-         size_t nresults)
+         wasmtime_val_t *results)
 {
-    (void)data, (void)nargs, (void)nresults;
-    eryx__import_env env;
-    if (!eryx__imports_env(caller, &env))
-        return eryx__imports_violation(NULL, "no memory export");
     int32_t fd = args[0].of.i32;
     uint32_t iovs = (uint32_t)args[1].of.i32, n = (uint32_t)args[2].of.i32;
     results[0].kind = WASMTIME_I32;
@@ -184,28 +163,28 @@ fd_write(void *data,
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; i += 16) {
         uint32_t batch = n - i < 16 ? n - i : 16;
-        if (eryx__guest_read(env.ctx, &env.memory,
+        if (eryx__guest_read(env->ctx, &env->memory,
                              iovs + (uint64_t)i * WASI_IOVEC_SIZE,
                              (uint64_t)batch * WASI_IOVEC_SIZE, iov) != ERYX_OK)
-            return eryx__imports_violation(env.st, "fd_write iovecs");
+            return eryx__imports_violation(env->st, "fd_write iovecs");
         for (uint32_t k = 0; k < batch; k++) {
             const uint8_t *v = iov + (size_t)k * WASI_IOVEC_SIZE;
             uint32_t buf = (uint32_t)eryx__le_get(v, 4);
             uint32_t len = (uint32_t)eryx__le_get(v + 4, 4);
-            if (!eryx__guest_check(env.ctx, &env.memory, buf, len))
-                return eryx__imports_violation(env.st, "fd_write buffer");
+            if (!eryx__guest_check(env->ctx, &env->memory, buf, len))
+                return eryx__imports_violation(env->st, "fd_write buffer");
             /* Passed on straight from guest memory, as report-output. */
-            const uint8_t *base = wasmtime_memory_data(env.ctx, &env.memory);
-            if (!eryx__store_output(env.st, fd, (const char *)base + buf, len))
-                return eryx__imports_stop(env.st);
+            const uint8_t *base = wasmtime_memory_data(env->ctx, &env->memory);
+            if (!eryx__store_output(env->st, fd, (const char *)base + buf, len))
+                return eryx__imports_stop(env->st);
             total += len;
         }
     }
     uint8_t out[4];
     eryx__le_put(out, total, 4);
-    if (eryx__guest_write(env.ctx, &env.memory, (uint32_t)args[3].of.i32, out,
+    if (eryx__guest_write(env->ctx, &env->memory, (uint32_t)args[3].of.i32, out,
                           4) != ERYX_OK)
-        return eryx__imports_violation(env.st, "fd_write nwritten pointer");
+        return eryx__imports_violation(env->st, "fd_write nwritten pointer");
     results[0].of.i32 = 0;
     return NULL;
 }

@@ -391,9 +391,9 @@ eryx__instance_execute(eryx__instance *in,
                                              &r->stdout_truncated);
     r->stderr_text = eryx__store_take_output(st, ERYX_STDERR, &r->stderr_len,
                                              &r->stderr_truncated);
-    r->callback_invocations = eryx__hub_invocations(st->hub);
-    if ((s == ERYX_OK || s == raised) &&
-        (st->nomem || eryx__hub_nomem(st->hub)))
+    bool lost;
+    r->callback_invocations = eryx__hub_invocations(st->hub, &lost);
+    if ((s == ERYX_OK || s == raised) && (st->nomem || lost))
         s = eryx__fail(&err, ERYX_E_NOMEM,
                        "out of memory: the host lost part of the execute's "
                        "output or callback results");
@@ -463,6 +463,42 @@ stop_if_broken(eryx__instance *in, eryx_status s)
     return s;
 }
 
+/* The guest's own failure: its message in `err` with `status`. */
+static eryx_status
+guest_failed(eryx__instance *in,
+             eryx_abi_string message,
+             eryx_status status,
+             eryx_error *err)
+{
+    char *text = NULL;
+    size_t n;
+    eryx_status s = take_string(in, message, &text, &n, err, "error message");
+    if (s == ERYX_OK)
+        s = eryx__fail(err, status, "%s", text);
+    eryx__free(text);
+    return s;
+}
+
+/* Release a return area with the export's cabi_post_ function, when the
+   call got as far as `s` says (ERYX_OK or the guest's own `failed`). */
+static eryx_status
+post_call(eryx__instance *in,
+          const char *post_name,
+          uint32_t ret,
+          eryx_status s,
+          eryx_status failed,
+          eryx_error *err)
+{
+    if (s != ERYX_OK && s != failed)
+        return s;
+    wasmtime_func_t post;
+    eryx_status p =
+        get_func(in, post_name, &post)
+            ? call_i32(in, &post, &ret, 1, NULL, err, post_name)
+            : eryx__fail(err, ERYX_E_ABI, "the guest lacks %s", post_name);
+    return p != ERYX_OK ? p : s;
+}
+
 eryx_status
 eryx__instance_snapshot(eryx__instance *in,
                         char **data,
@@ -483,26 +519,14 @@ eryx__instance_snapshot(eryx__instance *in,
         eryx__guest_decode_snapshot(area, &tag, &a, &b) != ERYX_OK)
         s = eryx__fail(err, ERYX_E_ABI, "snapshot-state returned a bad result");
     if (s == ERYX_OK && tag == ERYX_ABI_ERR) {
-        char *msg = NULL;
-        size_t n;
-        s = take_string(in, a, &msg, &n, err, "error message");
-        if (s == ERYX_OK)
-            s = eryx__fail(err, ERYX_E_PYTHON, "%s", msg);
-        eryx__free(msg);
+        s = guest_failed(in, a, ERYX_E_PYTHON, err);
     } else if (s == ERYX_OK) {
         s = take_string(in, a, data, data_len, err, "snapshot");
         if (s == ERYX_OK)
             s = take_string(in, b, skipped, &skipped_len, err, "skipped names");
     }
-    if (s == ERYX_OK || s == ERYX_E_PYTHON) {
-        wasmtime_func_t post;
-        eryx_status p = get_func(in, ERYX_ABI_EXPORT_POST_SNAPSHOT, &post)
-                            ? call_i32(in, &post, &ret, 1, NULL, err,
-                                       ERYX_ABI_EXPORT_POST_SNAPSHOT)
-                            : ERYX_E_ABI;
-        if (p != ERYX_OK)
-            s = p;
-    }
+    s = post_call(in, ERYX_ABI_EXPORT_POST_SNAPSHOT, ret, s, ERYX_E_PYTHON,
+                  err);
     if (s != ERYX_OK) {
         eryx__free(*data);
         eryx__free(*skipped);
@@ -526,23 +550,10 @@ eryx__instance_restore(eryx__instance *in,
         s = read_area(in, ret, area, sizeof area, err);
     if (s == ERYX_OK && eryx__guest_decode_unit(area, &tag, &msg) != ERYX_OK)
         s = eryx__fail(err, ERYX_E_ABI, "restore-state returned a bad result");
-    if (s == ERYX_OK && tag == ERYX_ABI_ERR) {
-        char *text = NULL;
-        size_t n;
-        s = take_string(in, msg, &text, &n, err, "error message");
-        if (s == ERYX_OK)
-            s = eryx__fail(err, ERYX_E_INVALID_INPUT, "%s", text);
-        eryx__free(text);
-    }
-    if (s == ERYX_OK || s == ERYX_E_INVALID_INPUT) {
-        wasmtime_func_t post;
-        eryx_status p = get_func(in, ERYX_ABI_EXPORT_POST_RESTORE, &post)
-                            ? call_i32(in, &post, &ret, 1, NULL, err,
-                                       ERYX_ABI_EXPORT_POST_RESTORE)
-                            : ERYX_E_ABI;
-        if (p != ERYX_OK)
-            s = p;
-    }
+    if (s == ERYX_OK && tag == ERYX_ABI_ERR)
+        s = guest_failed(in, msg, ERYX_E_INVALID_INPUT, err);
+    s = post_call(in, ERYX_ABI_EXPORT_POST_RESTORE, ret, s,
+                  ERYX_E_INVALID_INPUT, err);
     return stop_if_broken(in, s);
 }
 
