@@ -46,7 +46,7 @@ step() {
 # ---------------------------------------------------------------- packages
 host_packages="clang-$llvm lld-$llvm llvm-$llvm libclang-rt-$llvm-dev-wasm32
     libclang-rt-$llvm-dev clang-tidy-$llvm
-    wabt cmake pkg-config tcl make xz-utils ca-certificates dpkg-dev
+    wabt cmake pkg-config tcl make xz-utils ca-certificates dpkg-dev binutils
     clang-format-14 libcjson-dev"
 apt_install() {
     local missing=()
