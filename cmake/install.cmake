@@ -41,6 +41,13 @@ get_filename_component(ERYX_GUEST_DIR ${ERYX_RUNTIME_WASM} DIRECTORY)
 install(FILES ${ERYX_RUNTIME_WASM} ${ERYX_GUEST_DIR}/runtime.cwasm
               ${ERYX_GUEST_DIR}/runtime.fuel.cwasm
         DESTINATION ${CMAKE_INSTALL_DATADIR}/eryx)
+# A runtime.cwasm is accepted only for the runtime.wasm it was made from,
+# known by size and mtime to the nanosecond (host/engine/cache.c); CMake
+# keeps only whole seconds of the mtime, so the installed runtime.cwasm
+# would be stale.  touch -r copies the full timestamp.
+install(CODE "execute_process(COMMAND touch -r \"${ERYX_RUNTIME_WASM}\"
+  \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}/eryx/runtime.wasm\"
+  COMMAND_ERROR_IS_FATAL ANY)")
 install(DIRECTORY ${ERYX_STDLIB_DIR}/
   DESTINATION ${CMAKE_INSTALL_DATADIR}/eryx/lib/python${ERYX_PYTHON_MAJOR_MINOR}
   FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
