@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS_MK := $(BUILD)/deps.mk
 HOST := $(BUILD)/host
 
-.PHONY: all deps guest host precompiled demo test test-asan test-tsan fuzz bench clean format install tidy
+.PHONY: all deps guest host precompiled demo test test-asan test-tsan fuzz bench clean format install test-install tidy
 all: host
 
 ifeq ($(filter clean format,$(MAKECMDGOALS)),)
@@ -85,7 +85,7 @@ $(HOST)/CMakeCache.txt: CMakeLists.txt $(DEPS_MK)
 	    -DERYX_STDLIB_DIR=$(STDLIB_DIR) \
 	    -DERYX_PYTHON_VERSION=$(PYTHON_FULL_VERSION) \
 	    -DERYX_WASMTIME_SHARED_LIB=$(WASMTIME_SHARED_LIB) \
-	    -DERYX_SANITIZE=$(SANITIZE) \
+	    -DERYX_SANITIZE=$(SANITIZE) -DERYX_LLVM_VERSION=$(LLVM_VERSION) \
 	    -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 
 host: $(HOST)/CMakeCache.txt $(RUNTIME_WASM)
@@ -107,6 +107,12 @@ $(BUILD)/runtime.fuel.cwasm: $(RUNTIME_WASM) host/engine/cache.c abi/eryx_abi.h
 PREFIX ?= /usr/local
 install: host
 	DESTDIR=$(DESTDIR) cmake --install $(HOST) --prefix $(abspath $(PREFIX))
+
+# make install into temporary prefixes, then liberyx used from the prefix
+# alone, the build tree moved away: pkg-config and find_package(eryx)
+# builds, the CLI, a moved prefix, a static link (tests/install/).
+test-install: host
+	BUILD=$(BUILD) MAKE="$(MAKE)" bash tests/install/test_install.sh
 
 demo: host
 	@echo '== examples/hello.c: a C program runs Python in a sandbox =='

@@ -12,14 +12,20 @@ if(ERYX_SANITIZE)
 endif()
 
 # liberyx.a as installed holds Wasmtime too, so that a static link needs
-# only -lcjson -lpthread -ldl -lm besides it.
+# only -lcjson -lpthread -ldl -lm besides it.  It is merged by llvm-ar, not
+# GNU ar: GNU ar reads members through the plugins of bfd-plugins/, and
+# where LLVMgold is one it claims Rust's objects (they embed LLVM bitcode)
+# and indexes none of their symbols, so core, alloc and std went missing
+# from the index and a static link failed.  llvm-ar indexes the ELF symbol
+# tables, as rustc's own archive writer does.
+find_program(ERYX_LLVM_AR NAMES llvm-ar-${ERYX_LLVM_VERSION} llvm-ar REQUIRED)
 set(ERYX_FULL_STATIC ${PROJECT_BINARY_DIR}/install/liberyx.a)
 add_custom_command(OUTPUT ${ERYX_FULL_STATIC}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/install
   COMMAND ${CMAKE_COMMAND} -E remove -f ${ERYX_FULL_STATIC}
   COMMAND printf "create %s\\naddlib %s\\naddlib %s\\nsave\\nend\\n"
           ${ERYX_FULL_STATIC} $<TARGET_FILE:eryx> ${ERYX_WASMTIME_LIB}
-          | ${CMAKE_AR} -M
+          | ${ERYX_LLVM_AR} -M
   DEPENDS eryx ${ERYX_WASMTIME_LIB} VERBATIM)
 add_custom_target(eryx_full_static ALL DEPENDS ${ERYX_FULL_STATIC})
 
@@ -35,6 +41,13 @@ get_filename_component(ERYX_GUEST_DIR ${ERYX_RUNTIME_WASM} DIRECTORY)
 install(FILES ${ERYX_RUNTIME_WASM} ${ERYX_GUEST_DIR}/runtime.cwasm
               ${ERYX_GUEST_DIR}/runtime.fuel.cwasm
         DESTINATION ${CMAKE_INSTALL_DATADIR}/eryx)
+# A runtime.cwasm is accepted only for the runtime.wasm it was made from,
+# known by size and mtime to the nanosecond (host/engine/cache.c); CMake
+# keeps only whole seconds of the mtime, so the installed runtime.cwasm
+# would be stale.  touch -r copies the full timestamp.
+install(CODE "execute_process(COMMAND touch -r \"${ERYX_RUNTIME_WASM}\"
+  \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}/eryx/runtime.wasm\"
+  COMMAND_ERROR_IS_FATAL ANY)")
 install(DIRECTORY ${ERYX_STDLIB_DIR}/
   DESTINATION ${CMAKE_INSTALL_DATADIR}/eryx/lib/python${ERYX_PYTHON_MAJOR_MINOR}
   FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
