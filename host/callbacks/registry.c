@@ -69,15 +69,24 @@ build_json(eryx__registry *reg, eryx_error *err)
     for (size_t i = 0; list != NULL && i < reg->count; i++) {
         const eryx__callback *cb = reg->items[i];
         cJSON *o = cJSON_CreateObject();
-        cJSON *schema = cb->schema ? cJSON_Duplicate(cb->schema, true)
-                                   : cJSON_CreateObject();
-        if (o == NULL || schema == NULL || !cJSON_AddItemToArray(list, o) ||
-            cJSON_AddStringToObject(o, "name", cb->name) == NULL ||
-            cJSON_AddStringToObject(o, "description", cb->description) ==
-                NULL ||
-            !cJSON_AddItemToObject(o, "parameters_schema", schema)) {
+        if (o != NULL && !cJSON_AddItemToArray(list, o)) {
+            cJSON_Delete(o); /* not the list's: ours to free */
+            o = NULL;
+        }
+        cJSON *schema = o == NULL    ? NULL
+                        : cb->schema ? cJSON_Duplicate(cb->schema, true)
+                                     : cJSON_CreateObject();
+        bool ok =
+            schema != NULL &&
+            cJSON_AddStringToObject(o, "name", cb->name) != NULL &&
+            cJSON_AddStringToObject(o, "description", cb->description) != NULL;
+        if (ok && !cJSON_AddItemToObject(o, "parameters_schema", schema))
+            ok = false;
+        else if (ok)
+            schema = NULL; /* the object's now */
+        if (!ok) {
             cJSON_Delete(schema);
-            cJSON_Delete(list);
+            cJSON_Delete(list); /* with `o` in it */
             list = NULL;
         }
     }

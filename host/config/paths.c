@@ -79,6 +79,24 @@ readable(const char *path, bool guest)
     return access(cwasm, R_OK) == 0;
 }
 
+/* `path` with its directory resolved (no "bin/.." in what eryx_engine_info
+   shows), its last component kept as it is: a symlinked runtime.wasm still
+   finds the runtime.cwasm beside the link.  `path` itself if that fails. */
+static const char *
+tidy_dir(const char *path, char *out)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX], real[PATH_MAX];
+    if (slash == NULL || slash == path || (size_t)(slash - path) >= sizeof dir)
+        return path;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    if (realpath(dir, real) == NULL)
+        return path;
+    int n = snprintf(out, PATH_MAX, "%s%s", real, slash);
+    return n > 0 && n < PATH_MAX ? out : path;
+}
+
 /* Pick the first readable candidate for one file; on failure say which
    were tried.  `explicit` (a config value or variable) is the only
    candidate when set. */
@@ -100,7 +118,8 @@ pick(const char *what,
         if (candidates[i][0] == '\0')
             continue;
         if (readable(candidates[i], guest)) {
-            *out = eryx__strdup(candidates[i]);
+            char clean[PATH_MAX];
+            *out = eryx__strdup(tidy_dir(candidates[i], clean));
             return *out ? ERYX_OK : eryx__fail_nomem(err);
         }
         size_t used = strlen(tried);
