@@ -1,6 +1,8 @@
 /*
-** config.h: what liberyx keeps of a configuration (prefix eryx__config_,
-** eryx__settings_).  struct eryx_config is the public builder's state;
+** config.h: what liberyx keeps of a configuration: struct eryx_config
+** (config.c), the settings sandboxes copy (eryx__settings_* in
+** settings.c), and where an engine's files are (eryx__paths_* in
+** paths.c).  struct eryx_config is the public builder's state;
 ** eryx__settings is the part a sandbox, session or pool copies and its
 ** stores read while they run.  Depends on core and callbacks.
 */
@@ -47,9 +49,8 @@ void eryx__settings_clear(eryx__settings *s);
 typedef struct eryx__paths {
     char *runtime_path, *stdlib_dir, *cache_dir;
 } eryx__paths;
-eryx_status eryx__config_paths(const eryx_config *config,
-                               eryx__paths *out,
-                               eryx_error *err);
-void eryx__config_paths_free(eryx__paths *paths);
+eryx_status
+eryx__paths_find(const eryx_config *config, eryx__paths *out, eryx_error *err);
+void eryx__paths_free(eryx__paths *paths);
 
 #endif /* ERYX_CONFIG_H */

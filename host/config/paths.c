@@ -1,5 +1,5 @@
 /*
-** paths.c: where an engine finds its files (eryx__config_paths): the
+** paths.c: where an engine finds its files (eryx__paths_find): the
 ** guest (runtime.wasm), its stdlib, and the compiled-code cache.  An
 ** installed library finds the guest relative to its own file, in
 ** ../share/eryx, so a prefix can be moved; only a library still inside
@@ -162,7 +162,7 @@ cache_dir(const eryx_config *c, char **out, eryx_error *err)
 }
 
 eryx_status
-eryx__config_paths(const eryx_config *c, eryx__paths *out, eryx_error *err)
+eryx__paths_find(const eryx_config *c, eryx__paths *out, eryx_error *err)
 {
     memset(out, 0, sizeof *out);
     char dir[PATH_MAX], rt[PATH_MAX + 32], lib[PATH_MAX + 32];
@@ -188,12 +188,12 @@ eryx__config_paths(const eryx_config *c, eryx__paths *out, eryx_error *err)
     if (s == ERYX_OK)
         s = cache_dir(c, &out->cache_dir, err);
     if (s != ERYX_OK)
-        eryx__config_paths_free(out);
+        eryx__paths_free(out);
     return s;
 }
 
 void
-eryx__config_paths_free(eryx__paths *p)
+eryx__paths_free(eryx__paths *p)
 {
     eryx__free(p->runtime_path);
     eryx__free(p->stdlib_dir);

@@ -196,7 +196,7 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
     pthread_mutex_init(&eng->build_mu, NULL);
     pthread_mutex_init(&eng->mu, NULL);
     eryx__sync_cond_init(&eng->cv);
-    eryx_status s = eryx__config_paths(config, &eng->paths, err);
+    eryx_status s = eryx__paths_find(config, &eng->paths, err);
     if (s != ERYX_OK)
         goto fail;
     eng->max_instances = config ? config->max_instances : 0;
@@ -246,7 +246,7 @@ eryx_engine_free(eryx_engine *eng)
     pthread_cond_destroy(&eng->cv);
     pthread_mutex_destroy(&eng->mu);
     pthread_mutex_destroy(&eng->build_mu);
-    eryx__config_paths_free(&eng->paths);
+    eryx__paths_free(&eng->paths);
     eryx__free(eng);
 }
 
@@ -265,7 +265,7 @@ eryx_engine_precompile(const eryx_config *config,
 {
     eryx__alloc_init();
     eryx__paths paths;
-    eryx_status s = eryx__config_paths(config, &paths, err);
+    eryx_status s = eryx__paths_find(config, &paths, err);
     if (s != ERYX_OK)
         return s;
     wasm_engine_t *wasm =
@@ -277,6 +277,6 @@ eryx_engine_precompile(const eryx_config *config,
                                    fuel != 0, err);
     if (wasm != NULL)
         wasm_engine_delete(wasm);
-    eryx__config_paths_free(&paths);
+    eryx__paths_free(&paths);
     return s;
 }
