@@ -21,6 +21,12 @@
 ** at a time; a const one (a finished result, a snapshot, an image) may be
 ** read by several at once.  Handlers run on the threads each one's
 ** documentation names.
+**
+** Stacks.  The guest runs on stacks of the engine's own (8 MiB for the
+** guest, as CPython expects, plus 2 MiB for the host), switched to on the
+** calling thread: any thread may call, whatever its stack size.  An engine
+** runs at most 128 calls into guests at once per variant (plain, fuel);
+** past that an execute fails with ERYX_E_TRAP.
 */
 #ifndef ERYX_H
 #define ERYX_H

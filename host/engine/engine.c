@@ -59,6 +59,17 @@ new_wasm_engine(bool fuel, uint32_t max_instances)
        starts as a copy-on-write mapping of the compiled file's image (the
        pre-initialized interpreter), so creating one copies nothing. */
     wasmtime_config_memory_init_cow_set(wc, true);
+    /* The guest's stack: what CPython's WASI build expects (its own runner
+       passes max-wasm-stack=8388608), on a stack of Wasmtime's with room
+       for the host's imports below it. */
+#if ERYX__FIBERS
+    wasmtime_config_max_wasm_stack_set(wc, ERYX__WASM_STACK);
+    wasmtime_config_async_stack_size_set(wc,
+                                         ERYX__WASM_STACK + ERYX__HOST_STACK);
+    const uint32_t max_calls = ERYX__MAX_CALLS;
+#else
+    const uint32_t max_calls = 0;
+#endif
     uint32_t n =
         reservable_slots(max_instances ? max_instances : DEFAULT_MAX_INSTANCES);
     if (n == 0) /* instances are then mapped one by one, still CoW */
@@ -75,11 +86,10 @@ new_wasm_engine(bool fuel, uint32_t max_instances)
     /* Any memory limit up to wasm32's 4 GiB fits a slot. */
     wasmtime_pooling_allocation_config_max_memory_size_set(pc, (size_t)1 << 32);
     wasmtime_pooling_allocation_config_table_elements_set(pc, 1u << 16);
-#ifdef WASMTIME_FEATURE_ASYNC
-    /* eryx never runs wasm on async stacks; the pool would otherwise make
-       (and mprotect) one per instance slot at every engine creation. */
-    wasmtime_pooling_allocation_config_total_stacks_set(pc, 0);
-#endif
+    /* One stack per call running at once (instance/instance.c runs every
+       call on one); each costs an mprotect at engine creation. */
+    wasmtime_pooling_allocation_config_total_stacks_set(
+        pc, n < max_calls ? n : max_calls);
     wasmtime_pooling_allocation_strategy_set(wc, pc);
     wasmtime_pooling_allocation_config_delete(pc);
     return wasm_engine_new_with_config(wc); /* consumes wc */

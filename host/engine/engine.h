@@ -17,6 +17,33 @@
 #include "config/config.h"
 #include "core/internal.h"
 
+/* The guest's stack, and the stack left below it for the host's imports
+   (handlers of callbacks run on worker threads, not here; output and trace
+   handlers do run here). */
+#define ERYX__WASM_STACK ((size_t)8 << 20)
+#define ERYX__HOST_STACK ((size_t)2 << 20)
+/* Calls into guests that may run at once per engine variant, pooled: one
+   stack each (virtual memory; only the pages touched are real).  Past it a
+   call fails with ERYX_E_TRAP. */
+#define ERYX__MAX_CALLS 128u
+
+/* Whether calls run on Wasmtime's stacks (fibers).  Not under
+   ThreadSanitizer: it cannot see Wasmtime hand a pooled stack from one
+   thread to the next (uninstrumented Rust) and reports the reuse as a race.
+   The TSan job therefore runs the synchronous path, on the caller's stack
+   with Wasmtime's default limit, and checks the host's threading only
+   (docs/security.md). */
+#if defined(__SANITIZE_THREAD__)
+#define ERYX__FIBERS 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ERYX__FIBERS 0
+#endif
+#endif
+#ifndef ERYX__FIBERS
+#define ERYX__FIBERS 1
+#endif
+
 /* One compilation of the guest: with or without fuel metering. */
 typedef struct eryx__variant {
     wasm_engine_t *wasm;

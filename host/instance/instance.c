@@ -23,6 +23,22 @@ get_func(eryx__instance *in, const char *name, wasmtime_func_t *out)
     return true;
 }
 
+/* Run a call into the guest to its end.  Every call runs on a stack of
+   Wasmtime's own (a fiber, on the calling thread) of ERYX__WASM_STACK plus
+   room for the host's imports: the guest gets the stack CPython expects
+   whatever the caller's thread, and a deep recursion ends at that limit,
+   never in the caller's stack guard.  eryx defines no async import, so the
+   first poll runs the call to completion. */
+#if ERYX__FIBERS
+static void
+finish(wasmtime_call_future_t *future)
+{
+    while (!wasmtime_call_future_poll(future)) {
+    }
+    wasmtime_call_future_delete(future);
+}
+#endif
+
 /* Why the store's execute was stopped (or ran out of host memory). */
 static eryx_status
 stopped(const eryx__store *st, eryx_error *err)
@@ -63,8 +79,14 @@ call_i32(eryx__instance *in,
         argv[i].of.i32 = (int32_t)args[i];
     }
     wasm_trap_t *trap = NULL;
-    wasmtime_error_t *e = wasmtime_func_call(in->ctx, fn, argv, nargs, &result,
-                                             ret ? 1 : 0, &trap);
+    wasmtime_error_t *e = NULL;
+#if ERYX__FIBERS
+    finish(wasmtime_func_call_async(in->ctx, fn, argv, nargs, &result,
+                                    ret ? 1 : 0, &trap, &e));
+#else
+    e = wasmtime_func_call(in->ctx, fn, argv, nargs, &result, ret ? 1 : 0,
+                           &trap);
+#endif
     if (e != NULL || trap != NULL) {
         int exit_status;
         wasmtime_trap_code_t code;
@@ -204,8 +226,13 @@ eryx__instance_start(eryx__instance *in,
         goto fail;
     }
     wasm_trap_t *trap = NULL;
+#if ERYX__FIBERS
+    finish(wasmtime_instance_pre_instantiate_async(variant->pre, in->ctx,
+                                                   &in->instance, &trap, &e));
+#else
     e = wasmtime_instance_pre_instantiate(variant->pre, in->ctx, &in->instance,
                                           &trap);
+#endif
     if (e != NULL || trap != NULL) {
         s = eryx__wasm_fail(err, ERYX_E_ENGINE, e, trap,
                             "cannot instantiate the guest");
