@@ -55,8 +55,20 @@ init_python(void)
 {
     if (PyImport_AppendInittab("_eryx_host", rt_host_module_init) < 0)
         return "cannot register module _eryx_host";
+    /* UTF-8 mode: files, names and stdio are UTF-8, as native CPython
+       treats them even under the C locale (WASI's is ASCII). */
+    PyPreConfig pre;
+    PyPreConfig_InitIsolatedConfig(&pre);
+    pre.utf8_mode = 1;
+    PyStatus st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st))
+        return st.err_msg ? st.err_msg : "Python pre-initialization failed";
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
+    /* The stdlib from its files, not the frozen copies: modules get their
+       __file__, inspect finds their source, tracebacks show their lines.
+       Pre-initialization pays the imports once, at build time. */
+    config.use_frozen_modules = 0;
     config.site_import = 0;
     config.write_bytecode = 0;
     config.install_signal_handlers = 0;
@@ -64,7 +76,9 @@ init_python(void)
     config.parse_argv = 0;
     config.user_site_directory = 0;
     config.module_search_paths_set = 1;
-    PyStatus st = PyConfig_SetString(&config, &config.home, L"/");
+    st = PyConfig_SetString(&config, &config.home, L"/");
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetString(&config, &config.stdlib_dir, L"" STDLIB_DIR);
     if (!PyStatus_Exception(st))
         st = PyWideStringList_Append(&config.module_search_paths,
                                      L"" STDLIB_DIR);
