@@ -151,12 +151,17 @@ class _HostSelector(selectors.BaseSelector):
         pass
 
 
-class WasiEventLoop(asyncio.SelectorEventLoop):
-    """The selector loop over host calls, without a self-pipe (WASI has no
-    socketpair; a single-threaded guest needs no cross-thread wake-up)."""
+def _patch_selector_loops():
+    """Make the standard selector loops (asyncio.EventLoop,
+    SelectorEventLoop, new_event_loop) work in the guest: by default they
+    wait on host calls (_HostSelector), and they make no self-pipe (WASI has
+    no socketpair; a single-threaded guest needs no cross-thread wake-up).
+    A selector passed explicitly is used as given."""
+    base = asyncio.selector_events.BaseSelectorEventLoop
+    init = base.__init__
 
-    def __init__(self):
-        super().__init__(_HostSelector())
+    def __init__(self, selector=None):
+        init(self, _HostSelector() if selector is None else selector)
 
     def _make_self_pipe(self):
         self._ssock = self._csock = None
@@ -166,6 +171,19 @@ class WasiEventLoop(asyncio.SelectorEventLoop):
 
     def _write_to_self(self):
         pass
+
+    base.__init__ = __init__
+    base._make_self_pipe = _make_self_pipe
+    base._close_self_pipe = _close_self_pipe
+    base._write_to_self = _write_to_self
+
+
+_patch_selector_loops()
+
+
+class WasiEventLoop(asyncio.SelectorEventLoop):
+    """The guest's loop: the standard selector loop, which waits on host
+    calls (kept as a name of its own for code that used it)."""
 
 
 class _Policy(asyncio.DefaultEventLoopPolicy):

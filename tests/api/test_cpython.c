@@ -2,7 +2,8 @@
 ** test_cpython.c: the guest behaves like CPython where ordinary code
 ** notices (issue 10's defects, each with its case): text is UTF-8 as under
 ** native CPython, and the stdlib is loaded from its files, so modules have
-** __file__, inspect finds their source and tracebacks show their lines.
+** __file__, inspect finds their source and tracebacks show their lines;
+** the standard event loops can be made.
 */
 #include "sandbox_fixture.h"
 
@@ -40,6 +41,36 @@ ERYX_TEST(tracebacks_through_the_stdlib_show_source_lines)
     eryx_result_free(r);
 }
 
+/* asyncio.EventLoop() and SelectorEventLoop() failed with OSError(58): no
+   socketpair for their self-pipe.  Now they work, and wait on host calls
+   like the loop of top-level await. */
+ERYX_TEST(the_standard_event_loops_work)
+{
+    eryx_config *cfg = NULL;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "echo", "", NULL, echo_handler,
+                                       NULL, NULL, NULL),
+              ERYX_OK);
+    eryx_result *r = run_with(
+        cfg, "import asyncio\n"
+             "async def main(n):\n"
+             "    await asyncio.sleep(0.01)\n"
+             "    got = await asyncio.gather(echo(v=n), invoke('echo', v=n))\n"
+             "    return got[0]['v'] + got[1]['v']\n"
+             "print(asyncio.run(main(1), loop_factory=asyncio.EventLoop))\n"
+             "loop = asyncio.SelectorEventLoop()\n"
+             "print(loop.run_until_complete(main(2)))\n"
+             "loop.close()\n"
+             "with asyncio.Runner(loop_factory=asyncio.new_event_loop) as r:\n"
+             "    print(r.run(main(3)))\n"
+             "print(asyncio.run(main(4)))\n");
+    if (eryx_result_status(r) != ERYX_OK)
+        ERYX_TEST_FAIL_("%s", eryx_result_error(r, NULL));
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "2\n4\n6\n8\n");
+    eryx_result_free(r);
+    eryx_config_free(cfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -47,6 +78,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(text_is_utf8),
         ERYX_TEST_ENTRY(stdlib_modules_have_their_files),
         ERYX_TEST_ENTRY(tracebacks_through_the_stdlib_show_source_lines),
+        ERYX_TEST_ENTRY(the_standard_event_loops_work),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
