@@ -102,6 +102,44 @@ def _install_streams():
 _install_streams()
 
 
+# ------------------------------------------------------ C library gaps
+
+def _patch_locale_and_time():
+    """What WASI's C library lacks and ordinary code calls.
+
+    locale.setlocale: WASI knows only the C and C.UTF-8 locales, and
+    refused every other name; programs that set a locale at start-up
+    (setlocale(LC_ALL, '') or 'en_US.UTF-8') then failed.  A name the C
+    library refuses is accepted and behaves as C.UTF-8 (UTF-8 text, the C
+    locale's formatting), which is what a sandbox without locale data
+    offers.
+
+    time.tzset: the guest's local time is UTC (no TZ reaches it); tzset
+    exists, as on every POSIX CPython, and keeps it so."""
+    import locale
+    real_setlocale = locale.setlocale
+
+    def setlocale(category, locale_name=None):
+        try:
+            return real_setlocale(category, locale_name)
+        except locale.Error:
+            if locale_name is None:
+                raise
+            real_setlocale(category, "C.UTF-8")
+            return locale_name if isinstance(locale_name, str) else "C.UTF-8"
+
+    setlocale.__doc__ = real_setlocale.__doc__
+    locale.setlocale = setlocale
+    if not hasattr(time, "tzset"):
+        def tzset():
+            """Keep the local time zone: UTC in the sandbox."""
+
+        time.tzset = tzset
+
+
+_patch_locale_and_time()
+
+
 # ------------------------------------------------------------ event loop
 
 class CallbackError(Exception):

@@ -55,6 +55,7 @@ apt_install() {
             missing+=("$p")
     done
     command -v node >/dev/null || missing+=(nodejs)
+    python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
     command -v npm >/dev/null || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     [ "$install_apt" = 1 ] || die "missing packages: ${missing[*]}"
@@ -152,6 +153,18 @@ bzip2_orig="bzip2_$(upstream "$BZIP2_DEB_VERSION").orig.tar.gz"
 xz_orig="xz-utils_$(upstream "$XZ_DEB_VERSION").orig.tar.xz"
 sqlite_orig="sqlite3_$(upstream "$SQLITE_DEB_VERSION").orig.tar.xz"
 
+# fetch_wheel NAME VERSION FILE: a wheel from PyPI with pip, checked against
+# our pin like every download.
+fetch_wheel() {
+    local name=$1 ver=$2 file=$3
+    verified "$file" && return 0
+    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+        --dest "$dl" "$name==$ver" >/dev/null
+    verified "$file" || die "$file does not match deps/sha256sums"
+}
+
+tzdata_whl="tzdata-$TZDATA_VERSION-py2.py3-none-any.whl"
+fetch_wheel tzdata "$TZDATA_VERSION" "$tzdata_whl"
 fetch_deb wasi-libc "$WASI_LIBC_DEB_VERSION" "$wasi_file"
 fetch_source "python$PYTHON_VERSION" "$PYTHON_DEB_VERSION" "$py_orig"
 fetch_source zlib "$ZLIB_DEB_VERSION" "$zlib_orig"
@@ -162,7 +175,7 @@ fetch_source sqlite3 "$SQLITE_DEB_VERSION" "$sqlite_orig"
 # -------------------------------------------------------------- sysroot
 # Keyed by the pinned versions and by the recipe's revision: bump
 # RECIPE_REVISION whenever a step below changes what it builds.
-RECIPE_REVISION=1
+RECIPE_REVISION=2
 # Wizer's pins are left out: it is not part of the guest's build.
 key=$( (cat "$here/deps/versions.env" "$here/deps/sha256sums"; echo "$RECIPE_REVISION") |
     grep -v -i wizer | sha256sum | cut -c1-12)
@@ -260,7 +273,20 @@ build_sqlite() {
     # The amalgamation is generated with native tools; only it is cross-built.
     ./configure >/dev/null
     make -j"$jobs" sqlite3.c >/dev/null
-    $WCC -O2 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_MATH_FUNCTIONS -DSQLITE_OMIT_LOAD_EXTENSION \
+    # Debian's own sqlite3 options (debian/rules), less what WASI cannot
+    # have (extensions loaded at run time, threads), plus FTS5 and math.
+    $WCC -O2 -fno-strict-aliasing \
+        -DSQLITE_SECURE_DELETE -DSQLITE_ENABLE_COLUMN_METADATA \
+        -DSQLITE_ENABLE_FTS3 -DSQLITE_ENABLE_FTS3_PARENTHESIS \
+        -DSQLITE_ENABLE_FTS4 -DSQLITE_ENABLE_FTS5 \
+        -DSQLITE_ENABLE_RTREE -DSQLITE_SOUNDEX -DSQLITE_ENABLE_DBSTAT_VTAB \
+        -DSQLITE_ENABLE_DBPAGE_VTAB -DSQLITE_ALLOW_ROWID_IN_VIEW \
+        -DSQLITE_ENABLE_UPDATE_DELETE_LIMIT -DSQLITE_ENABLE_JSON1 \
+        -DSQLITE_LIKE_DOESNT_MATCH_BLOBS -DSQLITE_USE_URI \
+        -DSQLITE_MAX_SCHEMA_RETRY=25 -DSQLITE_ENABLE_PREUPDATE_HOOK \
+        -DSQLITE_ENABLE_SESSION -DSQLITE_ENABLE_STMTVTAB \
+        -DSQLITE_STRICT_SUBTYPE -DSQLITE_MAX_VARIABLE_NUMBER=250000 \
+        -DSQLITE_ENABLE_MATH_FUNCTIONS -DSQLITE_OMIT_LOAD_EXTENSION \
         -DSQLITE_THREADSAFE=0 -c sqlite3.c -o sqlite3.o
     $WAR rcs "$lib/libsqlite3.a" sqlite3.o
     cp sqlite3.h sqlite3ext.h "$inc/"
@@ -356,6 +382,12 @@ build_stdlib() {
     find "$stdlib" -name __pycache__ -prune -exec rm -rf {} +
     find "$stdlib" -type d -name tests -prune -exec rm -rf {} +
     cp "$pywasm"/build/lib.wasi-wasm32-"$pyver"/_sysconfigdata_*.py "$stdlib/"
+    # zoneinfo's time-zone data: the tzdata package, importable from the
+    # stdlib directory (the guest imports no site-packages).
+    "$py/cross-build/build/python" -E -s -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("tzdata/")])' \
+        "$dl/$tzdata_whl" "$stdlib"
     mkdir -p "$stdlib/site-packages"
     "$py/cross-build/build/python" -E -s -m compileall -q -j0 -o 0 \
         --invalidation-mode unchecked-hash "$stdlib" >/dev/null

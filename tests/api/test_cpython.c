@@ -71,6 +71,35 @@ ERYX_TEST(the_standard_event_loops_work)
     eryx_config_free(cfg);
 }
 
+/* Missing pieces that ordinary code uses: FTS3/FTS4 and R*Tree in sqlite
+   (built now with Debian's sqlite options), time-zone data for zoneinfo
+   (the tzdata package), locale.setlocale with any name, time.tzset. */
+ERYX_TEST(sqlite_zoneinfo_locale_and_tzset)
+{
+    run_expect(
+        "import sqlite3\n"
+        "c = sqlite3.connect(':memory:')\n"
+        "for m in ('fts3', 'fts4', 'fts5'):\n"
+        "    c.execute(f'create virtual table {m}_t using {m}(body)')\n"
+        "    c.execute(f'insert into {m}_t values (?)', ('hello world',))\n"
+        "    n = c.execute(f'select count(*) from {m}_t where {m}_t match ?',\n"
+        "                  ('hello',)).fetchone()[0]\n"
+        "    print(m, n)\n"
+        "c.execute('create virtual table r using rtree(id, a, b)')\n"
+        "import zoneinfo, datetime\n"
+        "paris = zoneinfo.ZoneInfo('Europe/Paris')\n"
+        "print(datetime.datetime(2026, 7, 1, tzinfo=paris).utcoffset(),\n"
+        "      datetime.datetime(2026, 1, 1, tzinfo=paris).utcoffset())\n"
+        "print(len(zoneinfo.available_timezones()) > 400)\n"
+        "import locale, time\n"
+        "print(locale.setlocale(locale.LC_ALL, 'en_US.UTF-8'))\n"
+        "print(locale.getpreferredencoding(False))\n"
+        "time.tzset()\n"
+        "print(time.tzname, time.localtime(0).tm_hour)\n",
+        "fts3 1\nfts4 1\nfts5 1\n2:00:00 1:00:00\nTrue\nen_US.UTF-8\nutf-8\n"
+        "('UTC', 'UTC') 0\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -79,6 +108,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(stdlib_modules_have_their_files),
         ERYX_TEST_ENTRY(tracebacks_through_the_stdlib_show_source_lines),
         ERYX_TEST_ENTRY(the_standard_event_loops_work),
+        ERYX_TEST_ENTRY(sqlite_zoneinfo_locale_and_tzset),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
