@@ -125,6 +125,20 @@ demo: host
 test: host
 	cd $(HOST) && ctest --output-on-failure -j $(JOBS)
 
+# CPython's own regression tests (Lib/test of the guest's exact source) in
+# the sandbox and on the native CPython of the same source: a table, and a
+# failure for any natively passing test that fails in the sandbox without a
+# reason in tests/conformance/expected-failures.txt.  conformance-ci runs
+# the subset CI runs (tests/conformance/modules-ci.txt).
+CONFORMANCE_ARGS ?=
+conformance: host
+	python3 tests/conformance/conformance.py --eryx $(HOST)/eryx \
+	    --native $(PYTHON_NATIVE) --stdlib $(STDLIB_DIR) \
+	    --tests $(PYTHON_SRC)/Lib/test --work $(BUILD)/conformance \
+	    $(CONFORMANCE_ARGS)
+conformance-ci:
+	$(MAKE) conformance CONFORMANCE_ARGS="--modules tests/conformance/modules-ci.txt"
+
 # ThreadSanitizer over the tests that use threads: 50 sandboxes on 4
 # threads, callbacks answered from foreign threads, cancellation, and the
 # callback workers and hubs alone, and the session pool.  Wasmtime is linked
