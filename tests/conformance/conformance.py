@@ -16,6 +16,7 @@ its reason, or the run fails (exit status 1).
 Prints a table (module, natively passing, passing in the sandbox) and a
 last line "conformance: P of N natively passing tests pass in the sandbox".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,13 +78,20 @@ sys.stdout.write({mark!r} + json.dumps(outcomes) + "\n")
 def run(cmd: list[str], env: dict[str, str], timeout: int) -> tuple[dict, str]:
     """Run one side; return its outcomes and, if it broke, why."""
     try:
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                           errors="replace", timeout=timeout)
+        p = subprocess.run(
+            cmd,
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {}, f"timed out after {timeout} s"
     for line in p.stdout.splitlines():
         if line.startswith(MARK):
-            return json.loads(line[len(MARK):]), ""
+            return json.loads(line[len(MARK) :]), ""
     tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
     return {}, f"exit {p.returncode}: {tail[0][:200]}"
 
@@ -123,15 +131,17 @@ def stage(stdlib: Path, tests: Path, work: Path) -> Path:
     shutil.copytree(stdlib, out)
     for p in out.rglob("*"):
         p.chmod(p.stat().st_mode | 0o200)
-    shutil.copytree(tests, out / "test",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(tests, out / "test", ignore=shutil.ignore_patterns("__pycache__"))
     # CPython skips all of test_asyncio on WASI (no sockets); the sandbox
     # runs the modules that need none, so the package-wide skip is lifted
     # here, and the tests that do need sockets skip or are listed.
     init = out / "test" / "test_asyncio" / "__init__.py"
-    init.write_text(init.read_text().replace(
-        "support.requires_working_socket(module=True)",
-        "pass  # eryx: the package-wide WASI skip is lifted"))
+    init.write_text(
+        init.read_text().replace(
+            "support.requires_working_socket(module=True)",
+            "pass  # eryx: the package-wide WASI skip is lifted",
+        )
+    )
     stamp.write_text(key)
     return out
 
@@ -143,8 +153,9 @@ def main() -> int:
     ap.add_argument("--stdlib", required=True, type=Path)
     ap.add_argument("--tests", required=True, type=Path)
     ap.add_argument("--work", required=True, type=Path)
-    ap.add_argument("--modules", type=Path,
-                    default=Path(__file__).with_name("modules.txt"))
+    ap.add_argument(
+        "--modules", type=Path, default=Path(__file__).with_name("modules.txt")
+    )
     ap.add_argument("--only", nargs="*", default=[])
     ap.add_argument("--timeout", type=int, default=900)
     args = ap.parse_args()
@@ -152,24 +163,36 @@ def main() -> int:
     here = Path(__file__).parent
     expected = load_expected(here / "expected-failures.txt")
     modules = args.only or [
-        m for m in (ln.split("#")[0].strip()
-                    for ln in args.modules.read_text().splitlines()) if m]
+        m
+        for m in (
+            ln.split("#")[0].strip() for ln in args.modules.read_text().splitlines()
+        )
+        if m
+    ]
     args.work.mkdir(parents=True, exist_ok=True)
     staged = stage(args.stdlib, args.tests, args.work)
 
     env = dict(os.environ, ERYX_STDLIB=str(staged))
-    native_env = {k: v for k, v in os.environ.items()
-                  if not k.startswith("PYTHON")}
+    native_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     rows, unexpected, total_native, total_ok = [], [], 0, 0
     start = time.monotonic()
     for name in modules:
         t0 = time.monotonic()
         code = DRIVER.format(name=name, mark=MARK)
-        native, why_n = run([args.native, "-E", "-c", code], native_env,
-                            args.timeout)
-        boxed, why_s = run([args.eryx, "--timeout", str(args.timeout * 1000),
-                            "--max-memory", str(1 << 30), "-c", code], env,
-                            args.timeout + 30)
+        native, why_n = run([args.native, "-E", "-c", code], native_env, args.timeout)
+        boxed, why_s = run(
+            [
+                args.eryx,
+                "--timeout",
+                str(args.timeout * 1000),
+                "--max-memory",
+                str(1 << 30),
+                "-c",
+                code,
+            ],
+            env,
+            args.timeout + 30,
+        )
         passing = [t for t, o in native.items() if o == "pass"]
         ok = [t for t in passing if boxed.get(t) == "pass"]
         total_native += len(passing)
@@ -180,26 +203,32 @@ def main() -> int:
         for side, got in (("native", native), ("sandbox", boxed)):
             for t, o in got.items():
                 if t.endswith("<load>"):
-                    why_n, why_s = ((o, why_s) if side == "native"
-                                    else (why_n, o))
+                    why_n, why_s = (o, why_s) if side == "native" else (why_n, o)
         note = why_s or why_n
         rows.append((name, len(passing), len(ok), note))
-        print(f"  {name}: {len(ok)}/{len(passing)} in "
-              f"{time.monotonic() - t0:.1f} s"
-              f"{'  (' + note + ')' if note else ''}", file=sys.stderr,
-              flush=True)
+        print(
+            f"  {name}: {len(ok)}/{len(passing)} in "
+            f"{time.monotonic() - t0:.1f} s"
+            f"{'  (' + note + ')' if note else ''}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     print("| module | natively passing | passing in the sandbox | ratio |")
     print("|---|---:|---:|---:|")
     for name, n, s, note in rows:
         ratio = f"{100 * s / n:.1f} %" if n else "n/a"
         print(f"| {name} | {n} | {s} | {ratio}{' ' + note if note else ''} |")
-    print(f"\n{len(unexpected)} natively passing tests fail in the sandbox "
-          f"without a listed reason ({time.monotonic() - start:.0f} s)")
+    print(
+        f"\n{len(unexpected)} natively passing tests fail in the sandbox "
+        f"without a listed reason ({time.monotonic() - start:.0f} s)"
+    )
     for t, outcome in unexpected:
         print(f"  UNEXPECTED {t}: {outcome}")
-    print(f"conformance: {total_ok} of {total_native} natively passing tests "
-          f"pass in the sandbox")
+    print(
+        f"conformance: {total_ok} of {total_native} natively passing tests "
+        f"pass in the sandbox"
+    )
     return 1 if unexpected else 0
 
 
