@@ -93,11 +93,10 @@ build_json(eryx__registry *reg, eryx_error *err)
     char *text = list ? cJSON_PrintUnformatted(list) : NULL;
     cJSON_Delete(list);
     if (text == NULL)
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        return eryx__fail_nomem(err);
     reg->list_json = eryx__strdup(text);
     cJSON_free(text);
-    return reg->list_json ? ERYX_OK
-                          : eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+    return reg->list_json ? ERYX_OK : eryx__fail_nomem(err);
 }
 
 eryx_status
@@ -145,7 +144,7 @@ eryx__registry_add(eryx__registry *reg,
             eryx__free(cb);
         }
         cJSON_Delete(parsed);
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        return eryx__fail_nomem(err);
     }
     cb->schema = parsed;
     cb->hook = eryx__hook_ref(hook);
@@ -168,7 +167,7 @@ eryx__registry_copy(eryx__registry *dst,
     dst->list_json = eryx__strdup(src->list_json ? src->list_json : "[]");
     if (dst->items == NULL || dst->list_json == NULL) {
         eryx__registry_clear(dst);
-        return eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        return eryx__fail_nomem(err);
     }
     for (size_t i = 0; i < src->count; i++)
         dst->items[i] = eryx__callback_ref(src->items[i]);

@@ -6,7 +6,6 @@
 
 #include "config/config.h"
 
-
 eryx_status
 eryx_config_new(eryx_config **out, eryx_error *err)
 {
@@ -262,7 +261,7 @@ eryx_config_add_callback(eryx_config *c,
                        "config, name and handler are required");
     } else if ((hook = eryx__hook_new((void (*)(void))fn, userdata,
                                       free_userdata)) == NULL) {
-        s = eryx__fail(err, ERYX_E_NOMEM, "out of memory");
+        s = eryx__fail_nomem(err);
     } else {
         s = eryx__registry_add(&c->settings.callbacks, name,
                                description ? description : "",

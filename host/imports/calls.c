@@ -7,15 +7,6 @@
 
 #include "imports/imports.h"
 
-/* A checked copy of guest bytes [ptr, ptr + len), NUL added. */
-static eryx_status
-copy_in(eryx__import_env *env, int32_t ptr, int32_t len, char **out)
-{
-    eryx_abi_string s = {(uint32_t)ptr, (uint32_t)len};
-    size_t n;
-    return eryx__guest_string(env->ctx, &env->memory, s, out, &n);
-}
-
 /* invoke-start(name_ptr, name_len, args_ptr, args_len) -> handle */
 static wasm_trap_t *
 invoke_start(eryx__import_env *env,
@@ -23,21 +14,22 @@ invoke_start(eryx__import_env *env,
              wasmtime_val_t *results)
 {
     char *name = NULL, *json = NULL;
-    eryx_status s = copy_in(env, args[0].of.i32, args[1].of.i32, &name);
-    if (s == ERYX_OK)
-        s = copy_in(env, args[2].of.i32, args[3].of.i32, &json);
-    if (s != ERYX_OK) {
+    size_t name_len, json_len;
+    wasm_trap_t *trap =
+        eryx__imports_copy(env, args[0].of.i32, args[1].of.i32, &name,
+                           &name_len, "invoke-start bounds");
+    if (trap == NULL)
+        trap = eryx__imports_copy(env, args[2].of.i32, args[3].of.i32, &json,
+                                  &json_len, "invoke-start bounds");
+    if (trap != NULL) {
         eryx__free(name);
-        return s == ERYX_E_ABI
-                   ? eryx__imports_violation(env->st, "invoke-start bounds")
-                   : eryx__imports_nomem(env->st);
+        return trap;
     }
     const eryx__settings *set = env->st->settings;
     bool nomem;
     uint32_t handle = eryx__hub_start(env->st->hub, &set->callbacks, &set->hub,
-                                      env->st->workers, name,
-                                      (size_t)(uint32_t)args[1].of.i32, json,
-                                      (size_t)(uint32_t)args[3].of.i32, &nomem);
+                                      env->st->workers, name, name_len, json,
+                                      json_len, &nomem);
     eryx__free(name);
     eryx__free(json);
     if (nomem)

@@ -52,6 +52,40 @@ eryx__imports_nomem(eryx__store *st)
     return wasmtime_trap_new(msg, sizeof msg - 1);
 }
 
+wasm_trap_t *
+eryx__imports_copy(eryx__import_env *env,
+                   int32_t ptr,
+                   int32_t len,
+                   char **out,
+                   size_t *out_len,
+                   const char *what)
+{
+    eryx_abi_string s = {(uint32_t)ptr, (uint32_t)len};
+    size_t n;
+    eryx_status c = eryx__guest_string(env->ctx, &env->memory, s, out, &n);
+    if (out_len != NULL)
+        *out_len = n;
+    if (c == ERYX_OK)
+        return NULL;
+    return c == ERYX_E_ABI ? eryx__imports_violation(env->st, what)
+                           : eryx__imports_nomem(env->st);
+}
+
+wasm_trap_t *
+eryx__imports_output(eryx__import_env *env,
+                     int stream,
+                     uint32_t ptr,
+                     uint32_t len,
+                     const char *what)
+{
+    if (!eryx__guest_check(env->ctx, &env->memory, ptr, len))
+        return eryx__imports_violation(env->st, what);
+    const uint8_t *base = wasmtime_memory_data(env->ctx, &env->memory);
+    if (!eryx__store_output(env->st, stream, (const char *)base + ptr, len))
+        return eryx__imports_stop(env->st);
+    return NULL;
+}
+
 /* What Wasmtime calls for every import: the shared prologue, then the
    import's body (`data` is its table entry). */
 static wasm_trap_t *

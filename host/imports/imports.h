@@ -87,6 +87,24 @@ typedef struct eryx__import {
 /* Define every import in `linker` (shadowing WASI's where eryx replaces
    them). */
 eryx_status eryx__imports_define(wasmtime_linker_t *linker, eryx_error *err);
+/* A checked copy of guest bytes [ptr, ptr + len), NUL added, into *out (the
+   caller frees it) and its length into *len (may be NULL).  On failure the
+   trap to return: a violation named `what`, or the host out of memory. */
+wasm_trap_t *eryx__imports_copy(eryx__import_env *env,
+                                int32_t ptr,
+                                int32_t len,
+                                char **out,
+                                size_t *out_len,
+                                const char *what);
+/* Guest bytes [ptr, ptr + len) as output to `stream`, passed on straight
+   from guest memory (the handler runs before the guest continues, so they
+   cannot change under it).  NULL, or the trap to return: a violation named
+   `what`, or a stop at the output limit. */
+wasm_trap_t *eryx__imports_output(eryx__import_env *env,
+                                  int stream,
+                                  uint32_t ptr,
+                                  uint32_t len,
+                                  const char *what);
 /* Trap: the guest broke the ABI (recorded in `st`, which may be NULL). */
 wasm_trap_t *eryx__imports_violation(eryx__store *st, const char *what);
 /* Trap: the execute was stopped (timeout, cancel, output limit). */

@@ -32,12 +32,10 @@ report_trace(eryx__import_env *env,
         return NULL; /* tracing was not asked for; ignore */
     char *json = NULL;
     size_t len;
-    eryx_abi_string s = {(uint32_t)args[1].of.i32, (uint32_t)args[2].of.i32};
-    eryx_status c = eryx__guest_string(env->ctx, &env->memory, s, &json, &len);
-    if (c != ERYX_OK)
-        return c == ERYX_E_ABI
-                   ? eryx__imports_violation(env->st, "report-trace bounds")
-                   : eryx__imports_nomem(env->st);
+    wasm_trap_t *trap = eryx__imports_copy(env, args[1].of.i32, args[2].of.i32,
+                                           &json, &len, "report-trace bounds");
+    if (trap != NULL)
+        return trap;
     cJSON *event = cJSON_ParseWithLength(json, len);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(event, "event");
     for (size_t i = 0;
@@ -64,15 +62,9 @@ report_output(eryx__import_env *env,
     int32_t stream = args[0].of.i32;
     if (stream != ERYX_STDOUT && stream != ERYX_STDERR)
         return eryx__imports_violation(env->st, "report-output stream");
-    uint32_t ptr = (uint32_t)args[1].of.i32, len = (uint32_t)args[2].of.i32;
-    if (!eryx__guest_check(env->ctx, &env->memory, ptr, len))
-        return eryx__imports_violation(env->st, "report-output bounds");
-    /* Output is passed on straight from guest memory: the handler runs
-       before the guest continues, so the bytes cannot change under it. */
-    const uint8_t *base = wasmtime_memory_data(env->ctx, &env->memory);
-    if (!eryx__store_output(env->st, stream, (const char *)base + ptr, len))
-        return eryx__imports_stop(env->st);
-    return NULL;
+    return eryx__imports_output(env, stream, (uint32_t)args[1].of.i32,
+                                (uint32_t)args[2].of.i32,
+                                "report-output bounds");
 }
 
 const eryx__import eryx__report_imports[] = {

@@ -171,12 +171,10 @@ fd_write(eryx__import_env *env,
             const uint8_t *v = iov + (size_t)k * WASI_IOVEC_SIZE;
             uint32_t buf = (uint32_t)eryx__le_get(v, 4);
             uint32_t len = (uint32_t)eryx__le_get(v + 4, 4);
-            if (!eryx__guest_check(env->ctx, &env->memory, buf, len))
-                return eryx__imports_violation(env->st, "fd_write buffer");
-            /* Passed on straight from guest memory, as report-output. */
-            const uint8_t *base = wasmtime_memory_data(env->ctx, &env->memory);
-            if (!eryx__store_output(env->st, fd, (const char *)base + buf, len))
-                return eryx__imports_stop(env->st);
+            wasm_trap_t *trap =
+                eryx__imports_output(env, fd, buf, len, "fd_write buffer");
+            if (trap != NULL)
+                return trap;
             total += len;
         }
     }
