@@ -13,8 +13,9 @@
 
 #include "core/internal.h"
 
-/* Allocations made, and the count at which one fails (0: none).  Both
-   atomic; the check costs one load when no failure is armed. */
+/* The count at which an allocation fails (0: none armed), and the
+   allocations made while one is armed.  Both atomic; when none is armed
+   the check is one load, and no allocation writes shared memory. */
 static uint64_t made, fail_at;
 
 static _Thread_local unsigned failures;
@@ -22,11 +23,11 @@ static _Thread_local unsigned failures;
 static bool
 injected_failure(void)
 {
-    uint64_t n = __atomic_add_fetch(&made, 1, __ATOMIC_RELAXED);
     uint64_t at = __atomic_load_n(&fail_at, __ATOMIC_RELAXED);
-    if (at == 0 || n != at)
+    if (at == 0 || __atomic_add_fetch(&made, 1, __ATOMIC_RELAXED) != at ||
+        !__atomic_compare_exchange_n(&fail_at, &at, 0, false, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
         return false;
-    __atomic_store_n(&fail_at, 0, __ATOMIC_RELAXED);
     failures++;
     return true;
 }

@@ -32,7 +32,9 @@ unsigned eryx__alloc_failures(void);
 void eryx__alloc_init(void);
 /* Test hook: the `n`th allocation from now on fails (1: the next one), and
    every allocation after it succeeds again; 0 turns failures off.  Returns
-   how many allocations were made since the previous call.  Thread-safe. */
+   how many allocations were made since the previous call while a failure
+   was armed: fewer than its `n` when the failure was never reached, `n`
+   when it was.  Thread-safe. */
 uint64_t eryx__alloc_fail_nth(uint64_t n);
 
 /* ---- status.c ---- */
