@@ -51,7 +51,7 @@ $(BUILD)/guest/runtime_py.h: guest/runtime.py
 # One object per file of guest/; only init.c embeds runtime.py and reads
 # PREIMPORT.
 GUEST_OBJS := $(BUILD)/guest/exports.o $(BUILD)/guest/host_module.o \
-    $(BUILD)/guest/init.o
+    $(BUILD)/guest/init.o $(BUILD)/guest/tz.o
 
 $(BUILD)/guest/%.o: guest/%.c guest/runtime.h abi/eryx_abi.h $(DEPS_MK)
 	@mkdir -p $(@D)

@@ -114,8 +114,11 @@ def _patch_locale_and_time():
     locale's formatting), which is what a sandbox without locale data
     offers.
 
-    time.tzset: the guest's local time is UTC (no TZ reaches it); tzset
-    exists, as on every POSIX CPython, and keeps it so."""
+    time.tzset: WASI's C library had no time zones; guest/tz.c gives it
+    TZ (POSIX rules and zone names from the tzdata package; UTC when TZ
+    is unset).  tzset recomputes time.timezone, altzone, daylight and
+    tzname from the C library's local time, as CPython's init_timezone
+    does on platforms without a tzname variable."""
     import locale
     real_setlocale = locale.setlocale
 
@@ -132,7 +135,20 @@ def _patch_locale_and_time():
     locale.setlocale = setlocale
     if not hasattr(time, "tzset"):
         def tzset():
-            """Keep the local time zone: UTC in the sandbox."""
+            """Initialize, or reinitialize, the local timezone to the value
+            of the environment variable TZ."""
+            year = (365 * 24 + 6) * 3600
+            t = (int(time.time()) // year) * year
+            jan = time.localtime(t)
+            jul = time.localtime(t + year // 2)
+            janzone, julzone = -jan.tm_gmtoff, -jul.tm_gmtoff
+            if janzone < julzone:  # DST is reversed in the southern hemisphere
+                time.timezone, time.altzone = julzone, janzone
+                time.tzname = (jul.tm_zone, jan.tm_zone)
+            else:
+                time.timezone, time.altzone = janzone, julzone
+                time.tzname = (jan.tm_zone, jul.tm_zone)
+            time.daylight = int(janzone != julzone)
 
         time.tzset = tzset
 

@@ -100,6 +100,46 @@ ERYX_TEST(sqlite_zoneinfo_locale_and_tzset)
         "('UTC', 'UTC') 0\n");
 }
 
+/* Local time followed no TZ: WASI's C library answered UTC for every
+   zone, so time.tzset could not work.  guest/tz.c gives it POSIX rules and
+   zone names (from the tzdata package); a bad or hostile TZ means UTC. */
+ERYX_TEST(local_time_follows_tz)
+{
+    run_expect(
+        "import os, time, datetime\n"
+        "xmas = 1040774400\n"
+        "def show(tz):\n"
+        "    os.environ['TZ'] = tz\n"
+        "    time.tzset()\n"
+        "    lt = time.localtime(xmas)\n"
+        "    print(time.tzname, time.timezone, time.altzone, time.daylight,\n"
+        "          lt.tm_hour, lt.tm_isdst, time.strftime('%Z %z', lt),\n"
+        "          time.mktime(lt) == xmas)\n"
+        "for tz in ('EST+05EDT,M4.1.0,M10.5.0', 'AEST-10AEDT-11,M10.5.0,M3.5.0',\n"
+        "           'Europe/Kyiv', ':Asia/Tokyo', '<+0330>-3:30', 'UTC+0',\n"
+        "           'No/Such_Zone', '../../../etc/passwd', 'X' * 5000, ''):\n"
+        "    show(tz)\n"
+        "os.environ['TZ'] = 'America/New_York'\n"
+        "time.tzset()\n"
+        "print(datetime.datetime(2024, 7, 1, 12).astimezone(),\n"
+        "      time.localtime(4e9).tm_zone)\n"
+        "del os.environ['TZ']\n"
+        "time.tzset()\n"
+        "print(time.tzname, time.localtime(0).tm_hour)\n",
+        "('EST', 'EDT') 18000 14400 1 19 0 EST -0500 True\n"
+        "('AEST', 'AEDT') -36000 -39600 1 11 1 AEDT +1100 True\n"
+        "('EET', 'EEST') -7200 -10800 1 2 0 EET +0200 True\n"
+        "('JST', 'JST') -32400 -32400 0 9 0 JST +0900 True\n"
+        "('+0330', '+0330') -12600 -12600 0 3 0 +0330 +0330 True\n"
+        "('UTC', 'UTC') 0 0 0 0 0 UTC +0000 True\n"
+        "('UTC', 'UTC') 0 0 0 0 0 UTC +0000 True\n"
+        "('UTC', 'UTC') 0 0 0 0 0 UTC +0000 True\n"
+        "('UTC', 'UTC') 0 0 0 0 0 UTC +0000 True\n"
+        "('UTC', 'UTC') 0 0 0 0 0 UTC +0000 True\n"
+        "2024-07-01 12:00:00-04:00 EDT\n"
+        "('UTC', 'UTC') 0\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -109,6 +149,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(tracebacks_through_the_stdlib_show_source_lines),
         ERYX_TEST_ENTRY(the_standard_event_loops_work),
         ERYX_TEST_ENTRY(sqlite_zoneinfo_locale_and_tzset),
+        ERYX_TEST_ENTRY(local_time_follows_tz),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
