@@ -31,14 +31,19 @@
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
-#define ZONEINFO_DIR \
-    "/lib/python" STR(PY_MAJOR_VERSION) "." STR(PY_MINOR_VERSION) "/tzdata/zoneinfo/"
+#define ZONEINFO_DIR                             \
+    "/lib/python" STR(PY_MAJOR_VERSION) "." STR( \
+        PY_MINOR_VERSION) "/tzdata/zoneinfo/"
 
 const char __utc[] = "UTC";
 
 /* musl's internal interface (src/time/time_impl.h). */
-void __secs_to_zone(long long t, int local, int *isdst, long *offset,
-                    long *oppoff, const char **zonename);
+void __secs_to_zone(long long t,
+                    int local,
+                    int *isdst,
+                    long *offset,
+                    long *oppoff,
+                    const char **zonename);
 const char *__tm_to_tzname(const struct tm *tm);
 
 /* ------------------------------------------------------------ names */
@@ -50,33 +55,46 @@ const char *__tm_to_tzname(const struct tm *tm);
 static char names[NAMES_MAX][NAME_LEN];
 static int nnames;
 
-static const char *intern(const char *s, size_t len) {
-    if (len >= NAME_LEN) len = NAME_LEN - 1;
+static const char *
+intern(const char *s, size_t len)
+{
+    if (len >= NAME_LEN)
+        len = NAME_LEN - 1;
     for (int i = 0; i < nnames; i++)
-        if (strncmp(names[i], s, len) == 0 && names[i][len] == '\0') return names[i];
-    if (nnames == NAMES_MAX) return "???";
+        if (strncmp(names[i], s, len) == 0 && names[i][len] == '\0')
+            return names[i];
+    if (nnames == NAMES_MAX)
+        return "???";
     memcpy(names[nnames], s, len);
     names[nnames][len] = '\0';
     return names[nnames++];
 }
 
-static int interned(const char *p) {
+static int
+interned(const char *p)
+{
     return p >= names[0] && p < names[0] + sizeof names;
 }
 
 /* ------------------------------------------------------ calendar math */
 
-static long long floor_div(long long a, long long b) {
+static long long
+floor_div(long long a, long long b)
+{
     long long q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int is_leap(long long y) {
+static int
+is_leap(long long y)
+{
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; m 1..12). */
-static long long days_from_civil(long long y, int m, int d) {
+static long long
+days_from_civil(long long y, int m, int d)
+{
     y -= m <= 2;
     long long era = floor_div(y, 400);
     long long yoe = y - era * 400;
@@ -85,7 +103,9 @@ static long long days_from_civil(long long y, int m, int d) {
     return era * 146097 + doe - 719468;
 }
 
-static long long year_of_days(long long z) {
+static long long
+year_of_days(long long z)
+{
     z += 719468;
     long long era = floor_div(z, 146097);
     long long doe = z - era * 146097;
@@ -95,7 +115,9 @@ static long long year_of_days(long long z) {
     return yoe + era * 400 + (mp >= 10);
 }
 
-static int days_in_month(long long y, int m) {
+static int
+days_in_month(long long y, int m)
+{
     static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return dim[m - 1] + (m == 2 && is_leap(y));
 }
@@ -120,91 +142,129 @@ struct span {
     size_t len;
 };
 
-static const char *parse_name(const char *p, struct span *name) {
+static const char *
+parse_name(const char *p, struct span *name)
+{
     const char *s;
     size_t len;
     if (*p == '<') {
         s = ++p;
-        while (*p && *p != '>' && (isalnum((unsigned char)*p) || *p == '+' || *p == '-')) p++;
-        if (*p != '>') return NULL;
+        while (*p && *p != '>' &&
+               (isalnum((unsigned char)*p) || *p == '+' || *p == '-'))
+            p++;
+        if (*p != '>')
+            return NULL;
         len = (size_t)(p++ - s);
     } else {
         s = p;
-        while (isalpha((unsigned char)*p)) p++;
+        while (isalpha((unsigned char)*p))
+            p++;
         len = (size_t)(p - s);
     }
-    if (len < 3) return NULL;
+    if (len < 3)
+        return NULL;
     *name = (struct span){s, len};
     return p;
 }
 
-static const char *parse_number(const char *p, long max, long *out) {
+static const char *
+parse_number(const char *p, long max, long *out)
+{
     long v = 0;
-    if (!isdigit((unsigned char)*p)) return NULL;
+    if (!isdigit((unsigned char)*p))
+        return NULL;
     while (isdigit((unsigned char)*p)) {
         v = v * 10 + (*p++ - '0');
-        if (v > max) return NULL;
+        if (v > max)
+            return NULL;
     }
     *out = v;
     return p;
 }
 
 /* [+-]hh[:mm[:ss]], hours up to 167 (RFC 8536's extension). */
-static const char *parse_offset(const char *p, long *out) {
+static const char *
+parse_offset(const char *p, long *out)
+{
     long sign = 1, h, m = 0, s = 0;
-    if (*p == '+' || *p == '-') sign = *p++ == '-' ? -1 : 1;
-    if (!(p = parse_number(p, 167, &h))) return NULL;
-    if (*p == ':' && !(p = parse_number(p + 1, 59, &m))) return NULL;
-    if (*p == ':' && !(p = parse_number(p + 1, 59, &s))) return NULL;
+    if (*p == '+' || *p == '-')
+        sign = *p++ == '-' ? -1 : 1;
+    if (!(p = parse_number(p, 167, &h)))
+        return NULL;
+    if (*p == ':' && !(p = parse_number(p + 1, 59, &m)))
+        return NULL;
+    if (*p == ':' && !(p = parse_number(p + 1, 59, &s)))
+        return NULL;
     *out = sign * (h * 3600 + m * 60 + s);
     return p;
 }
 
-static const char *parse_rule(const char *p, struct rule *r) {
+static const char *
+parse_rule(const char *p, struct rule *r)
+{
     long a, b, c;
     memset(r, 0, sizeof *r);
     if (*p == 'J') {
-        if (!(p = parse_number(p + 1, 365, &a)) || a < 1) return NULL;
+        if (!(p = parse_number(p + 1, 365, &a)) || a < 1)
+            return NULL;
         r->kind = 'J', r->n = (int)a;
     } else if (*p == 'M') {
-        if (!(p = parse_number(p + 1, 12, &a)) || a < 1 || *p != '.') return NULL;
-        if (!(p = parse_number(p + 1, 5, &b)) || b < 1 || *p != '.') return NULL;
-        if (!(p = parse_number(p + 1, 6, &c))) return NULL;
+        if (!(p = parse_number(p + 1, 12, &a)) || a < 1 || *p != '.')
+            return NULL;
+        if (!(p = parse_number(p + 1, 5, &b)) || b < 1 || *p != '.')
+            return NULL;
+        if (!(p = parse_number(p + 1, 6, &c)))
+            return NULL;
         r->kind = 'M', r->m = (int)a, r->w = (int)b, r->d = (int)c;
     } else {
-        if (!(p = parse_number(p, 365, &a))) return NULL;
+        if (!(p = parse_number(p, 365, &a)))
+            return NULL;
         r->kind = 'D', r->n = (int)a;
     }
     r->time = 7200;
-    if (*p == '/' && !(p = parse_offset(p + 1, &r->time))) return NULL;
+    if (*p == '/' && !(p = parse_offset(p + 1, &r->time)))
+        return NULL;
     return p;
 }
 
-static int parse_posix_spans(const char *p, struct posix *z, struct span *std,
+static int parse_posix_spans(const char *p,
+                             struct posix *z,
+                             struct span *std,
                              struct span *dst);
 
 /* A whole POSIX TZ string; 0 on success.  Names are interned only then,
    so that failed attempts do not fill the table. */
-static int parse_posix(const char *p, struct posix *z) {
+static int
+parse_posix(const char *p, struct posix *z)
+{
     struct span std, dst;
     memset(z, 0, sizeof *z);
-    if (parse_posix_spans(p, z, &std, &dst) != 0) return -1;
+    if (parse_posix_spans(p, z, &std, &dst) != 0)
+        return -1;
     z->std_name = intern(std.s, std.len);
     z->dst_name = z->has_dst ? intern(dst.s, dst.len) : NULL;
     return 0;
 }
 
-static int parse_posix_spans(const char *p, struct posix *z, struct span *std,
-                             struct span *dst) {
+static int
+parse_posix_spans(const char *p,
+                  struct posix *z,
+                  struct span *std,
+                  struct span *dst)
+{
     long off;
-    if (!(p = parse_name(p, std)) || !(p = parse_offset(p, &off))) return -1;
+    if (!(p = parse_name(p, std)) || !(p = parse_offset(p, &off)))
+        return -1;
     z->std_off = -off;
-    if (*p == '\0') return 0;
-    if (!(p = parse_name(p, dst))) return -1;
+    if (*p == '\0')
+        return 0;
+    if (!(p = parse_name(p, dst)))
+        return -1;
     z->has_dst = 1;
     z->dst_off = z->std_off + 3600;
     if (*p && *p != ',') {
-        if (!(p = parse_offset(p, &off))) return -1;
+        if (!(p = parse_offset(p, &off)))
+            return -1;
         z->dst_off = -off;
     }
     if (*p == '\0') { /* no rule: the US rule, as glibc and musl assume */
@@ -212,13 +272,17 @@ static int parse_posix_spans(const char *p, struct posix *z, struct span *std,
         z->end = (struct rule){'M', 0, 11, 1, 0, 7200};
         return 0;
     }
-    if (*p != ',' || !(p = parse_rule(p + 1, &z->start))) return -1;
-    if (*p != ',' || !(p = parse_rule(p + 1, &z->end))) return -1;
+    if (*p != ',' || !(p = parse_rule(p + 1, &z->start)))
+        return -1;
+    if (*p != ',' || !(p = parse_rule(p + 1, &z->end)))
+        return -1;
     return *p == '\0' ? 0 : -1;
 }
 
 /* Local seconds (at offset 0) at which rule r fires in year y. */
-static long long rule_local(long long y, const struct rule *r) {
+static long long
+rule_local(long long y, const struct rule *r)
+{
     long long day;
     if (r->kind == 'J') {
         day = days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60);
@@ -228,7 +292,8 @@ static long long rule_local(long long y, const struct rule *r) {
         long long first = days_from_civil(y, r->m, 1);
         int wday1 = (int)((first % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
         int mday = 1 + (r->d - wday1 + 7) % 7 + (r->w - 1) * 7;
-        while (mday > days_in_month(y, r->m)) mday -= 7;
+        while (mday > days_in_month(y, r->m))
+            mday -= 7;
         day = first + mday - 1;
     }
     return day * 86400 + r->time;
@@ -240,7 +305,9 @@ struct info {
     const char *name;
 };
 
-static void posix_info(const struct posix *z, long long t, struct info *out) {
+static void
+posix_info(const struct posix *z, long long t, struct info *out)
+{
     int dst = 0;
     if (z->has_dst) {
         long long y = year_of_days(floor_div(t + z->std_off, 86400));
@@ -263,8 +330,8 @@ struct ttype {
 };
 
 static struct {
-    char *key;          /* the TZ string this zone was made from */
-    int has_rule;       /* POSIX rule (whole zone, or past the table) */
+    char *key;    /* the TZ string this zone was made from */
+    int has_rule; /* POSIX rule (whole zone, or past the table) */
     struct posix rule;
     long long *times;   /* transitions, ascending */
     unsigned char *idx; /* type of each transition */
@@ -273,15 +340,22 @@ static struct {
     int ntypes;
 } zone;
 
-static uint32_t be32(const unsigned char *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+static uint32_t
+be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
 }
 
-static long long be64(const unsigned char *p) {
+static long long
+be64(const unsigned char *p)
+{
     return (long long)((uint64_t)be32(p) << 32 | be32(p + 4));
 }
 
-static void zone_clear(void) {
+static void
+zone_clear(void)
+{
     free(zone.key);
     free(zone.times);
     free(zone.idx);
@@ -290,23 +364,29 @@ static void zone_clear(void) {
 }
 
 /* Parses a TZif file (RFC 8536) into `zone`; 0 on success. */
-static int parse_tzif(const unsigned char *b, size_t n) {
+static int
+parse_tzif(const unsigned char *b, size_t n)
+{
     uint32_t cnt[6];
     size_t tsize = 4;
-    if (n < 44 || memcmp(b, "TZif", 4) != 0) return -1;
+    if (n < 44 || memcmp(b, "TZif", 4) != 0)
+        return -1;
     for (;;) {
-        for (int i = 0; i < 6; i++) cnt[i] = be32(b + 20 + 4 * i);
+        for (int i = 0; i < 6; i++)
+            cnt[i] = be32(b + 20 + 4 * i);
         /* isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt */
         if (cnt[3] > 100000 || cnt[4] == 0 || cnt[4] > 256 || cnt[5] > 65536 ||
             cnt[2] > 100000 || cnt[0] > 256 || cnt[1] > 256)
             return -1;
         size_t body = cnt[3] * tsize + cnt[3] + cnt[4] * 6 + cnt[5] +
                       cnt[2] * (tsize + 4) + cnt[1] + cnt[0];
-        if (n - 44 < body) return -1;
+        if (n - 44 < body)
+            return -1;
         if (tsize == 4 && b[4] >= '2') { /* skip to the 64-bit data */
             b += 44 + body, n -= 44 + body;
             tsize = 8;
-            if (n < 44 || memcmp(b, "TZif", 4) != 0) return -1;
+            if (n < 44 || memcmp(b, "TZif", 4) != 0)
+                return -1;
             continue;
         }
         break;
@@ -316,22 +396,27 @@ static int parse_tzif(const unsigned char *b, size_t n) {
     zone.times = malloc(sizeof *zone.times * (size_t)(nt ? nt : 1));
     zone.idx = malloc((size_t)(nt ? nt : 1));
     zone.types = malloc(sizeof *zone.types * (size_t)ny);
-    if (!zone.times || !zone.idx || !zone.types) return -1;
+    if (!zone.times || !zone.idx || !zone.types)
+        return -1;
     for (int i = 0; i < nt; i++, p += tsize) {
         zone.times[i] = tsize == 8 ? be64(p) : (long long)(int32_t)be32(p);
-        if (i > 0 && zone.times[i] <= zone.times[i - 1]) return -1;
+        if (i > 0 && zone.times[i] <= zone.times[i - 1])
+            return -1;
     }
     for (int i = 0; i < nt; i++, p++) {
-        if (*p >= ny) return -1;
+        if (*p >= ny)
+            return -1;
         zone.idx[i] = *p;
     }
     const unsigned char *chars = p + 6 * (size_t)ny;
     for (int i = 0; i < ny; i++, p += 6) {
         int32_t off = (int32_t)be32(p);
         size_t at = p[5];
-        if (off < -89999 || off > 93599 || at >= cnt[5]) return -1;
+        if (off < -89999 || off > 93599 || at >= cnt[5])
+            return -1;
         size_t len = strnlen((const char *)chars + at, cnt[5] - at);
-        zone.types[i] = (struct ttype){off, p[4] != 0, intern((const char *)chars + at, len)};
+        zone.types[i] = (struct ttype){off, p[4] != 0,
+                                       intern((const char *)chars + at, len)};
     }
     zone.ntimes = nt, zone.ntypes = ny;
     p = chars + cnt[5] + cnt[2] * (tsize + 4) + cnt[1] + cnt[0];
@@ -351,79 +436,108 @@ static int parse_tzif(const unsigned char *b, size_t n) {
 
 /* A zone name is looked up only below the zoneinfo directories: no "..",
    no absolute path other than a zoneinfo file. */
-static int load_file(const char *name) {
+static int
+load_file(const char *name)
+{
     static const char *const dirs[] = {ZONEINFO_DIR, "/usr/share/zoneinfo/"};
     size_t len = strlen(name);
-    if (len == 0 || len > 200 || name[0] == '/' || strstr(name, "..")) return -1;
+    if (len == 0 || len > 200 || name[0] == '/' || strstr(name, ".."))
+        return -1;
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         char path[256];
         snprintf(path, sizeof path, "%s%s", dirs[i], name);
         FILE *f = fopen(path, "rb");
-        if (!f) continue;
+        if (!f)
+            continue;
         enum { MAX_FILE = 1 << 16 }; /* the largest zone file is under 4 KiB */
         unsigned char *buf = malloc(MAX_FILE);
         size_t n = buf ? fread(buf, 1, MAX_FILE, f) : 0;
         int bad = !buf || !feof(f) || parse_tzif(buf, n) != 0;
         fclose(f);
         free(buf);
-        if (bad) zone_clear();
+        if (bad)
+            zone_clear();
         return bad ? -1 : 0;
     }
     return -1;
 }
 
 /* Makes `zone` follow the current TZ. */
-static void zone_update(void) {
+static void
+zone_update(void)
+{
     const char *tz = getenv("TZ");
-    if (!tz) tz = "";
-    if (zone.key && strcmp(zone.key, tz) == 0) return;
+    if (!tz)
+        tz = "";
+    if (zone.key && strcmp(zone.key, tz) == 0)
+        return;
     zone_clear();
     zone.key = strdup(tz);
-    if (!zone.key) return; /* out of memory: UTC, and try again next time */
+    if (!zone.key)
+        return; /* out of memory: UTC, and try again next time */
     const char *s = tz[0] == ':' ? tz + 1 : tz;
-    if (!*s) return;
+    if (!*s)
+        return;
     if (parse_posix(s, &zone.rule) == 0) {
         zone.has_rule = 1;
         return;
     }
     char *key = zone.key;
     zone.key = NULL;
-    if (load_file(s) != 0) zone_clear();
+    if (load_file(s) != 0)
+        zone_clear();
     zone.key = key;
 }
 
 /* Offset of the other kind (standard or daylight) near transition i. */
-static long tzif_opp(int i, const struct ttype *ty) {
+static long
+tzif_opp(int i, const struct ttype *ty)
+{
     for (int j = i - 1; j >= 0; j--)
-        if (zone.types[zone.idx[j]].isdst != ty->isdst) return zone.types[zone.idx[j]].off;
+        if (zone.types[zone.idx[j]].isdst != ty->isdst)
+            return zone.types[zone.idx[j]].off;
     for (int j = i + 1; j < zone.ntimes; j++)
-        if (zone.types[zone.idx[j]].isdst != ty->isdst) return zone.types[zone.idx[j]].off;
+        if (zone.types[zone.idx[j]].isdst != ty->isdst)
+            return zone.types[zone.idx[j]].off;
     return ty->off;
 }
 
-static void utc_info(long long t, struct info *out) {
+static void
+utc_info(long long t, struct info *out)
+{
     zone_update();
     if (zone.ntypes == 0 && !zone.has_rule) {
         *out = (struct info){0, 0, 0, __utc};
         return;
     }
-    if (zone.has_rule && (zone.ntypes == 0 || (zone.ntimes > 0 && t >= zone.times[zone.ntimes - 1]))) {
+    if (zone.has_rule &&
+        (zone.ntypes == 0 ||
+         (zone.ntimes > 0 && t >= zone.times[zone.ntimes - 1]))) {
         posix_info(&zone.rule, t, out);
         return;
     }
     int lo = 0, hi = zone.ntimes; /* first transition after t */
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
-        if (zone.times[mid] <= t) lo = mid + 1;
-        else hi = mid;
+        if (zone.times[mid] <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     int i = lo - 1;
     const struct ttype *ty = &zone.types[i >= 0 ? zone.idx[i] : 0];
-    *out = (struct info){ty->isdst, ty->off, tzif_opp(i >= 0 ? i : 0, ty), ty->name};
+    *out = (struct info){ty->isdst, ty->off, tzif_opp(i >= 0 ? i : 0, ty),
+                         ty->name};
 }
 
-void __secs_to_zone(long long t, int local, int *isdst, long *offset,
-                    long *oppoff, const char **zonename) {
+void
+__secs_to_zone(long long t,
+               int local,
+               int *isdst,
+               long *offset,
+               long *oppoff,
+               const char **zonename)
+{
     struct info a;
     utc_info(t, &a);
     if (local) { /* t is a wall-clock time: find the instant that shows it */
@@ -437,23 +551,30 @@ void __secs_to_zone(long long t, int local, int *isdst, long *offset,
     }
     *isdst = a.isdst;
     *offset = a.off;
-    if (oppoff) *oppoff = a.opp;
+    if (oppoff)
+        *oppoff = a.opp;
     *zonename = a.name;
 }
 
-const char *__tm_to_tzname(const struct tm *tm) {
+const char *
+__tm_to_tzname(const struct tm *tm)
+{
     const char *p = tm->__tm_zone;
-    if (p == __utc || interned(p)) return p;
+    if (p == __utc || interned(p))
+        return p;
     /* A tm filled by the program: its name if it is a known one, else the
        current zone's name for its isdst. */
     if (p) {
         for (int i = 0; i < nnames; i++)
-            if (strcmp(names[i], p) == 0) return names[i];
+            if (strcmp(names[i], p) == 0)
+                return names[i];
     }
     zone_update();
     if (zone.has_rule && zone.ntypes == 0)
-        return tm->tm_isdst > 0 && zone.rule.has_dst ? zone.rule.dst_name : zone.rule.std_name;
+        return tm->tm_isdst > 0 && zone.rule.has_dst ? zone.rule.dst_name
+                                                     : zone.rule.std_name;
     for (int i = zone.ntypes - 1; i >= 0; i--)
-        if (zone.types[i].isdst == (tm->tm_isdst > 0)) return zone.types[i].name;
+        if (zone.types[i].isdst == (tm->tm_isdst > 0))
+            return zone.types[i].name;
     return __utc;
 }
