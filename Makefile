@@ -51,11 +51,20 @@ $(BUILD)/guest/runtime_py.h: guest/runtime.py
 # One object per file of guest/; only init.c embeds runtime.py and reads
 # PREIMPORT.
 GUEST_OBJS := $(BUILD)/guest/exports.o $(BUILD)/guest/host_module.o \
-    $(BUILD)/guest/init.o $(BUILD)/guest/tz.o
+    $(BUILD)/guest/init.o $(BUILD)/guest/tz.o $(BUILD)/guest/uuid.o \
+    $(BUILD)/guest/_uuidmodule.o
 
 $(BUILD)/guest/%.o: guest/%.c guest/runtime.h abi/eryx_abi.h $(DEPS_MK)
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_DEFINES) -c $< -o $@
+
+# CPython's own _uuid module, over the uuid_generate_time of guest/uuid.c.
+$(BUILD)/guest/uuid.o: guest/compat/uuid/uuid.h
+$(BUILD)/guest/uuid.o: GUEST_DEFINES = -Iguest/compat
+$(BUILD)/guest/_uuidmodule.o: $(PYTHON_SRC)/Modules/_uuidmodule.c \
+    guest/compat/uuid/uuid.h $(DEPS_MK)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -Iguest/compat -DHAVE_UUID_UUID_H=1 -c $< -o $@
 
 $(BUILD)/guest/init.o: $(BUILD)/guest/runtime_py.h $(PREIMPORT_STAMP)
 $(BUILD)/guest/init.o: GUEST_DEFINES = -DERYX_PREIMPORT='"$(PREIMPORT)"'

@@ -50,11 +50,16 @@ new_namespace(void)
     return ns;
 }
 
+/* CPython's own _uuid module, compiled by the Makefile over guest/uuid.c. */
+PyMODINIT_FUNC PyInit__uuid(void);
+
 static const char *
 init_python(void)
 {
     if (PyImport_AppendInittab("_eryx_host", rt_host_module_init) < 0)
         return "cannot register module _eryx_host";
+    if (PyImport_AppendInittab("_uuid", PyInit__uuid) < 0)
+        return "cannot register module _uuid";
     /* UTF-8 mode: files, names and stdio are UTF-8, as native CPython
        treats them even under the C locale (WASI's is ASCII). */
     PyPreConfig pre;
