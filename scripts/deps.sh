@@ -152,6 +152,7 @@ zlib_orig="zlib_$(upstream "$ZLIB_DEB_VERSION").orig.tar.gz"
 bzip2_orig="bzip2_$(upstream "$BZIP2_DEB_VERSION").orig.tar.gz"
 xz_orig="xz-utils_$(upstream "$XZ_DEB_VERSION").orig.tar.xz"
 sqlite_orig="sqlite3_$(upstream "$SQLITE_DEB_VERSION").orig.tar.xz"
+openssl_orig="openssl_$(upstream "$OPENSSL_DEB_VERSION").orig.tar.gz"
 
 # fetch_wheel NAME VERSION FILE: a wheel from PyPI with pip, checked against
 # our pin like every download.
@@ -171,11 +172,12 @@ fetch_source zlib "$ZLIB_DEB_VERSION" "$zlib_orig"
 fetch_source bzip2 "$BZIP2_DEB_VERSION" "$bzip2_orig"
 fetch_source xz-utils "$XZ_DEB_VERSION" "$xz_orig"
 fetch_source sqlite3 "$SQLITE_DEB_VERSION" "$sqlite_orig"
+fetch_source openssl "$OPENSSL_DEB_VERSION" "$openssl_orig"
 
 # -------------------------------------------------------------- sysroot
 # Keyed by the pinned versions and by the recipe's revision: bump
 # RECIPE_REVISION whenever a step below changes what it builds.
-RECIPE_REVISION=2
+RECIPE_REVISION=3
 # Wizer's pins are left out: it is not part of the guest's build.
 key=$( (cat "$here/deps/versions.env" "$here/deps/sha256sums"; echo "$RECIPE_REVISION") |
     grep -v -i wizer | sha256sum | cut -c1-12)
@@ -294,6 +296,40 @@ build_sqlite() {
         "$S" "$lib" "$inc" "$(upstream "$SQLITE_DEB_VERSION")" >"$lib/pkgconfig/sqlite3.pc"
 }
 step sqlite "$gdir" build_sqlite
+
+# OpenSSL's libcrypto, for hashlib's OpenSSL backend (_hashlib: pbkdf2_hmac,
+# scrypt, the EVP digests).  No libssl: TLS is the host's (CPython's
+# configure then leaves _ssl out).  "gcc" is OpenSSL's generic Unix target
+# (BN_LLONG suits ILP32 wasm32) and, unlike linux-generic32, adds no
+# -pthread, which would turn on wasm atomics; enable-threads then uses
+# wasi-libc's single-thread pthread stubs, because CPython's _hashopenssl.c
+# requires OPENSSL_THREADS.  WASI lacks sockets, dlopen, mmap/mlock, termios
+# and pthread_exit; getpid is wasi-libc's emulation, which CPython links
+# too.  Random seeds come from getentropy (WASI random_get).  Public-key,
+# legacy and TLS-only algorithms are left out: hashlib uses none of them
+# (this halves the library; hashlib loses only sm3).
+build_openssl() {
+    unpack "$openssl_orig" "$work/openssl"
+    cd "$work/openssl"
+    wasm_env CPPFLAGS=-D_WASI_EMULATED_GETPID ./Configure gcc \
+        --prefix=/usr --openssldir=/etc/ssl --with-rand-seed=getrandom \
+        enable-threads no-thread-pool no-asm no-pic no-shared no-sock no-dso \
+        no-engine no-afalgeng no-ui-console no-secure-memory \
+        no-autoload-config no-apps no-tests no-docs \
+        no-legacy no-ec no-dh no-dsa no-ml-dsa no-ml-kem no-slh-dsa no-sm2 \
+        no-sm3 no-sm4 no-cms no-ts no-ocsp no-cmp no-ct no-srp no-des \
+        no-camellia no-aria no-seed no-idea no-rc2 no-rc4 no-bf no-cast \
+        no-whirlpool no-md4 no-mdc2 no-siphash no-argon2 no-ocb no-siv \
+        no-chacha no-poly1305 >/dev/null
+    wasm_env make -j"$jobs" build_generated libcrypto.a >/dev/null \
+        2>"$gdir/openssl-build.log"
+    mkdir -p "$inc/openssl" "$lib/pkgconfig"
+    cp include/openssl/*.h "$inc/openssl/"
+    cp libcrypto.a "$lib/"
+    printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: OpenSSL\nDescription: libcrypto only\nVersion: %s\nLibs: -L${libdir} -lcrypto -lwasi-emulated-getpid\nCflags: -I${includedir}\n' \
+        "$S" "$lib" "$inc" "$(upstream "$OPENSSL_DEB_VERSION")" >"$lib/pkgconfig/openssl.pc"
+}
+step openssl "$gdir" build_openssl
 
 # -------------------------------------------------------------- CPython
 py=$gdir/cpython

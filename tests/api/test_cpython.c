@@ -172,6 +172,27 @@ ERYX_TEST(uuid_module_is_built)
     }
 }
 
+/* hashlib had no OpenSSL backend: no pbkdf2_hmac (pure Python's was
+   removed in 3.12), no scrypt.  libcrypto is now built in; the values are
+   RFC 6070-style and RFC 7914 vectors. */
+ERYX_TEST(hashlib_has_openssl)
+{
+    run_expect(
+        "import hashlib\n"
+        "print(hashlib.pbkdf2_hmac('sha256', b'password', b'salt', 1).hex())\n"
+        "print(hashlib.scrypt(b'password', salt=b'NaCl', n=1024, r=8, p=16,\n"
+        "                     dklen=64).hex()[:32])\n"
+        "print(type(hashlib.new('md5')).__module__,\n"
+        "      hashlib.new('ripemd160', b'').hexdigest()[:8])\n"
+        "try:\n"
+        "    hashlib.scrypt(b'p', salt=b's', n=3, r=8, p=1)\n"
+        "except ValueError as e:\n"
+        "    print('ValueError')\n",
+        "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b\n"
+        "fdbabe1c9d3472007856e7190d01e9fe\n"
+        "_hashlib 9c1185a5\nValueError\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -183,6 +204,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(sqlite_zoneinfo_locale_and_tzset),
         ERYX_TEST_ENTRY(local_time_follows_tz),
         ERYX_TEST_ENTRY(uuid_module_is_built),
+        ERYX_TEST_ENTRY(hashlib_has_openssl),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
