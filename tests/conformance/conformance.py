@@ -133,6 +133,17 @@ LIFTED_SKIPS = [
         ),
         'False,  # eryx: asyncio works in the sandbox\n    "lifted"',
     ),
+    # The guest's system time-zone directory is the tzdata package (the C
+    # library's local time reads it, guest/tz.c); test_datetime's per-zone
+    # classes look for /usr/share/zoneinfo.
+    (
+        "datetimetester.py",
+        "    zoneroot = '/usr/share/zoneinfo'",
+        (
+            "    zoneroot = os.path.join(os.path.dirname(os.__file__), 'tzdata',"
+            " 'zoneinfo')  # eryx"
+        ),
+    ),
 ]
 
 
@@ -142,7 +153,10 @@ def stage(stdlib: Path, tests: Path, work: Path) -> Path:
     copy, refreshed when the sources change.)"""
     out = work / "stdlib"
     stamp = work / "staged"
-    key = f"{stdlib}:{stdlib.stat().st_mtime}:{tests}:{tests.stat().st_mtime}"
+    key = (
+        f"{stdlib}:{stdlib.stat().st_mtime}:{tests}:{tests.stat().st_mtime}:"
+        f"{LIFTED_SKIPS!r}"
+    )
     if stamp.exists() and stamp.read_text() == key:
         return out
     if out.exists():
