@@ -91,18 +91,35 @@ typedef struct trailer {
     uint64_t source;      /* source_identity() of the runtime.wasm */
 } trailer;
 
-/* Who runtime.wasm is: size and modification time, plus the versions that
-   make compiled code incompatible.  0 when the file is absent. */
+/* Who runtime.wasm is: its size and a checksum of its bytes, plus the
+   versions that make compiled code incompatible.  Content, not the
+   modification time, so that a copy (a wheel's install, a package
+   manager's) still matches the runtime.cwasm shipped beside it; the
+   checksum runs at ~10 GB/s (about 1.5 ms for the guest).  0 when the file
+   cannot be read. */
 static uint64_t
 source_identity(const char *runtime_path, bool fuel)
 {
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    if (stat(runtime_path, &st) != 0)
+    int fd = open(runtime_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    const uint64_t fields[] = {
-        (uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
-        (uint64_t)st.st_mtim.tv_nsec, ERYX_ABI_VERSION, fuel ? 1u : 0u};
+    struct stat st;
+    uint64_t sum = 0;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+        close(fd);
+        return 0;
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int saved = errno;
+    close(fd);
+    if (map == MAP_FAILED) {
+        errno = saved;
+        return 0;
+    }
+    sum = checksum(map, (size_t)st.st_size);
+    munmap(map, (size_t)st.st_size);
+    const uint64_t fields[] = {(uint64_t)st.st_size, sum, ERYX_ABI_VERSION,
+                               fuel ? 1u : 0u};
     uint8_t bytes[sizeof fields];
     for (size_t i = 0; i < ERYX__COUNT(fields); i++)
         eryx__le_put(bytes + 8 * i, fields[i], 8);
@@ -472,7 +489,7 @@ eryx__cache_precompile(wasm_engine_t *wasm,
                        eryx_error *err)
 {
     uint64_t source = source_identity(runtime_path, fuel);
-    if (source == 0) /* errno is stat's */
+    if (source == 0) /* errno is open's, fstat's or mmap's */
         return eryx__fail(err, ERYX_E_IO, "cannot find the guest %s: %s",
                           runtime_path, strerror(errno));
     char sibling[PATH_MAX];

@@ -251,10 +251,25 @@ ERYX_TEST(corrupt_stale_and_foreign_files_are_passed_over_not_trusted)
     expect_info(eng, "cached ", "stale");
     eryx_engine_free(eng);
 
-    /* 6. Stale: runtime.wasm changed after the file was made. */
+    /* 6. A copy with new modification times (as a wheel's install or a
+       package manager makes) is the same guest: the precompiled file is
+       used.  Identity is content, not mtime. */
     copy_file(built_cwasm, s.cwasm);
     struct timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
     ASSERT_EQ(utimensat(AT_FDCWD, s.wasm, now, 0), 0);
+    ASSERT_EQ(utimensat(AT_FDCWD, s.cwasm, now, 0), 0);
+    eng = engine_for(s.wasm, "");
+    expect_info(eng, "precompiled ", NULL);
+    eryx_engine_free(eng);
+
+    /* 6b. Stale: runtime.wasm's bytes changed after the file was made (an
+       empty custom section appended keeps it a valid module). */
+    FILE *w = fopen(s.wasm, "ab");
+    ASSERT_NOT_NULL(w);
+    static const unsigned char custom[] = {0x00, 0x05, 0x04, 'e',
+                                           'r',  'y',  'x'};
+    ASSERT_EQ(fwrite(custom, 1, sizeof custom, w), sizeof custom);
+    ASSERT_EQ(fclose(w), 0);
     eng = engine_for(s.wasm, "");
     expect_info(eng, "compiled ", "stale");
     expect_prints(eng);
