@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS_MK := $(BUILD)/deps.mk
 HOST := $(BUILD)/host
 
-.PHONY: all deps guest host precompiled demo test test-asan test-tsan fuzz bench clean format install test-install tidy
+.PHONY: all deps guest host precompiled demo python test test-asan test-tsan fuzz bench clean format install test-install tidy
 all: host
 
 ifeq ($(filter clean format,$(MAKECMDGOALS)),)
@@ -131,8 +131,25 @@ demo: host
 	@echo '== the eryx CLI =='
 	$(HOST)/eryx -c 'import sys; print(sys.version_info[:2]); print(6*7)'
 
-test: host
-	cd $(HOST) && ctest --output-on-failure -j $(JOBS)
+# The Python package (bindings/python): an abi3 wheel in dist/, built by
+# scikit-build-core (pinned with hashes in a build venv) from liberyx.a and
+# the guest of this build.
+PYVENV_BUILD := $(BUILD)/pyvenv-build
+python: host
+	python3 -m venv --clear $(PYVENV_BUILD)
+	$(PYVENV_BUILD)/bin/pip install --quiet --disable-pip-version-check \
+	    --require-hashes -r bindings/python/requirements-build.txt
+	rm -rf dist bindings/python/build
+	CMAKE_GENERATOR="Unix Makefiles" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
+	    ERYX_BUILD_DIR=$(abspath $(BUILD)) \
+	    $(PYVENV_BUILD)/bin/pip wheel --quiet --disable-pip-version-check \
+	    --no-build-isolation --no-deps -w dist ./bindings/python
+	@ls dist/*.whl
+
+# ctest, then pytest on the wheel installed in a fresh venv; the last line
+# is "N passed, N failed" over both.
+test: python
+	bash scripts/test-all.sh $(HOST) $(abspath $(BUILD))/pyvenv-test $(JOBS)
 
 # CPython's own regression tests (Lib/test of the guest's exact source) in
 # the sandbox and on the native CPython of the same source: a table, and a

@@ -56,6 +56,12 @@ apt_install() {
     done
     command -v node >/dev/null || missing+=(nodejs)
     python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+    # The Python package: venvs for its build and tests, headers for its
+    # extension.
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+    python3 -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
+        missing+=(python3-dev)
     command -v npm >/dev/null || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     [ "$install_apt" = 1 ] || die "missing packages: ${missing[*]}"

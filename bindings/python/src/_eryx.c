@@ -1,0 +1,912 @@
+/*
+** _eryx.c: the extension module eryx._eryx, CPython's limited API (abi3,
+** 3.10 on) over liberyx.  It is the low layer of the package: one engine
+** per process, sandboxes and sessions that execute with the GIL released,
+** callbacks and output handlers that take the GIL only while in Python.
+** The public API (eryx/__init__.py and friends) is Python over this.
+**
+** Objects:
+**   _eryx.configure(runtime, stdlib, cache)  where the guest's files are
+**   _eryx.Core(session, limits, result_variable, callbacks, on_output,
+**              on_trace=None)
+**       .execute(code) -> (status, stdout, stderr, error, result_json,
+**                          result_error, duration_us, callback_invocations,
+**                          peak_memory_bytes, fuel_consumed)
+**       .cancel(), and for sessions: .reset(), .clear_state(),
+**       .snapshot_state() -> bytes, .restore_state(bytes),
+**       .execution_count
+**   _eryx.Call: one callback call; .ok(json) or .fail(message), once.
+**
+** Threads: a Core is used by one thread at a time (a mutex serializes
+** callers; waiting for it releases the GIL).  Callback handlers run on the
+** engine's worker threads and take the GIL with PyGILState_Ensure; output
+** handlers run on the executing thread, which has released the GIL.
+*/
+#ifndef Py_LIMITED_API
+#define Py_LIMITED_API 0x030A0000
+#endif
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eryx.h"
+
+/* ------------------------------------------------------------ module state */
+
+/* The one engine of the process, made on first use from the paths set by
+   configure().  Created and read with the GIL held. */
+static eryx_engine *engine;
+static char *runtime_path, *stdlib_dir, *cache_dir;
+static PyObject *CallType; /* _eryx.Call */
+
+/* The UTF-8 of a str, owned by it (PyUnicode_AsUTF8 is not in the limited
+   API of 3.10). */
+static const char *
+utf8(PyObject *s)
+{
+    return PyUnicode_AsUTF8AndSize(s, NULL);
+}
+
+static char *
+dup_utf8(PyObject *s)
+{
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (u == NULL)
+        return NULL;
+    if ((Py_ssize_t)strlen(u) != n) {
+        PyErr_SetString(PyExc_ValueError, "embedded NUL character");
+        return NULL;
+    }
+    char *d = malloc((size_t)n + 1);
+    if (d == NULL)
+        return (char *)PyErr_NoMemory();
+    memcpy(d, u, (size_t)n + 1);
+    return d;
+}
+
+static PyObject *
+mod_configure(PyObject *self, PyObject *args)
+{
+    PyObject *rt, *sl, *cd;
+    if (!PyArg_ParseTuple(args, "UUO:configure", &rt, &sl, &cd))
+        return NULL;
+    if (cd != Py_None && !PyUnicode_Check(cd)) {
+        PyErr_SetString(PyExc_TypeError, "cache must be a str or None");
+        return NULL;
+    }
+    if (engine != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the engine is already started");
+        return NULL;
+    }
+    char *a = dup_utf8(rt), *b = a ? dup_utf8(sl) : NULL, *c = NULL;
+    if (b != NULL && cd != Py_None)
+        c = dup_utf8(cd);
+    if (b == NULL || (cd != Py_None && c == NULL)) {
+        free(a);
+        free(b);
+        return NULL;
+    }
+    free(runtime_path);
+    free(stdlib_dir);
+    free(cache_dir);
+    runtime_path = a, stdlib_dir = b, cache_dir = c;
+    Py_RETURN_NONE;
+}
+
+/* Raises InitializationError-to-be: the Python layer maps RuntimeError
+   with this prefix. */
+static PyObject *
+init_error(const char *what, const eryx_error *err)
+{
+    PyErr_Format(PyExc_RuntimeError, "eryx-init: %s: %s", what,
+                 err->message[0] ? err->message
+                                 : eryx_status_str(err->status));
+    return NULL;
+}
+
+/* Applies the module's paths to `cfg`. */
+static int
+apply_paths(eryx_config *cfg, eryx_error *err)
+{
+    if (runtime_path &&
+        eryx_config_set_runtime_path(cfg, runtime_path, err) != ERYX_OK)
+        return -1;
+    if (stdlib_dir && eryx_config_set_stdlib_dir(cfg, stdlib_dir, err) != ERYX_OK)
+        return -1;
+    if (cache_dir && eryx_config_set_cache_dir(cfg, cache_dir, err) != ERYX_OK)
+        return -1;
+    return 0;
+}
+
+static eryx_engine *
+get_engine(void)
+{
+    if (engine != NULL)
+        return engine;
+    eryx_config *cfg = NULL;
+    eryx_error err = {0};
+    eryx_engine *e = NULL;
+    if (eryx_config_new(&cfg, &err) != ERYX_OK || apply_paths(cfg, &err) != 0) {
+        eryx_config_free(cfg);
+        return (eryx_engine *)init_error("cannot configure the engine", &err);
+    }
+    eryx_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_engine_new(cfg, &e, &err);
+    Py_END_ALLOW_THREADS
+    eryx_config_free(cfg);
+    if (st != ERYX_OK)
+        return (eryx_engine *)init_error("cannot load the guest", &err);
+    if (engine == NULL) /* another thread may have won while we waited */
+        engine = e;
+    else
+        eryx_engine_free(e);
+    return engine;
+}
+
+static PyObject *
+mod_engine_info(PyObject *self, PyObject *unused)
+{
+    eryx_engine *e = get_engine();
+    return e ? PyUnicode_FromString(eryx_engine_info(e)) : NULL;
+}
+
+/* ------------------------------------------------------------------ Call */
+
+typedef struct {
+    PyObject_HEAD
+    eryx_call *call; /* NULL once completed */
+} CallObject;
+
+static PyObject *
+call_complete(CallObject *self, PyObject *arg, int ok)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (s == NULL)
+        return NULL;
+    eryx_call *c = self->call;
+    if (c == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the call is already completed");
+        return NULL;
+    }
+    self->call = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (ok)
+        eryx_call_return(c, s, (size_t)n);
+    else
+        eryx_call_fail(c, s, (size_t)n);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+call_ok(PyObject *self, PyObject *arg)
+{
+    return call_complete((CallObject *)self, arg, 1);
+}
+
+static PyObject *
+call_fail(PyObject *self, PyObject *arg)
+{
+    return call_complete((CallObject *)self, arg, 0);
+}
+
+static void
+call_dealloc(PyObject *self)
+{
+    CallObject *c = (CallObject *)self;
+    if (c->call != NULL) { /* dropped without an answer: the guest must not hang */
+        static const char msg[] = "RuntimeError: the host callback gave no answer";
+        eryx_call_fail(c->call, msg, sizeof msg - 1);
+        c->call = NULL;
+    }
+    PyTypeObject *tp = Py_TYPE(self);
+    freefunc f = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    f(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef call_methods[] = {
+    {"ok", call_ok, METH_O, "Complete the call with a JSON text."},
+    {"fail", call_fail, METH_O, "Complete the call with an error message."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot call_slots[] = {
+    {Py_tp_dealloc, call_dealloc},
+    {Py_tp_methods, call_methods},
+    {Py_tp_doc, "One callback call from the guest; complete it once."},
+    {0, NULL},
+};
+
+static PyType_Spec call_spec = {"eryx._eryx.Call", sizeof(CallObject), 0,
+                                Py_TPFLAGS_DEFAULT, call_slots};
+
+/* ------------------------------------------------- handlers (any thread) */
+
+/* userdata of a callback: the Python handler(call, args_json). */
+static void
+callback_entry(void *ud, const char *args, size_t len, eryx_call *call)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    CallObject *c = PyObject_New(CallObject, (PyTypeObject *)CallType);
+    PyObject *a = c ? PyUnicode_DecodeUTF8(args, (Py_ssize_t)len, "surrogatepass")
+                    : NULL;
+    PyObject *r = NULL;
+    if (c != NULL) {
+        c->call = call;
+        call = NULL;
+    }
+    if (a != NULL)
+        r = PyObject_CallFunctionObjArgs((PyObject *)ud, (PyObject *)c, a, NULL);
+    if (r == NULL) {
+        PyErr_WriteUnraisable((PyObject *)ud);
+        if (c != NULL && c->call != NULL) {
+            static const char msg[] = "RuntimeError: the host callback failed";
+            eryx_call_fail(c->call, msg, sizeof msg - 1);
+            c->call = NULL;
+        }
+    }
+    if (call != NULL) { /* no Call object could be made */
+        static const char msg[] = "MemoryError: host out of memory";
+        eryx_call_fail(call, msg, sizeof msg - 1);
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(a);
+    Py_XDECREF((PyObject *)c);
+    PyGILState_Release(g);
+}
+
+static void
+output_entry(void *ud, int stream, const char *data, size_t len)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = PyObject_CallFunction((PyObject *)ud, "iy#", stream, data,
+                                        (Py_ssize_t)len);
+    if (r == NULL)
+        PyErr_WriteUnraisable((PyObject *)ud);
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+}
+
+static void
+trace_entry(void *ud, eryx_trace_kind kind, uint32_t lineno, const char *json,
+            size_t len)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = PyObject_CallFunction((PyObject *)ud, "iIs#", (int)kind,
+                                        (unsigned int)lineno, json,
+                                        (Py_ssize_t)len);
+    if (r == NULL)
+        PyErr_WriteUnraisable((PyObject *)ud);
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+}
+
+static void
+release_pyobject(void *ud)
+{
+    if (!Py_IsInitialized())
+        return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    Py_DECREF((PyObject *)ud);
+    PyGILState_Release(g);
+}
+
+/* ------------------------------------------------------------------ Core */
+
+typedef struct {
+    PyObject_HEAD
+    eryx_sandbox *sandbox; /* exactly one of the two */
+    eryx_session *session;
+    pthread_mutex_t lock; /* one caller at a time */
+    int busy;             /* an execute is running (for cancel) */
+} CoreObject;
+
+/* Builds the config from the Python layer's arguments:
+   limits = (timeout_ms, callback_timeout_ms, memory_bytes,
+             max_callback_invocations, fuel) with 0 meaning none,
+   callbacks = [(name, description, schema_json or None, handler)]. */
+static eryx_config *
+make_config(PyObject *limits, PyObject *result_variable, PyObject *callbacks,
+            PyObject *on_output, PyObject *on_trace)
+{
+    unsigned long long timeout, cb_timeout, memory, invocations, fuel;
+    if (!PyArg_ParseTuple(limits, "KKKKK:limits", &timeout, &cb_timeout,
+                          &memory, &invocations, &fuel))
+        return NULL;
+    eryx_config *cfg = NULL;
+    eryx_error err = {0};
+    if (eryx_config_new(&cfg, &err) != ERYX_OK)
+        return (eryx_config *)init_error("config", &err);
+    if (timeout > UINT32_MAX)
+        timeout = 0;
+    if (cb_timeout > UINT32_MAX)
+        cb_timeout = 0;
+    if (invocations > UINT32_MAX)
+        invocations = UINT32_MAX;
+    if (eryx_config_set_timeout_ms(cfg, (uint32_t)timeout, &err) != ERYX_OK ||
+        eryx_config_set_callback_timeout_ms(cfg, (uint32_t)cb_timeout, &err) !=
+            ERYX_OK ||
+        eryx_config_set_max_callback_invocations(cfg, (uint32_t)invocations,
+                                                 &err) != ERYX_OK ||
+        (memory && eryx_config_set_memory_limit(cfg, memory, &err) != ERYX_OK) ||
+        eryx_config_set_fuel(cfg, fuel, &err) != ERYX_OK)
+        goto bad_value;
+    if (result_variable != Py_None) {
+        const char *rv = utf8(result_variable);
+        if (rv == NULL)
+            goto fail;
+        if (eryx_config_set_result_variable(cfg, rv, &err) != ERYX_OK)
+            goto bad_value;
+    }
+    Py_ssize_t n = PyList_Size(callbacks);
+    if (n < 0)
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GetItem(callbacks, i);
+        PyObject *name, *desc, *schema, *handler;
+        if (item == NULL ||
+            !PyArg_ParseTuple(item, "UUOO:callback", &name, &desc, &schema,
+                              &handler))
+            goto fail;
+        const char *nm = utf8(name), *ds = utf8(desc);
+        const char *sc = schema == Py_None ? NULL : utf8(schema);
+        if (nm == NULL || ds == NULL || (schema != Py_None && sc == NULL))
+            goto fail;
+        Py_INCREF(handler);
+        if (eryx_config_add_callback(cfg, nm, ds, sc, callback_entry, handler,
+                                     release_pyobject, &err) != ERYX_OK)
+            goto bad_value;
+    }
+    if (on_output != Py_None) {
+        Py_INCREF(on_output);
+        if (eryx_config_set_output_handler(cfg, output_entry, on_output,
+                                           release_pyobject, &err) != ERYX_OK)
+            goto bad_value;
+    }
+    if (on_trace != Py_None) {
+        Py_INCREF(on_trace);
+        if (eryx_config_set_trace_handler(cfg, trace_entry, on_trace,
+                                          release_pyobject, &err) != ERYX_OK)
+            goto bad_value;
+    }
+    return cfg;
+bad_value:
+    PyErr_SetString(PyExc_ValueError, err.message[0]
+                                          ? err.message
+                                          : eryx_status_str(err.status));
+fail:
+    eryx_config_free(cfg);
+    return NULL;
+}
+
+static int
+core_init(PyObject *self_, PyObject *args, PyObject *kwds)
+{
+    CoreObject *self = (CoreObject *)self_;
+    int session;
+    PyObject *limits, *result_variable, *callbacks, *on_output,
+        *on_trace = Py_None;
+    if (!PyArg_ParseTuple(args, "pOOO!O|O:Core", &session, &limits,
+                          &result_variable, &PyList_Type, &callbacks,
+                          &on_output, &on_trace))
+        return -1;
+    if (self->sandbox || self->session) {
+        PyErr_SetString(PyExc_RuntimeError, "Core is already initialized");
+        return -1;
+    }
+    eryx_engine *e = get_engine();
+    if (e == NULL)
+        return -1;
+    eryx_config *cfg =
+        make_config(limits, result_variable, callbacks, on_output, on_trace);
+    if (cfg == NULL)
+        return -1;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = session ? eryx_session_new(e, cfg, &self->session, &err)
+                 : eryx_sandbox_new(e, cfg, &self->sandbox, &err);
+    Py_END_ALLOW_THREADS
+    /* The config's callbacks' userdata are released by the config only
+       when no sandbox holds them any longer; freeing it may call
+       release_pyobject, which takes the GIL we hold (re-entrant). */
+    eryx_config_free(cfg);
+    if (st != ERYX_OK) {
+        init_error(session ? "cannot start a session" : "cannot make a sandbox",
+                   &err);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+core_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    allocfunc alloc = (allocfunc)PyType_GetSlot(tp, Py_tp_alloc);
+    CoreObject *self = (CoreObject *)alloc(tp, 0);
+    if (self == NULL)
+        return NULL;
+    self->sandbox = NULL, self->session = NULL, self->busy = 0;
+    pthread_mutex_init(&self->lock, NULL);
+    return (PyObject *)self;
+}
+
+static void
+core_dealloc(PyObject *self_)
+{
+    CoreObject *self = (CoreObject *)self_;
+    PyTypeObject *tp = Py_TYPE(self_);
+    if (self->sandbox)
+        eryx_sandbox_free(self->sandbox);
+    if (self->session)
+        eryx_session_free(self->session);
+    pthread_mutex_destroy(&self->lock);
+    freefunc f = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    f(self_);
+    Py_DECREF(tp);
+}
+
+/* Takes the Core's lock, waiting with the GIL released. */
+static int
+core_lock(CoreObject *self)
+{
+    if (self->sandbox == NULL && self->session == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Core is not initialized");
+        return -1;
+    }
+    if (pthread_mutex_trylock(&self->lock) == 0)
+        return 0;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&self->lock);
+    Py_END_ALLOW_THREADS
+    return 0;
+}
+
+static PyObject *
+bytes_or_empty(const char *p, size_t n)
+{
+    return PyBytes_FromStringAndSize(p ? p : "", p ? (Py_ssize_t)n : 0);
+}
+
+static PyObject *
+str_or_none(const char *p, size_t n)
+{
+    if (p == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "replace");
+}
+
+/* ------------------------------------------------------------- Ctrl-C */
+
+/*
+** While the main thread executes, SIGINT must cut the run at once, not
+** when it ends.  Python's own handler only trips a flag that the main
+** thread reads when it runs bytecode again, and eryx_*_cancel takes a
+** mutex, which a signal handler may not.  So, for the length of an execute
+** on the main thread, a handler of ours writes a byte to a pipe and then
+** calls the previous handler (Python's: the flag is still tripped); a
+** thread of ours reads the pipe and cancels the running core.  When the
+** execute returns, PyErr_CheckSignals raises the KeyboardInterrupt.
+** Nothing is installed when SIGINT is not handled by a function (SIG_DFL,
+** SIG_IGN): the process's choice is kept.
+*/
+static int sigint_pipe[2] = {-1, -1};
+static struct sigaction prev_sigint;
+static pthread_mutex_t sigint_mu = PTHREAD_MUTEX_INITIALIZER;
+static CoreObject *sigint_target; /* guarded by sigint_mu */
+static volatile sig_atomic_t sigint_seen;
+static unsigned long main_ident;
+
+static void
+on_sigint(int sig)
+{
+    int saved = errno;
+    char c = 1;
+    sigint_seen = 1;
+    if (write(sigint_pipe[1], &c, 1) < 0) {
+        /* the pipe is full: a cancel is already on its way */
+    }
+    if (prev_sigint.sa_handler != SIG_DFL && prev_sigint.sa_handler != SIG_IGN)
+        prev_sigint.sa_handler(sig);
+    errno = saved;
+}
+
+static void core_cancel_now(CoreObject *self);
+
+static void *
+canceller_main(void *arg)
+{
+    char buf[64];
+    for (;;) {
+        ssize_t n = read(sigint_pipe[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return NULL;
+        pthread_mutex_lock(&sigint_mu);
+        if (sigint_target != NULL)
+            core_cancel_now(sigint_target);
+        pthread_mutex_unlock(&sigint_mu);
+    }
+}
+
+/* Arms the handler for an execute of `core` on the main thread; 1 when
+   armed (disarm after), 0 when not (another thread, or SIGINT is not
+   handled by a function). */
+static int
+sigint_arm(CoreObject *core)
+{
+    if (PyThread_get_thread_ident() != main_ident)
+        return 0;
+    struct sigaction cur;
+    if (sigaction(SIGINT, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO) ||
+        cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN)
+        return 0;
+    if (sigint_pipe[0] < 0) {
+        pthread_t t;
+        if (pipe(sigint_pipe) != 0)
+            return 0;
+        fcntl(sigint_pipe[1], F_SETFL, O_NONBLOCK);
+        fcntl(sigint_pipe[0], F_SETFD, FD_CLOEXEC);
+        fcntl(sigint_pipe[1], F_SETFD, FD_CLOEXEC);
+        if (pthread_create(&t, NULL, canceller_main, NULL) != 0) {
+            close(sigint_pipe[0]);
+            close(sigint_pipe[1]);
+            sigint_pipe[0] = sigint_pipe[1] = -1;
+            return 0;
+        }
+        pthread_detach(t);
+    }
+    pthread_mutex_lock(&sigint_mu);
+    sigint_target = core;
+    pthread_mutex_unlock(&sigint_mu);
+    sigint_seen = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    prev_sigint = cur;
+    if (sigaction(SIGINT, &sa, NULL) != 0) {
+        pthread_mutex_lock(&sigint_mu);
+        sigint_target = NULL;
+        pthread_mutex_unlock(&sigint_mu);
+        return 0;
+    }
+    return 1;
+}
+
+static void
+sigint_disarm(void)
+{
+    sigaction(SIGINT, &prev_sigint, NULL);
+    pthread_mutex_lock(&sigint_mu);
+    sigint_target = NULL;
+    pthread_mutex_unlock(&sigint_mu);
+}
+
+static PyObject *
+core_execute(PyObject *self_, PyObject *arg)
+{
+    CoreObject *self = (CoreObject *)self_;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "code must be a str");
+        return NULL;
+    }
+    Py_ssize_t n;
+    /* surrogatepass keeps lone surrogates as bytes the guest refuses
+       cleanly as invalid UTF-8, rather than failing here */
+    PyObject *code = PyUnicode_AsEncodedString(arg, "utf-8", "surrogatepass");
+    if (code == NULL)
+        return NULL;
+    char *p;
+    if (PyBytes_AsStringAndSize(code, &p, &n) < 0) {
+        Py_DECREF(code);
+        return NULL;
+    }
+    if (core_lock(self) < 0) {
+        Py_DECREF(code);
+        return NULL;
+    }
+    eryx_result *r = NULL;
+    eryx_error err = {0};
+    eryx_status st;
+    self->busy = 1;
+    int armed = sigint_arm(self);
+    Py_BEGIN_ALLOW_THREADS
+    st = self->session
+             ? eryx_session_execute(self->session, p, (size_t)n, &r, &err)
+             : eryx_sandbox_execute(self->sandbox, p, (size_t)n, &r, &err);
+    Py_END_ALLOW_THREADS
+    if (armed)
+        sigint_disarm();
+    self->busy = 0;
+    pthread_mutex_unlock(&self->lock);
+    Py_DECREF(code);
+    if (armed && sigint_seen && PyErr_CheckSignals() < 0) {
+        eryx_result_free(r); /* KeyboardInterrupt (or the program's own) */
+        return NULL;
+    }
+    if (r == NULL) {
+        if (st == ERYX_E_NOMEM)
+            return PyErr_NoMemory();
+        return Py_BuildValue("(iyyszzKIKK)", (int)st, "", "",
+                             err.message[0] ? err.message : eryx_status_str(st),
+                             NULL, NULL, 0ULL, 0U, 0ULL, 0ULL);
+    }
+    size_t lo, le, lj, lje, lerr;
+    const char *out = eryx_result_stdout(r, &lo);
+    const char *errout = eryx_result_stderr(r, &le);
+    const char *json = eryx_result_json(r, &lj);
+    const char *json_err = eryx_result_json_error(r, &lje);
+    const char *msg = eryx_result_error(r, &lerr);
+    PyObject *t = PyTuple_New(10);
+    if (t != NULL) {
+        PyObject *items[10] = {
+            PyLong_FromLong((long)eryx_result_status(r)),
+            bytes_or_empty(out, lo),
+            bytes_or_empty(errout, le),
+            str_or_none(msg, lerr),
+            str_or_none(json, lj),
+            str_or_none(json_err, lje),
+            PyLong_FromUnsignedLongLong(eryx_result_duration_us(r)),
+            PyLong_FromUnsignedLong(eryx_result_callback_invocations(r)),
+            PyLong_FromUnsignedLongLong(eryx_result_peak_memory_bytes(r)),
+            PyLong_FromUnsignedLongLong(eryx_result_fuel_consumed(r)),
+        };
+        for (int i = 0; i < 10; i++) {
+            if (items[i] == NULL) {
+                for (int j = 0; j < 10; j++)
+                    Py_XDECREF(items[j]);
+                Py_DECREF(t);
+                t = NULL;
+                break;
+            }
+        }
+        for (int i = 0; t != NULL && i < 10; i++)
+            PyTuple_SetItem(t, i, items[i]);
+    }
+    eryx_result_free(r);
+    return t;
+}
+
+static void
+core_cancel_now(CoreObject *self)
+{
+    if (self->session)
+        eryx_session_cancel(self->session);
+    else if (self->sandbox)
+        eryx_sandbox_cancel(self->sandbox);
+}
+
+static PyObject *
+core_cancel(PyObject *self_, PyObject *unused)
+{
+    core_cancel_now((CoreObject *)self_);
+    Py_RETURN_NONE;
+}
+
+static int
+need_session(CoreObject *self)
+{
+    if (self->session == NULL) {
+        PyErr_SetString(PyExc_TypeError, "not a session");
+        return -1;
+    }
+    return core_lock(self);
+}
+
+static PyObject *
+core_reset(PyObject *self_, PyObject *unused)
+{
+    CoreObject *self = (CoreObject *)self_;
+    if (need_session(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    eryx_session_reset(self->session);
+    Py_END_ALLOW_THREADS
+    pthread_mutex_unlock(&self->lock);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+state_error(eryx_status st, const eryx_error *err)
+{
+    PyObject *type = st == ERYX_E_INVALID_INPUT || st == ERYX_E_INVALID_ARG
+                         ? PyExc_ValueError
+                         : PyExc_RuntimeError;
+    PyErr_Format(type, "%s",
+                 err->message[0] ? err->message : eryx_status_str(st));
+    return NULL;
+}
+
+static PyObject *
+core_clear_state(PyObject *self_, PyObject *unused)
+{
+    CoreObject *self = (CoreObject *)self_;
+    if (need_session(self) < 0)
+        return NULL;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_session_clear_state(self->session, &err);
+    Py_END_ALLOW_THREADS
+    pthread_mutex_unlock(&self->lock);
+    if (st != ERYX_OK)
+        return state_error(st, &err);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_snapshot_state(PyObject *self_, PyObject *unused)
+{
+    CoreObject *self = (CoreObject *)self_;
+    if (need_session(self) < 0)
+        return NULL;
+    eryx_error err = {0};
+    eryx_snapshot *snap = NULL;
+    eryx_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_session_snapshot_state(self->session, &snap, &err);
+    Py_END_ALLOW_THREADS
+    pthread_mutex_unlock(&self->lock);
+    if (st != ERYX_OK)
+        return state_error(st, &err);
+    size_t len;
+    const uint8_t *data = eryx_snapshot_data(snap, &len);
+    PyObject *b = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    eryx_snapshot_free(snap);
+    return b;
+}
+
+static PyObject *
+core_restore_state(PyObject *self_, PyObject *arg)
+{
+    CoreObject *self = (CoreObject *)self_;
+    char *p;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &p, &n) < 0)
+        return NULL;
+    if (need_session(self) < 0)
+        return NULL;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_INCREF(arg); /* p stays valid while the GIL is released */
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_session_restore_state(self->session, (const uint8_t *)p,
+                                    (size_t)n, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(arg);
+    pthread_mutex_unlock(&self->lock);
+    if (st != ERYX_OK)
+        return state_error(st, &err);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_execution_count(PyObject *self_, void *closure)
+{
+    CoreObject *self = (CoreObject *)self_;
+    return PyLong_FromUnsignedLongLong(
+        self->session ? eryx_session_execution_count(self->session) : 0);
+}
+
+static PyMethodDef core_methods[] = {
+    {"execute", core_execute, METH_O, "Run code; a tuple of the outcome."},
+    {"cancel", core_cancel, METH_NOARGS, "Stop a running execute."},
+    {"reset", core_reset, METH_NOARGS, "A new interpreter (sessions)."},
+    {"clear_state", core_clear_state, METH_NOARGS, "Clear the globals."},
+    {"snapshot_state", core_snapshot_state, METH_NOARGS,
+     "The globals as bytes."},
+    {"restore_state", core_restore_state, METH_O, "Restore the globals."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef core_getset[] = {
+    {"execution_count", core_execution_count, NULL, "executes so far", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot core_slots[] = {
+    {Py_tp_new, core_new},
+    {Py_tp_init, core_init},
+    {Py_tp_dealloc, core_dealloc},
+    {Py_tp_methods, core_methods},
+    {Py_tp_getset, core_getset},
+    {Py_tp_doc, "A sandbox or a session of liberyx (internal)."},
+    {0, NULL},
+};
+
+static PyType_Spec core_spec = {"eryx._eryx.Core", sizeof(CoreObject), 0,
+                                Py_TPFLAGS_DEFAULT, core_slots};
+
+/* ---------------------------------------------------------------- module */
+
+static PyMethodDef mod_methods[] = {
+    {"configure", mod_configure, METH_VARARGS,
+     "configure(runtime, stdlib, cache=None): where the guest's files are."},
+    {"engine_info", mod_engine_info, METH_NOARGS,
+     "The engine's description (starts it)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+mod_exec(PyObject *m)
+{
+    PyObject *threading = PyImport_ImportModule("threading");
+    PyObject *mt = threading ? PyObject_CallMethod(threading, "main_thread", NULL)
+                             : NULL;
+    PyObject *ident = mt ? PyObject_GetAttrString(mt, "ident") : NULL;
+    Py_XDECREF(threading);
+    Py_XDECREF(mt);
+    if (ident == NULL)
+        return -1;
+    main_ident = PyLong_AsUnsignedLong(ident);
+    Py_DECREF(ident);
+    if (PyErr_Occurred())
+        return -1;
+    PyObject *core = PyType_FromSpec(&core_spec);
+    if (core == NULL || PyModule_AddObject(m, "Core", core) < 0) {
+        Py_XDECREF(core);
+        return -1;
+    }
+    CallType = PyType_FromSpec(&call_spec);
+    if (CallType == NULL)
+        return -1;
+    Py_INCREF(CallType);
+    if (PyModule_AddObject(m, "Call", CallType) < 0) {
+        Py_DECREF(CallType);
+        return -1;
+    }
+#define ADD_INT(name) \
+    if (PyModule_AddIntConstant(m, #name, name) < 0) \
+        return -1;
+    ADD_INT(ERYX_OK)
+    ADD_INT(ERYX_E_NOMEM)
+    ADD_INT(ERYX_E_INVALID_ARG)
+    ADD_INT(ERYX_E_IO)
+    ADD_INT(ERYX_E_ENGINE)
+    ADD_INT(ERYX_E_ABI)
+    ADD_INT(ERYX_E_INVALID_INPUT)
+    ADD_INT(ERYX_E_BUSY)
+    ADD_INT(ERYX_E_PYTHON)
+    ADD_INT(ERYX_E_TIMEOUT)
+    ADD_INT(ERYX_E_FUEL)
+    ADD_INT(ERYX_E_MEMORY_LIMIT)
+    ADD_INT(ERYX_E_OUTPUT_LIMIT)
+    ADD_INT(ERYX_E_TRAP)
+    ADD_INT(ERYX_E_CANCELLED)
+#undef ADD_INT
+    if (PyModule_AddStringConstant(m, "LIB_VERSION", eryx_version()) < 0 ||
+        PyModule_AddStringConstant(m, "PYTHON_VERSION", eryx_python_version()) < 0)
+        return -1;
+    return 0;
+}
+
+static PyModuleDef_Slot mod_slots[] = {
+    {Py_mod_exec, mod_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT, "eryx._eryx",
+    "liberyx for Python (internal; use the eryx package).", 0, mod_methods,
+    mod_slots, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__eryx(void)
+{
+    return PyModuleDef_Init(&moddef);
+}

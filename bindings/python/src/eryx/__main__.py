@@ -1,0 +1,159 @@
+"""python -m eryx (and the ``eryx`` console script): the C CLI's flags and
+exit codes, from Python.
+
+    eryx [options] FILE | -c CODE | -
+    eryx info
+
+Exit status: 0 on success, 1 if the code raised an exception (SystemExit
+included) or the sandbox stopped it (a limit hit prints a one-line reason
+naming the limit), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import _core, _eryx
+from ._core import (
+    CancelledError,
+    EryxError,
+    ExecutionError,
+    MemoryLimitError,
+    ResourceLimitError,
+    ResourceLimits,
+    Sandbox,
+    TimeoutError,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"eryx: {message}\n")
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="eryx",
+        description="Run Python code in a WebAssembly sandbox.",
+        epilog="The sandbox's stdout and stderr stream to eryx's own as the code "
+        "writes them.  Exit status: 0 on success, 1 if the code raised an "
+        "exception (SystemExit included) or the sandbox stopped it, 2 on a "
+        "usage error.  'eryx info' prints the versions and where the "
+        "engine's compiled guest comes from.",
+    )
+    p.add_argument("file", nargs="?", help="run the code in FILE ('-': standard input)")
+    p.add_argument("-c", dest="code", metavar="CODE", help="run CODE")
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="print trace events of the code as JSON lines on stderr",
+    )
+    p.add_argument(
+        "--timeout",
+        type=int,
+        default=30000,
+        metavar="MS",
+        help="stop the code after MS milliseconds (default 30000; 0: none)",
+    )
+    p.add_argument(
+        "--max-memory",
+        type=int,
+        default=134217728,
+        metavar="BYTES",
+        help="largest guest memory (default 134217728)",
+    )
+    p.add_argument("--fuel", type=int, default=None, metavar="N", help="instruction budget")
+    p.add_argument(
+        "--version", action="store_true", help="print the eryx and CPython versions"
+    )
+    return p
+
+
+def _write(stream: Any) -> Any:
+    def write(data: bytes) -> None:
+        stream.write(data)
+        stream.flush()
+
+    return write
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["info"]:
+        if len(args) != 1:
+            sys.stderr.write("eryx: info takes no arguments\n")
+            return 2
+        _core._configure()
+        print(f"eryx {_eryx.LIB_VERSION} (Python package), CPython {_eryx.PYTHON_VERSION}")
+        try:
+            print(_eryx.engine_info())
+        except RuntimeError as e:
+            sys.stderr.write(f"eryx: {e}\n")
+            return 1
+        return 0
+    ns = _parser().parse_args(args)
+    if ns.version:
+        print(f"eryx {_eryx.LIB_VERSION}, CPython {_eryx.PYTHON_VERSION}")
+        return 0
+    if (ns.code is None) == (ns.file is None):
+        _parser().error("give exactly one of FILE, -c CODE or -")
+    if ns.timeout < 0 or ns.max_memory < 0 or (ns.fuel is not None and ns.fuel < 0):
+        _parser().error("limits must not be negative")
+    if ns.code is not None:
+        code = ns.code
+    elif ns.file == "-":
+        code = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    else:
+        try:
+            with open(ns.file, "rb") as f:
+                code = f.read().decode("utf-8", "surrogateescape")
+        except OSError as e:
+            sys.stderr.write(f"eryx: cannot open {ns.file}: {e.strerror}\n")
+            return 1
+
+    def trace(event: dict[str, Any]) -> None:
+        sys.stderr.write(json.dumps(event) + "\n")
+
+    limits = ResourceLimits(
+        execution_timeout_ms=ns.timeout or None,
+        max_memory_bytes=ns.max_memory,
+        max_fuel=ns.fuel or None,
+    )
+    try:
+        sandbox = Sandbox(
+            resource_limits=limits,
+            on_stdout=_write(sys.stdout.buffer),
+            on_stderr=_write(sys.stderr.buffer),
+            on_trace=trace if ns.trace else None,
+        )
+        sandbox.execute(code)
+    except MemoryLimitError as e:
+        sys.stderr.write(str(e))
+        sys.stderr.write(
+            f"eryx: memory limit: the code ran out of its {ns.max_memory} bytes of memory\n"
+        )
+        return 1
+    except (TimeoutError, ResourceLimitError, CancelledError) as e:
+        sys.stderr.write(f"eryx: {e}\n")
+        return 1
+    except ExecutionError as e:
+        sys.stderr.write(str(e))
+        return 1
+    except EryxError as e:
+        sys.stderr.write(f"eryx: {e}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("eryx: interrupted\n")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Names of the reference's API whose capabilities come with later work.
+
+They exist so that code importing them keeps importing; making one raises
+NotImplementedError naming the capability, so nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+__all__ = [
+    "MCPManager",
+    "NetConfig",
+    "PoolStats",
+    "PooledSandbox",
+    "ReplayOutcome",
+    "SandboxFactory",
+    "SandboxPool",
+    "SuspendedCallback",
+    "VfsStorage",
+]
+
+
+def _not_yet(what: str) -> NoReturn:
+    raise NotImplementedError(f"{what} is not available in this version of eryx yet")
+
+
+class NetConfig:
+    """Network policy (not available yet: the network capability)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _not_yet("the network (NetConfig)")
+
+    @staticmethod
+    def permissive() -> NetConfig:
+        """A permissive policy (not available yet)."""
+        _not_yet("the network (NetConfig)")
+
+
+class VfsStorage:
+    """In-memory filesystem storage (not available yet: the filesystem)."""
+
+    def __init__(self) -> None:
+        _not_yet("the virtual filesystem (VfsStorage)")
+
+
+class MCPManager:
+    """MCP servers' tools as callbacks (not available yet: MCP)."""
+
+    def __init__(self) -> None:
+        _not_yet("MCP servers (MCPManager)")
+
+
+class SandboxFactory:
+    """Pre-initialized sandbox images (not available yet)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _not_yet("SandboxFactory")
+
+    @staticmethod
+    def load(*args: Any, **kwargs: Any) -> SandboxFactory:
+        """Load a saved factory (not available yet)."""
+        _not_yet("SandboxFactory")
+
+
+class SandboxPool:
+    """A pool of warm sandboxes (not available yet; made by SandboxFactory)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _not_yet("SandboxPool")
+
+
+class PooledSandbox:
+    """A sandbox lent by a SandboxPool (not available yet)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _not_yet("PooledSandbox")
+
+
+class PoolStats:
+    """A SandboxPool's statistics (not available yet)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _not_yet("PoolStats")
+
+
+class ReplayOutcome:
+    """The outcome of execute_with_journal (not available yet)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _not_yet("callback journals (ReplayOutcome)")
+
+
+class SuspendedCallback:
+    """The callback that suspended a journaled run (not available yet)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _not_yet("callback journals (SuspendedCallback)")

@@ -1,0 +1,57 @@
+"""python -m eryx: the C CLI's flags and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "eryx", *args],
+        check=False,
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def test_code_file_and_stdin(tmp_path: Path) -> None:
+    p = run("-c", "print(6 * 7)")
+    assert (p.returncode, p.stdout) == (0, b"42\n")
+    f = tmp_path / "prog.py"
+    f.write_text("import sys\nprint('out')\nprint('err', file=sys.stderr)\n")
+    p = run(str(f))
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"out\n", b"err\n")
+    p = run("-", stdin=b"print('piped')")
+    assert (p.returncode, p.stdout) == (0, b"piped\n")
+
+
+def test_exit_codes() -> None:
+    p = run("-c", "1/0")
+    assert p.returncode == 1 and b"ZeroDivisionError" in p.stderr
+    p = run("--timeout", "100", "-c", "while True: pass")
+    assert p.returncode == 1 and b"timed out" in p.stderr
+    p = run("--max-memory", str(64 << 20), "-c", "x = bytearray(200 << 20)")
+    assert p.returncode == 1 and b"memory limit" in p.stderr
+    p = run("--bogus")
+    assert p.returncode == 2
+    p = run()
+    assert p.returncode == 2
+    p = run("/no/such/file.py")
+    assert p.returncode == 1 and b"cannot open" in p.stderr
+
+
+def test_trace_version_and_info() -> None:
+    p = run("--trace", "-c", "def f():\n    return 1\nf()")
+    assert p.returncode == 0
+    events = [json.loads(line) for line in p.stderr.decode().splitlines()]
+    assert {"event": "call", "lineno": 1, "name": "f"} in [
+        {k: e[k] for k in ("event", "lineno", "name") if k in e} for e in events
+    ] or any(e.get("event") == "call" for e in events)
+    p = run("--version")
+    assert p.returncode == 0 and b"CPython 3." in p.stdout
+    p = run("info")
+    assert p.returncode == 0 and b"precompiled" in p.stdout
