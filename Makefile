@@ -220,7 +220,7 @@ tidy: host
 	    $(wildcard host/*/*.c) cli/main.c examples/*.c
 
 format:
-	clang-format-14 -i include/*.h abi/*.h host/*/*.c host/*/*.h guest/*.c \
+	clang-format-14 -i include/*.h abi/*.h host/*/*.c host/*/*.h guest/*.c bindings/python/src/*.c \
 	    guest/*.h cli/*.c examples/*.c bench/*.[ch] tests/*/*.c tests/*/*.h
 
 clean:

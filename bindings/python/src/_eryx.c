@@ -108,8 +108,7 @@ static PyObject *
 init_error(const char *what, const eryx_error *err)
 {
     PyErr_Format(PyExc_RuntimeError, "eryx-init: %s: %s", what,
-                 err->message[0] ? err->message
-                                 : eryx_status_str(err->status));
+                 err->message[0] ? err->message : eryx_status_str(err->status));
     return NULL;
 }
 
@@ -120,7 +119,8 @@ apply_paths(eryx_config *cfg, eryx_error *err)
     if (runtime_path &&
         eryx_config_set_runtime_path(cfg, runtime_path, err) != ERYX_OK)
         return -1;
-    if (stdlib_dir && eryx_config_set_stdlib_dir(cfg, stdlib_dir, err) != ERYX_OK)
+    if (stdlib_dir &&
+        eryx_config_set_stdlib_dir(cfg, stdlib_dir, err) != ERYX_OK)
         return -1;
     if (cache_dir && eryx_config_set_cache_dir(cfg, cache_dir, err) != ERYX_OK)
         return -1;
@@ -140,10 +140,8 @@ get_engine(void)
         return (eryx_engine *)init_error("cannot configure the engine", &err);
     }
     eryx_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = eryx_engine_new(cfg, &e, &err);
-    Py_END_ALLOW_THREADS
-    eryx_config_free(cfg);
+    Py_BEGIN_ALLOW_THREADS st = eryx_engine_new(cfg, &e, &err);
+    Py_END_ALLOW_THREADS eryx_config_free(cfg);
     if (st != ERYX_OK)
         return (eryx_engine *)init_error("cannot load the guest", &err);
     if (engine == NULL) /* another thread may have won while we waited */
@@ -163,8 +161,7 @@ mod_engine_info(PyObject *self, PyObject *unused)
 /* ------------------------------------------------------------------ Call */
 
 typedef struct {
-    PyObject_HEAD
-    eryx_call *call; /* NULL once completed */
+    PyObject_HEAD eryx_call *call; /* NULL once completed */
 } CallObject;
 
 static PyObject *
@@ -180,13 +177,9 @@ call_complete(CallObject *self, PyObject *arg, int ok)
         return NULL;
     }
     self->call = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    if (ok)
-        eryx_call_return(c, s, (size_t)n);
-    else
-        eryx_call_fail(c, s, (size_t)n);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS if (ok) eryx_call_return(c, s, (size_t)n);
+    else eryx_call_fail(c, s, (size_t)n);
+    Py_END_ALLOW_THREADS Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -205,8 +198,10 @@ static void
 call_dealloc(PyObject *self)
 {
     CallObject *c = (CallObject *)self;
-    if (c->call != NULL) { /* dropped without an answer: the guest must not hang */
-        static const char msg[] = "RuntimeError: the host callback gave no answer";
+    if (c->call !=
+        NULL) { /* dropped without an answer: the guest must not hang */
+        static const char msg[] =
+            "RuntimeError: the host callback gave no answer";
         eryx_call_fail(c->call, msg, sizeof msg - 1);
         c->call = NULL;
     }
@@ -240,15 +235,16 @@ callback_entry(void *ud, const char *args, size_t len, eryx_call *call)
 {
     PyGILState_STATE g = PyGILState_Ensure();
     CallObject *c = PyObject_New(CallObject, (PyTypeObject *)CallType);
-    PyObject *a = c ? PyUnicode_DecodeUTF8(args, (Py_ssize_t)len, "surrogatepass")
-                    : NULL;
+    PyObject *a =
+        c ? PyUnicode_DecodeUTF8(args, (Py_ssize_t)len, "surrogatepass") : NULL;
     PyObject *r = NULL;
     if (c != NULL) {
         c->call = call;
         call = NULL;
     }
     if (a != NULL)
-        r = PyObject_CallFunctionObjArgs((PyObject *)ud, (PyObject *)c, a, NULL);
+        r = PyObject_CallFunctionObjArgs((PyObject *)ud, (PyObject *)c, a,
+                                         NULL);
     if (r == NULL) {
         PyErr_WriteUnraisable((PyObject *)ud);
         if (c != NULL && c->call != NULL) {
@@ -280,13 +276,16 @@ output_entry(void *ud, int stream, const char *data, size_t len)
 }
 
 static void
-trace_entry(void *ud, eryx_trace_kind kind, uint32_t lineno, const char *json,
+trace_entry(void *ud,
+            eryx_trace_kind kind,
+            uint32_t lineno,
+            const char *json,
             size_t len)
 {
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *r = PyObject_CallFunction((PyObject *)ud, "iIs#", (int)kind,
-                                        (unsigned int)lineno, json,
-                                        (Py_ssize_t)len);
+    PyObject *r =
+        PyObject_CallFunction((PyObject *)ud, "iIs#", (int)kind,
+                              (unsigned int)lineno, json, (Py_ssize_t)len);
     if (r == NULL)
         PyErr_WriteUnraisable((PyObject *)ud);
     Py_XDECREF(r);
@@ -306,8 +305,7 @@ release_pyobject(void *ud)
 /* ------------------------------------------------------------------ Core */
 
 typedef struct {
-    PyObject_HEAD
-    eryx_sandbox *sandbox; /* exactly one of the two */
+    PyObject_HEAD eryx_sandbox *sandbox; /* exactly one of the two */
     eryx_session *session;
     pthread_mutex_t lock; /* one caller at a time */
     int busy;             /* an execute is running (for cancel) */
@@ -318,8 +316,11 @@ typedef struct {
              max_callback_invocations, fuel) with 0 meaning none,
    callbacks = [(name, description, schema_json or None, handler)]. */
 static eryx_config *
-make_config(PyObject *limits, PyObject *result_variable, PyObject *callbacks,
-            PyObject *on_output, PyObject *on_trace)
+make_config(PyObject *limits,
+            PyObject *result_variable,
+            PyObject *callbacks,
+            PyObject *on_output,
+            PyObject *on_trace)
 {
     unsigned long long timeout, cb_timeout, memory, invocations, fuel;
     if (!PyArg_ParseTuple(limits, "KKKKK:limits", &timeout, &cb_timeout,
@@ -340,7 +341,8 @@ make_config(PyObject *limits, PyObject *result_variable, PyObject *callbacks,
             ERYX_OK ||
         eryx_config_set_max_callback_invocations(cfg, (uint32_t)invocations,
                                                  &err) != ERYX_OK ||
-        (memory && eryx_config_set_memory_limit(cfg, memory, &err) != ERYX_OK) ||
+        (memory &&
+         eryx_config_set_memory_limit(cfg, memory, &err) != ERYX_OK) ||
         eryx_config_set_fuel(cfg, fuel, &err) != ERYX_OK)
         goto bad_value;
     if (result_variable != Py_None) {
@@ -356,9 +358,8 @@ make_config(PyObject *limits, PyObject *result_variable, PyObject *callbacks,
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GetItem(callbacks, i);
         PyObject *name, *desc, *schema, *handler;
-        if (item == NULL ||
-            !PyArg_ParseTuple(item, "UUOO:callback", &name, &desc, &schema,
-                              &handler))
+        if (item == NULL || !PyArg_ParseTuple(item, "UUOO:callback", &name,
+                                              &desc, &schema, &handler))
             goto fail;
         const char *nm = utf8(name), *ds = utf8(desc);
         const char *sc = schema == Py_None ? NULL : utf8(schema);
@@ -383,9 +384,8 @@ make_config(PyObject *limits, PyObject *result_variable, PyObject *callbacks,
     }
     return cfg;
 bad_value:
-    PyErr_SetString(PyExc_ValueError, err.message[0]
-                                          ? err.message
-                                          : eryx_status_str(err.status));
+    PyErr_SetString(PyExc_ValueError,
+                    err.message[0] ? err.message : eryx_status_str(err.status));
 fail:
     eryx_config_free(cfg);
     return NULL;
@@ -415,14 +415,14 @@ core_init(PyObject *self_, PyObject *args, PyObject *kwds)
         return -1;
     eryx_error err = {0};
     eryx_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = session ? eryx_session_new(e, cfg, &self->session, &err)
-                 : eryx_sandbox_new(e, cfg, &self->sandbox, &err);
+    Py_BEGIN_ALLOW_THREADS st =
+        session ? eryx_session_new(e, cfg, &self->session, &err)
+                : eryx_sandbox_new(e, cfg, &self->sandbox, &err);
     Py_END_ALLOW_THREADS
-    /* The config's callbacks' userdata are released by the config only
-       when no sandbox holds them any longer; freeing it may call
-       release_pyobject, which takes the GIL we hold (re-entrant). */
-    eryx_config_free(cfg);
+        /* The config's callbacks' userdata are released by the config only
+           when no sandbox holds them any longer; freeing it may call
+           release_pyobject, which takes the GIL we hold (re-entrant). */
+        eryx_config_free(cfg);
     if (st != ERYX_OK) {
         init_error(session ? "cannot start a session" : "cannot make a sandbox",
                    &err);
@@ -468,10 +468,8 @@ core_lock(CoreObject *self)
     }
     if (pthread_mutex_trylock(&self->lock) == 0)
         return 0;
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_lock(&self->lock);
-    Py_END_ALLOW_THREADS
-    return 0;
+    Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&self->lock);
+    Py_END_ALLOW_THREADS return 0;
 }
 
 static PyObject *
@@ -624,13 +622,11 @@ core_execute(PyObject *self_, PyObject *arg)
     eryx_status st;
     self->busy = 1;
     int armed = sigint_arm(self);
-    Py_BEGIN_ALLOW_THREADS
-    st = self->session
-             ? eryx_session_execute(self->session, p, (size_t)n, &r, &err)
-             : eryx_sandbox_execute(self->sandbox, p, (size_t)n, &r, &err);
-    Py_END_ALLOW_THREADS
-    if (armed)
-        sigint_disarm();
+    Py_BEGIN_ALLOW_THREADS st =
+        self->session
+            ? eryx_session_execute(self->session, p, (size_t)n, &r, &err)
+            : eryx_sandbox_execute(self->sandbox, p, (size_t)n, &r, &err);
+    Py_END_ALLOW_THREADS if (armed) sigint_disarm();
     self->busy = 0;
     pthread_mutex_unlock(&self->lock);
     Py_DECREF(code);
@@ -713,10 +709,8 @@ core_reset(PyObject *self_, PyObject *unused)
     CoreObject *self = (CoreObject *)self_;
     if (need_session(self) < 0)
         return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    eryx_session_reset(self->session);
-    Py_END_ALLOW_THREADS
-    pthread_mutex_unlock(&self->lock);
+    Py_BEGIN_ALLOW_THREADS eryx_session_reset(self->session);
+    Py_END_ALLOW_THREADS pthread_mutex_unlock(&self->lock);
     Py_RETURN_NONE;
 }
 
@@ -739,10 +733,8 @@ core_clear_state(PyObject *self_, PyObject *unused)
         return NULL;
     eryx_error err = {0};
     eryx_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = eryx_session_clear_state(self->session, &err);
-    Py_END_ALLOW_THREADS
-    pthread_mutex_unlock(&self->lock);
+    Py_BEGIN_ALLOW_THREADS st = eryx_session_clear_state(self->session, &err);
+    Py_END_ALLOW_THREADS pthread_mutex_unlock(&self->lock);
     if (st != ERYX_OK)
         return state_error(st, &err);
     Py_RETURN_NONE;
@@ -757,15 +749,15 @@ core_snapshot_state(PyObject *self_, PyObject *unused)
     eryx_error err = {0};
     eryx_snapshot *snap = NULL;
     eryx_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = eryx_session_snapshot_state(self->session, &snap, &err);
-    Py_END_ALLOW_THREADS
-    pthread_mutex_unlock(&self->lock);
+    Py_BEGIN_ALLOW_THREADS st =
+        eryx_session_snapshot_state(self->session, &snap, &err);
+    Py_END_ALLOW_THREADS pthread_mutex_unlock(&self->lock);
     if (st != ERYX_OK)
         return state_error(st, &err);
     size_t len;
     const uint8_t *data = eryx_snapshot_data(snap, &len);
-    PyObject *b = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    PyObject *b =
+        PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
     eryx_snapshot_free(snap);
     return b;
 }
@@ -783,11 +775,9 @@ core_restore_state(PyObject *self_, PyObject *arg)
     eryx_error err = {0};
     eryx_status st;
     Py_INCREF(arg); /* p stays valid while the GIL is released */
-    Py_BEGIN_ALLOW_THREADS
-    st = eryx_session_restore_state(self->session, (const uint8_t *)p,
-                                    (size_t)n, &err);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(arg);
+    Py_BEGIN_ALLOW_THREADS st = eryx_session_restore_state(
+        self->session, (const uint8_t *)p, (size_t)n, &err);
+    Py_END_ALLOW_THREADS Py_DECREF(arg);
     pthread_mutex_unlock(&self->lock);
     if (st != ERYX_OK)
         return state_error(st, &err);
@@ -845,8 +835,8 @@ static int
 mod_exec(PyObject *m)
 {
     PyObject *threading = PyImport_ImportModule("threading");
-    PyObject *mt = threading ? PyObject_CallMethod(threading, "main_thread", NULL)
-                             : NULL;
+    PyObject *mt =
+        threading ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;
     PyObject *ident = mt ? PyObject_GetAttrString(mt, "ident") : NULL;
     Py_XDECREF(threading);
     Py_XDECREF(mt);
@@ -869,7 +859,7 @@ mod_exec(PyObject *m)
         Py_DECREF(CallType);
         return -1;
     }
-#define ADD_INT(name) \
+#define ADD_INT(name)                                \
     if (PyModule_AddIntConstant(m, #name, name) < 0) \
         return -1;
     ADD_INT(ERYX_OK)
@@ -889,7 +879,8 @@ mod_exec(PyObject *m)
     ADD_INT(ERYX_E_CANCELLED)
 #undef ADD_INT
     if (PyModule_AddStringConstant(m, "LIB_VERSION", eryx_version()) < 0 ||
-        PyModule_AddStringConstant(m, "PYTHON_VERSION", eryx_python_version()) < 0)
+        PyModule_AddStringConstant(m, "PYTHON_VERSION", eryx_python_version()) <
+            0)
         return -1;
     return 0;
 }
@@ -900,9 +891,15 @@ static PyModuleDef_Slot mod_slots[] = {
 };
 
 static struct PyModuleDef moddef = {
-    PyModuleDef_HEAD_INIT, "eryx._eryx",
-    "liberyx for Python (internal; use the eryx package).", 0, mod_methods,
-    mod_slots, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT,
+    "eryx._eryx",
+    "liberyx for Python (internal; use the eryx package).",
+    0,
+    mod_methods,
+    mod_slots,
+    NULL,
+    NULL,
+    NULL,
 };
 
 PyMODINIT_FUNC
