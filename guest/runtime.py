@@ -321,17 +321,21 @@ class _CallbackNamespace:
 _RESERVED = frozenset(dir(builtins)) | {"invoke", "list_callbacks",
                                         "asyncio", "json"}
 _globals = None  # name -> object the runtime offers in the user namespace
+_globals_key = None  # the host's callback list _globals was made from
 
 
 def _runtime_globals():
     """invoke, list_callbacks and one proxy per callback (dotted names as
     namespaces); names of builtins and of the runtime's own are never
-    shadowed, but stay reachable through invoke()."""
-    global _globals
-    if _globals is not None:
+    shadowed, but stay reachable through invoke().  Made again when the
+    host's list changes: an interpreter started from an image (a factory's)
+    may serve a config with other callbacks than the one it was made in."""
+    global _globals, _globals_key
+    key = _eryx_host.callbacks()
+    if _globals is not None and key == _globals_key:
         return _globals
     offered = {"invoke": invoke, "list_callbacks": list_callbacks}
-    for cb in list_callbacks():
+    for cb in json.loads(key):
         name = cb["name"]
         parts = name.split(".")
         if parts[0] in _RESERVED or not all(p.isidentifier() for p in parts):
@@ -353,7 +357,7 @@ def _runtime_globals():
                 setattr(ns, part, inner)
             ns = inner
         setattr(ns, parts[-1], proxy)
-    _globals = offered
+    _globals, _globals_key = offered, key
     return offered
 
 
@@ -431,7 +435,13 @@ def _stop_tracing():
 def begin(code, namespace, trace):
     """Prepare one execution of `code` in `namespace`."""
     _install_streams()  # user code may have replaced them
-    for name, value in _runtime_globals().items():
+    old = _globals
+    offered = _runtime_globals()
+    if old is not None and offered is not old:  # other callbacks now
+        for name, value in old.items():
+            if namespace.get(name) is value:
+                del namespace[name]
+    for name, value in offered.items():
         namespace.setdefault(name, value)
     # Tracebacks show the user's source lines.
     linecache.cache[USER_FILENAME] = (

@@ -214,6 +214,36 @@ ERYX_TEST(damaged_image_bytes_are_refused)
     eryx_image_free(img);
 }
 
+/* A session from an image offers the callbacks of its own config, not
+   those of the session the image was captured from. */
+ERYX_TEST(a_fork_offers_the_callbacks_of_its_own_config)
+{
+    eryx_config *with = NULL;
+    ASSERT_EQ(eryx_config_new(&with, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(with, "old_one", "", NULL, echo_handler,
+                                       NULL, NULL, NULL),
+              ERYX_OK);
+    eryx_session *a = new_session(with);
+    session_expect(a, "print(await old_one())", "{}\n");
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    eryx_config *other = NULL;
+    ASSERT_EQ(eryx_config_new(&other, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(other, "new_one", "", NULL, echo_handler,
+                                       NULL, NULL, NULL),
+              ERYX_OK);
+    eryx_session *b = fork_of(img, other);
+    session_expect(b,
+                   "print(await new_one(), 'old_one' in globals(),\n"
+                   "      [c['name'] for c in list_callbacks()])",
+                   "{} False ['new_one']\n");
+    eryx_session_free(b);
+    eryx_config_free(other);
+    eryx_session_free(a);
+    eryx_config_free(with);
+    eryx_image_free(img);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -225,6 +255,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(a_fork_that_is_reset_starts_fresh),
         ERYX_TEST_ENTRY(an_image_round_trips_through_bytes_into_another_engine),
         ERYX_TEST_ENTRY(damaged_image_bytes_are_refused),
+        ERYX_TEST_ENTRY(a_fork_offers_the_callbacks_of_its_own_config),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
