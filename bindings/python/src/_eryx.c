@@ -140,8 +140,10 @@ get_engine(void)
         return (eryx_engine *)init_error("cannot configure the engine", &err);
     }
     eryx_status st;
-    Py_BEGIN_ALLOW_THREADS st = eryx_engine_new(cfg, &e, &err);
-    Py_END_ALLOW_THREADS eryx_config_free(cfg);
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_engine_new(cfg, &e, &err);
+    Py_END_ALLOW_THREADS
+    eryx_config_free(cfg);
     if (st != ERYX_OK)
         return (eryx_engine *)init_error("cannot load the guest", &err);
     if (engine == NULL) /* another thread may have won while we waited */
@@ -161,7 +163,8 @@ mod_engine_info(PyObject *self, PyObject *unused)
 /* ------------------------------------------------------------------ Call */
 
 typedef struct {
-    PyObject_HEAD eryx_call *call; /* NULL once completed */
+    PyObject_HEAD
+    eryx_call *call; /* NULL once completed */
 } CallObject;
 
 static PyObject *
@@ -177,9 +180,13 @@ call_complete(CallObject *self, PyObject *arg, int ok)
         return NULL;
     }
     self->call = NULL;
-    Py_BEGIN_ALLOW_THREADS if (ok) eryx_call_return(c, s, (size_t)n);
-    else eryx_call_fail(c, s, (size_t)n);
-    Py_END_ALLOW_THREADS Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS
+    if (ok)
+        eryx_call_return(c, s, (size_t)n);
+    else
+        eryx_call_fail(c, s, (size_t)n);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -304,11 +311,25 @@ release_pyobject(void *ud)
 
 /* ------------------------------------------------------------------ Core */
 
+/* An image (eryx_image), from Core.capture or image_from_bytes. */
 typedef struct {
-    PyObject_HEAD eryx_sandbox *sandbox; /* exactly one of the two */
-    eryx_session *session;
-    pthread_mutex_t lock; /* one caller at a time */
-    int busy;             /* an execute is running (for cancel) */
+    PyObject_HEAD
+    eryx_image *image;
+} ImageObject;
+
+static PyObject *ImageType; /* _eryx.Image */
+
+typedef struct {
+    PyObject_HEAD
+    eryx_sandbox *sandbox;  /* a plain sandbox, or */
+    eryx_session *session;  /* the session (for image sandboxes: the one
+                               running now, else NULL) */
+    eryx_config *config;    /* kept when sessions are made later */
+    PyObject *image;        /* an ImageObject the sessions start from */
+    int per_execute;        /* an image sandbox: a session per execute */
+    pthread_mutex_t lock;   /* one caller at a time */
+    pthread_mutex_t run_mu; /* the session pointer, against cancel */
+    int busy;               /* an execute is running */
 } CoreObject;
 
 /* Builds the config from the Python layer's arguments:
@@ -391,19 +412,31 @@ fail:
     return NULL;
 }
 
+/* A session of the core's image (GIL released by the caller). */
+static eryx_status
+image_session(CoreObject *self, eryx_session **out, eryx_error *err)
+{
+    return eryx_session_new_from_image(
+        engine, self->config, ((ImageObject *)self->image)->image, out, err);
+}
+
 static int
 core_init(PyObject *self_, PyObject *args, PyObject *kwds)
 {
     CoreObject *self = (CoreObject *)self_;
     int session;
     PyObject *limits, *result_variable, *callbacks, *on_output,
-        *on_trace = Py_None;
-    if (!PyArg_ParseTuple(args, "pOOO!O|O:Core", &session, &limits,
+        *on_trace = Py_None, *image = Py_None;
+    if (!PyArg_ParseTuple(args, "pOOO!O|OO:Core", &session, &limits,
                           &result_variable, &PyList_Type, &callbacks,
-                          &on_output, &on_trace))
+                          &on_output, &on_trace, &image))
         return -1;
-    if (self->sandbox || self->session) {
+    if (self->sandbox || self->session || self->config) {
         PyErr_SetString(PyExc_RuntimeError, "Core is already initialized");
+        return -1;
+    }
+    if (image != Py_None && !PyObject_IsInstance(image, ImageType)) {
+        PyErr_SetString(PyExc_TypeError, "image must be an Image");
         return -1;
     }
     eryx_engine *e = get_engine();
@@ -414,15 +447,27 @@ core_init(PyObject *self_, PyObject *args, PyObject *kwds)
     if (cfg == NULL)
         return -1;
     eryx_error err = {0};
-    eryx_status st;
-    Py_BEGIN_ALLOW_THREADS st =
-        session ? eryx_session_new(e, cfg, &self->session, &err)
-                : eryx_sandbox_new(e, cfg, &self->sandbox, &err);
-    Py_END_ALLOW_THREADS
-        /* The config's callbacks' userdata are released by the config only
-           when no sandbox holds them any longer; freeing it may call
-           release_pyobject, which takes the GIL we hold (re-entrant). */
+    eryx_status st = ERYX_OK;
+    if (image != Py_None) {
+        Py_INCREF(image);
+        self->image = image;
+        self->config = cfg;
+        self->per_execute = !session;
+        if (session) {
+            Py_BEGIN_ALLOW_THREADS
+            st = image_session(self, &self->session, &err);
+            Py_END_ALLOW_THREADS
+        }
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        st = session ? eryx_session_new(e, cfg, &self->session, &err)
+                     : eryx_sandbox_new(e, cfg, &self->sandbox, &err);
+        Py_END_ALLOW_THREADS
+        /* The callbacks' userdata are released once no sandbox or config
+           holds them; that may call release_pyobject, which takes the GIL
+           we hold (re-entrant). */
         eryx_config_free(cfg);
+    }
     if (st != ERYX_OK) {
         init_error(session ? "cannot start a session" : "cannot make a sandbox",
                    &err);
@@ -439,7 +484,9 @@ core_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     if (self == NULL)
         return NULL;
     self->sandbox = NULL, self->session = NULL, self->busy = 0;
+    self->config = NULL, self->image = NULL, self->per_execute = 0;
     pthread_mutex_init(&self->lock, NULL);
+    pthread_mutex_init(&self->run_mu, NULL);
     return (PyObject *)self;
 }
 
@@ -452,7 +499,10 @@ core_dealloc(PyObject *self_)
         eryx_sandbox_free(self->sandbox);
     if (self->session)
         eryx_session_free(self->session);
+    eryx_config_free(self->config);
+    Py_XDECREF(self->image);
     pthread_mutex_destroy(&self->lock);
+    pthread_mutex_destroy(&self->run_mu);
     freefunc f = (freefunc)PyType_GetSlot(tp, Py_tp_free);
     f(self_);
     Py_DECREF(tp);
@@ -462,14 +512,16 @@ core_dealloc(PyObject *self_)
 static int
 core_lock(CoreObject *self)
 {
-    if (self->sandbox == NULL && self->session == NULL) {
+    if (self->sandbox == NULL && self->session == NULL && !self->per_execute) {
         PyErr_SetString(PyExc_RuntimeError, "Core is not initialized");
         return -1;
     }
     if (pthread_mutex_trylock(&self->lock) == 0)
         return 0;
-    Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&self->lock);
-    Py_END_ALLOW_THREADS return 0;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&self->lock);
+    Py_END_ALLOW_THREADS
+    return 0;
 }
 
 static PyObject *
@@ -622,11 +674,28 @@ core_execute(PyObject *self_, PyObject *arg)
     eryx_status st;
     self->busy = 1;
     int armed = sigint_arm(self);
-    Py_BEGIN_ALLOW_THREADS st =
-        self->session
-            ? eryx_session_execute(self->session, p, (size_t)n, &r, &err)
-            : eryx_sandbox_execute(self->sandbox, p, (size_t)n, &r, &err);
-    Py_END_ALLOW_THREADS if (armed) sigint_disarm();
+    Py_BEGIN_ALLOW_THREADS
+    if (self->per_execute) {
+        eryx_session *ss = NULL;
+        st = image_session(self, &ss, &err);
+        if (st == ERYX_OK) {
+            pthread_mutex_lock(&self->run_mu);
+            self->session = ss;
+            pthread_mutex_unlock(&self->run_mu);
+            st = eryx_session_execute(ss, p, (size_t)n, &r, &err);
+            pthread_mutex_lock(&self->run_mu);
+            self->session = NULL;
+            pthread_mutex_unlock(&self->run_mu);
+            eryx_session_free(ss);
+        }
+    } else if (self->session) {
+        st = eryx_session_execute(self->session, p, (size_t)n, &r, &err);
+    } else {
+        st = eryx_sandbox_execute(self->sandbox, p, (size_t)n, &r, &err);
+    }
+    Py_END_ALLOW_THREADS
+    if (armed)
+        sigint_disarm();
     self->busy = 0;
     pthread_mutex_unlock(&self->lock);
     Py_DECREF(code);
@@ -680,10 +749,12 @@ core_execute(PyObject *self_, PyObject *arg)
 static void
 core_cancel_now(CoreObject *self)
 {
+    pthread_mutex_lock(&self->run_mu);
     if (self->session)
         eryx_session_cancel(self->session);
     else if (self->sandbox)
         eryx_sandbox_cancel(self->sandbox);
+    pthread_mutex_unlock(&self->run_mu);
 }
 
 static PyObject *
@@ -696,7 +767,7 @@ core_cancel(PyObject *self_, PyObject *unused)
 static int
 need_session(CoreObject *self)
 {
-    if (self->session == NULL) {
+    if (self->session == NULL || self->per_execute) {
         PyErr_SetString(PyExc_TypeError, "not a session");
         return -1;
     }
@@ -709,9 +780,57 @@ core_reset(PyObject *self_, PyObject *unused)
     CoreObject *self = (CoreObject *)self_;
     if (need_session(self) < 0)
         return NULL;
-    Py_BEGIN_ALLOW_THREADS eryx_session_reset(self->session);
-    Py_END_ALLOW_THREADS pthread_mutex_unlock(&self->lock);
+    eryx_status st = ERYX_OK;
+    eryx_error err = {0};
+    Py_BEGIN_ALLOW_THREADS
+    if (self->image == NULL) {
+        eryx_session_reset(self->session);
+    } else { /* back to the image, not to the pre-initialized guest */
+        eryx_session *ss = NULL;
+        st = image_session(self, &ss, &err);
+        if (st == ERYX_OK) {
+            pthread_mutex_lock(&self->run_mu);
+            eryx_session *old = self->session;
+            self->session = ss;
+            pthread_mutex_unlock(&self->run_mu);
+            eryx_session_free(old);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    pthread_mutex_unlock(&self->lock);
+    if (st != ERYX_OK)
+        return init_error("cannot restart the session", &err);
     Py_RETURN_NONE;
+}
+
+static PyObject *
+image_wrap(eryx_image *img)
+{
+    ImageObject *o = PyObject_New(ImageObject, (PyTypeObject *)ImageType);
+    if (o == NULL) {
+        eryx_image_free(img);
+        return NULL;
+    }
+    o->image = img;
+    return (PyObject *)o;
+}
+
+static PyObject *
+core_capture(PyObject *self_, PyObject *unused)
+{
+    CoreObject *self = (CoreObject *)self_;
+    if (need_session(self) < 0)
+        return NULL;
+    eryx_image *img = NULL;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_session_capture(self->session, &img, &err);
+    Py_END_ALLOW_THREADS
+    pthread_mutex_unlock(&self->lock);
+    if (st != ERYX_OK)
+        return init_error("cannot capture the session", &err);
+    return image_wrap(img);
 }
 
 static PyObject *
@@ -733,8 +852,10 @@ core_clear_state(PyObject *self_, PyObject *unused)
         return NULL;
     eryx_error err = {0};
     eryx_status st;
-    Py_BEGIN_ALLOW_THREADS st = eryx_session_clear_state(self->session, &err);
-    Py_END_ALLOW_THREADS pthread_mutex_unlock(&self->lock);
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_session_clear_state(self->session, &err);
+    Py_END_ALLOW_THREADS
+    pthread_mutex_unlock(&self->lock);
     if (st != ERYX_OK)
         return state_error(st, &err);
     Py_RETURN_NONE;
@@ -749,9 +870,10 @@ core_snapshot_state(PyObject *self_, PyObject *unused)
     eryx_error err = {0};
     eryx_snapshot *snap = NULL;
     eryx_status st;
-    Py_BEGIN_ALLOW_THREADS st =
-        eryx_session_snapshot_state(self->session, &snap, &err);
-    Py_END_ALLOW_THREADS pthread_mutex_unlock(&self->lock);
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_session_snapshot_state(self->session, &snap, &err);
+    Py_END_ALLOW_THREADS
+    pthread_mutex_unlock(&self->lock);
     if (st != ERYX_OK)
         return state_error(st, &err);
     size_t len;
@@ -775,9 +897,11 @@ core_restore_state(PyObject *self_, PyObject *arg)
     eryx_error err = {0};
     eryx_status st;
     Py_INCREF(arg); /* p stays valid while the GIL is released */
-    Py_BEGIN_ALLOW_THREADS st = eryx_session_restore_state(
-        self->session, (const uint8_t *)p, (size_t)n, &err);
-    Py_END_ALLOW_THREADS Py_DECREF(arg);
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_session_restore_state(self->session, (const uint8_t *)p,
+                                    (size_t)n, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(arg);
     pthread_mutex_unlock(&self->lock);
     if (st != ERYX_OK)
         return state_error(st, &err);
@@ -796,6 +920,7 @@ static PyMethodDef core_methods[] = {
     {"execute", core_execute, METH_O, "Run code; a tuple of the outcome."},
     {"cancel", core_cancel, METH_NOARGS, "Stop a running execute."},
     {"reset", core_reset, METH_NOARGS, "A new interpreter (sessions)."},
+    {"capture", core_capture, METH_NOARGS, "The interpreter as an Image."},
     {"clear_state", core_clear_state, METH_NOARGS, "Clear the globals."},
     {"snapshot_state", core_snapshot_state, METH_NOARGS,
      "The globals as bytes."},
@@ -821,11 +946,108 @@ static PyType_Slot core_slots[] = {
 static PyType_Spec core_spec = {"eryx._eryx.Core", sizeof(CoreObject), 0,
                                 Py_TPFLAGS_DEFAULT, core_slots};
 
+/* ----------------------------------------------------------------- Image */
+
+static PyObject *
+image_to_bytes(PyObject *self_, PyObject *unused)
+{
+    ImageObject *self = (ImageObject *)self_;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_image_serialize(self->image, &data, &len, &err);
+    Py_END_ALLOW_THREADS
+    if (st != ERYX_OK)
+        return st == ERYX_E_NOMEM ? PyErr_NoMemory()
+                                  : init_error("cannot serialize", &err);
+    PyObject *b =
+        PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    eryx_free(data);
+    return b;
+}
+
+static PyObject *
+image_stored_size(PyObject *self_, void *closure)
+{
+    return PyLong_FromUnsignedLongLong(
+        eryx_image_stored_size(((ImageObject *)self_)->image));
+}
+
+static PyObject *
+image_memory_size(PyObject *self_, void *closure)
+{
+    return PyLong_FromUnsignedLongLong(
+        eryx_image_memory_size(((ImageObject *)self_)->image));
+}
+
+static void
+image_dealloc(PyObject *self_)
+{
+    PyTypeObject *tp = Py_TYPE(self_);
+    eryx_image_free(((ImageObject *)self_)->image);
+    freefunc f = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    f(self_);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef image_methods[] = {
+    {"to_bytes", image_to_bytes, METH_NOARGS, "The image as bytes."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef image_getset[] = {
+    {"stored_size", image_stored_size, NULL, "bytes the image holds", NULL},
+    {"memory_size", image_memory_size, NULL, "guest memory it describes", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot image_slots[] = {
+    {Py_tp_dealloc, image_dealloc},
+    {Py_tp_methods, image_methods},
+    {Py_tp_getset, image_getset},
+    {Py_tp_doc, "A whole interpreter, captured (internal)."},
+    {0, NULL},
+};
+
+static PyType_Spec image_spec = {"eryx._eryx.Image", sizeof(ImageObject), 0,
+                                 Py_TPFLAGS_DEFAULT, image_slots};
+
+static PyObject *
+mod_image_from_bytes(PyObject *self, PyObject *arg)
+{
+    char *p;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &p, &n) < 0)
+        return NULL;
+    eryx_engine *e = get_engine();
+    if (e == NULL)
+        return NULL;
+    eryx_image *img = NULL;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_INCREF(arg);
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_image_deserialize(e, (const uint8_t *)p, (size_t)n, &img, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(arg);
+    if (st == ERYX_E_INVALID_INPUT || st == ERYX_E_INVALID_ARG) {
+        PyErr_SetString(PyExc_ValueError, err.message);
+        return NULL;
+    }
+    if (st != ERYX_OK)
+        return init_error("cannot load the image", &err);
+    return image_wrap(img);
+}
+
 /* ---------------------------------------------------------------- module */
 
 static PyMethodDef mod_methods[] = {
     {"configure", mod_configure, METH_VARARGS,
      "configure(runtime, stdlib, cache=None): where the guest's files are."},
+    {"image_from_bytes", mod_image_from_bytes, METH_O,
+     "An Image from Image.to_bytes()'s bytes (ValueError when invalid)."},
     {"engine_info", mod_engine_info, METH_NOARGS,
      "The engine's description (starts it)."},
     {NULL, NULL, 0, NULL},
@@ -849,6 +1071,14 @@ mod_exec(PyObject *m)
     PyObject *core = PyType_FromSpec(&core_spec);
     if (core == NULL || PyModule_AddObject(m, "Core", core) < 0) {
         Py_XDECREF(core);
+        return -1;
+    }
+    ImageType = PyType_FromSpec(&image_spec);
+    if (ImageType == NULL)
+        return -1;
+    Py_INCREF(ImageType);
+    if (PyModule_AddObject(m, "Image", ImageType) < 0) {
+        Py_DECREF(ImageType);
         return -1;
     }
     CallType = PyType_FromSpec(&call_spec);

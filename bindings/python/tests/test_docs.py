@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "python.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S) if DOC.exists() else []
+BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL) if DOC.exists() else []
 
 
 def test_the_document_has_examples() -> None:

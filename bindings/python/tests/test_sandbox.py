@@ -194,7 +194,7 @@ def test_capabilities_still_to_come_are_refused_not_ignored() -> None:
     for kwargs in ({"vfs": object()}, {"vfs_mount_path": "/data"}):
         with pytest.raises(NotImplementedError):
             eryx.Session(**kwargs)  # type: ignore[arg-type]
-    for cls in (eryx.NetConfig, eryx.VfsStorage, eryx.MCPManager, eryx.SandboxFactory):
+    for cls in (eryx.NetConfig, eryx.VfsStorage, eryx.MCPManager):
         with pytest.raises(NotImplementedError):
             cls()
 

@@ -31,14 +31,11 @@ from ._core import (
     SuspendCallback,
     TimeoutError,
 )
+from ._factory import PooledSandbox, PoolStats, SandboxFactory, SandboxPool
 from ._later import (
     MCPManager,
     NetConfig,
-    PooledSandbox,
-    PoolStats,
     ReplayOutcome,
-    SandboxFactory,
-    SandboxPool,
     SuspendedCallback,
     VfsStorage,
 )

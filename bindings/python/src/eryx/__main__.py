@@ -69,9 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         help="largest guest memory (default 134217728)",
     )
     p.add_argument("--fuel", type=int, default=None, metavar="N", help="instruction budget")
-    p.add_argument(
-        "--version", action="store_true", help="print the eryx and CPython versions"
-    )
+    p.add_argument("--version", action="store_true", help="print the eryx and CPython versions")
     return p
 
 

@@ -450,6 +450,7 @@ class _Runner:
         on_stderr: Callable[[bytes], None] | None,
         result_variable: str | None,
         on_trace: Callable[[dict[str, Any]], None] | None = None,
+        image: Any = None,
     ) -> None:
         if result_variable is not None and not isinstance(result_variable, str):
             raise TypeError("result_variable must be a str")
@@ -469,7 +470,7 @@ class _Runner:
         _configure()
         try:
             self._core = _eryx.Core(
-                session, limits._tuple(), result_variable, specs, output, trace
+                session, limits._tuple(), result_variable, specs, output, trace, image
             )
         except RuntimeError as e:
             raise _init_error(e) from None
@@ -585,6 +586,7 @@ class Session(_Runner):
         base = resource_limits if resource_limits is not None else ResourceLimits()
         self._args = (callbacks, on_stdout, on_stderr, result_variable, on_trace)
         self._base = base
+        self._image: Any = None
         self._make(execution_timeout_ms, max_fuel)
 
     def _make(self, timeout_ms: int | None, fuel: int | None) -> None:
@@ -596,7 +598,7 @@ class Session(_Runner):
             max_callback_invocations=b.max_callback_invocations,
             max_fuel=fuel,
         )
-        self._start(True, limits, *self._args)
+        self._start(True, limits, *self._args, image=self._image)
 
     @property
     def execution_count(self) -> int:
@@ -639,7 +641,8 @@ class Session(_Runner):
         return None
 
     def reset(self) -> None:
-        """A new interpreter: every global and import is gone."""
+        """A new interpreter: every global and import is gone (a session
+        of a SandboxFactory starts again from the factory's state)."""
         self._core.reset()
 
     def clear_state(self) -> None:

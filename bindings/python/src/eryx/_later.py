@@ -11,11 +11,7 @@ from typing import Any, NoReturn
 __all__ = [
     "MCPManager",
     "NetConfig",
-    "PoolStats",
-    "PooledSandbox",
     "ReplayOutcome",
-    "SandboxFactory",
-    "SandboxPool",
     "SuspendedCallback",
     "VfsStorage",
 ]
@@ -49,39 +45,6 @@ class MCPManager:
 
     def __init__(self) -> None:
         _not_yet("MCP servers (MCPManager)")
-
-
-class SandboxFactory:
-    """Pre-initialized sandbox images (not available yet)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_yet("SandboxFactory")
-
-    @staticmethod
-    def load(*args: Any, **kwargs: Any) -> SandboxFactory:
-        """Load a saved factory (not available yet)."""
-        _not_yet("SandboxFactory")
-
-
-class SandboxPool:
-    """A pool of warm sandboxes (not available yet; made by SandboxFactory)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_yet("SandboxPool")
-
-
-class PooledSandbox:
-    """A sandbox lent by a SandboxPool (not available yet)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_yet("PooledSandbox")
-
-
-class PoolStats:
-    """A SandboxPool's statistics (not available yet)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_yet("PoolStats")
 
 
 class ReplayOutcome:
