@@ -126,6 +126,9 @@ def _configure() -> None:
 _DEFAULT = object()
 
 
+_DEFAULT_LIMIT_VALUES = (30000, 10000, 134217728, 1000, None, None)
+
+
 class ResourceLimits:
     """Limits of one execute.  ``None`` turns a limit off.
 
@@ -153,19 +156,27 @@ class ResourceLimits:
         max_fuel: int | None = None,
         max_vfs_bytes: int | None = None,
     ) -> None:
-        for name, value in (
-            ("execution_timeout_ms", execution_timeout_ms),
-            ("callback_timeout_ms", callback_timeout_ms),
-            ("max_memory_bytes", max_memory_bytes),
-            ("max_callback_invocations", max_callback_invocations),
-            ("max_fuel", max_fuel),
-            ("max_vfs_bytes", max_vfs_bytes),
-        ):
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 0
-            ):
-                raise TypeError(f"{name} must be a non-negative int or None")
-            object.__setattr__(self, name, value)
+        values = (
+            execution_timeout_ms,
+            callback_timeout_ms,
+            max_memory_bytes,
+            max_callback_invocations,
+            max_fuel,
+            max_vfs_bytes,
+        )
+        if values != _DEFAULT_LIMIT_VALUES:
+            for name, value in zip(self.__slots__, values, strict=True):
+                if value is not None and (
+                    not isinstance(value, int) or isinstance(value, bool) or value < 0
+                ):
+                    raise TypeError(f"{name} must be a non-negative int or None")
+        set_ = object.__setattr__
+        set_(self, "execution_timeout_ms", execution_timeout_ms)
+        set_(self, "callback_timeout_ms", callback_timeout_ms)
+        set_(self, "max_memory_bytes", max_memory_bytes)
+        set_(self, "max_callback_invocations", max_callback_invocations)
+        set_(self, "max_fuel", max_fuel)
+        set_(self, "max_vfs_bytes", max_vfs_bytes)
 
     @staticmethod
     def unlimited() -> ResourceLimits:
@@ -190,7 +201,7 @@ class ResourceLimits:
         return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
 
     def _tuple(self) -> tuple[int, int, int, int, int]:
-        mem = self.max_memory_bytes
+        mem = self.max_memory_bytes  # (immutable: computed anew is cheap)
         return (
             min(self.execution_timeout_ms or 0, 2**32 - 1),
             min(self.callback_timeout_ms or 0, 2**32 - 1),
@@ -402,6 +413,8 @@ _NOT_YET = {
 
 
 def _refuse(**kwargs: Any) -> None:
+    if not any(v is not None for v in kwargs.values()):
+        return
     for name, value in kwargs.items():
         if value is not None:
             raise NotImplementedError(
@@ -435,10 +448,13 @@ def _output_dispatch(
     return dispatch
 
 
+_core_lock = threading.Lock()
+
+
 class _Runner:
     """What Sandbox and Session share: the core and its execute."""
 
-    _core: Any
+    _core_obj: Any
     _timeout_ms: int | None
 
     def _start(
@@ -468,16 +484,31 @@ class _Runner:
                 on_trace(json.loads(event))
 
         _configure()
-        try:
-            self._core = _eryx.Core(
-                session, limits._tuple(), result_variable, specs, output, trace, image
-            )
-        except RuntimeError as e:
-            raise _init_error(e) from None
-        except ValueError as e:
-            raise ValueError(str(e)) from None
         self._limits = limits
         self._timeout_ms = limits.execution_timeout_ms
+        self._core_args = (session, limits._tuple(), result_variable, specs, output, trace, image)
+        self._core_obj: Any = None
+        # A sandbox without callbacks has nothing liberyx could refuse, and
+        # it instantiates nothing until it runs: its core is made at first
+        # use.  Sessions and callbacks are checked (and started) now.
+        if session or specs:
+            self._make_core()
+
+    def _make_core(self) -> Any:
+        with _core_lock:
+            if self._core_obj is None:
+                try:
+                    self._core_obj = _eryx.Core(*self._core_args)
+                except RuntimeError as e:
+                    raise _init_error(e) from None
+                except ValueError as e:
+                    raise ValueError(str(e)) from None
+            return self._core_obj
+
+    @property
+    def _core(self) -> Any:
+        core = self._core_obj
+        return core if core is not None else self._make_core()
 
     def execute(self, code: str) -> ExecuteResult:
         """Run ``code`` (top-level ``await`` allowed).  Releases the GIL

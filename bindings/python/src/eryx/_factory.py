@@ -171,6 +171,25 @@ class SandboxFactory:
         result_variable: str | None = None,
     ) -> Sandbox:
         """A sandbox each execute of which starts from the factory's state."""
+        if (
+            resource_limits is None
+            and callbacks is None
+            and on_stdout is None
+            and on_stderr is None
+            and result_variable is None
+            and self._callbacks is None
+            and site_packages is network is secrets is volumes is None
+            and not (scrub_stdout or scrub_stderr or scrub_files)
+        ):
+            # The common case, made from a template: nothing to check, and
+            # the core is made at the first execute.
+            template = self.__dict__.get("_plain")
+            if template is None:
+                template = self._plain = self._make_sandbox(None, None, None, None, None).__dict__
+            sb = Sandbox.__new__(Sandbox)
+            sb.__dict__.update(template)
+            sb._core_obj = None
+            return sb
         _refuse(
             site_packages=site_packages,
             network=network,
@@ -179,6 +198,16 @@ class SandboxFactory:
             scrub_files=scrub_files,
         )
         _check_scrub(scrub_stdout=scrub_stdout, scrub_stderr=scrub_stderr)
+        return self._make_sandbox(resource_limits, callbacks, on_stdout, on_stderr, result_variable)
+
+    def _make_sandbox(
+        self,
+        resource_limits: ResourceLimits | None,
+        callbacks: CallbacksArg,
+        on_stdout: Callable[[bytes], None] | None,
+        on_stderr: Callable[[bytes], None] | None,
+        result_variable: str | None,
+    ) -> Sandbox:
         limits = resource_limits if resource_limits is not None else ResourceLimits()
         sb = Sandbox.__new__(Sandbox)
         sb._start(
