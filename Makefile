@@ -183,7 +183,7 @@ test-asan:
 
 # eryx vs pyeryx in one table (bench/table.py), then the limits table;
 # BENCH_QUICK=1 for fewer repetitions.
-bench: host
+bench: python
 	bash bench/run.sh $(HOST) "$(PYTHON_NATIVE)" "$(WASMTIME_VERSION)"
 
 # libFuzzer over the host's decoders of guest and caller data, for a fixed

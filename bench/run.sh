@@ -46,8 +46,29 @@ else
     echo "bench: no pyeryx venv (see $out/pyeryx-venv.log); its column says n/a" >&2
 fi
 
+# The Python API's rows: the same script with our wheel (dist/, made by
+# `make python`) in a venv of its own, and with pyeryx in its venv.
+wheel=$(ls -t "$here"/dist/eryx-*.whl 2>/dev/null | head -n 1 || true)
+if [[ -n $wheel ]] && python3 -m venv --clear "$out/venv-eryx" &&
+   "$out/venv-eryx/bin/pip" install --quiet --disable-pip-version-check \
+       --no-deps "$wheel"; then
+    echo "bench: Python API, eryx..." >&2
+    (cd "$out" && "$out/venv-eryx/bin/python" "$here/bench/python_bench.py" \
+        "${quick[@]}" >"$out/py-eryx.jsonl" 2>"$out/py-eryx.log") ||
+        echo "bench: python_bench failed for eryx (see $out/py-eryx.log)" >&2
+    if [[ -n ${py:-} && -x ${py:-} ]]; then
+        echo "bench: Python API, pyeryx..." >&2
+        (cd "$out" && "$py" "$here/bench/python_bench.py" "${quick[@]}" \
+            >"$out/py-pyeryx.jsonl" 2>"$out/py-pyeryx.log") ||
+            echo "bench: python_bench failed for pyeryx (see $out/py-pyeryx.log)" >&2
+    fi
+else
+    echo "bench: no wheel in dist/ (make python); no Python API rows" >&2
+fi
+
 python3 "$here/bench/table.py" --eryx "$out/eryx.jsonl" \
     --pyeryx "$out/pyeryx.jsonl" --native "$out/native.jsonl" \
+    --py-eryx "$out/py-eryx.jsonl" --py-pyeryx "$out/py-pyeryx.jsonl" \
     --wasmtime "$wasmtime" | tee "$out/table.md"
 
 echo "## Limits: trigger to error (eryx, in a session)"

@@ -39,6 +39,8 @@ def load(path):
 def fmt_ms(x):
     if x is None:
         return "n/a"
+    if x < 0.01:
+        return "%.2f µs" % (x * 1000)
     if x < 1:
         return "%.3f ms" % x
     if x < 100:
@@ -92,6 +94,8 @@ def main():
     ap.add_argument("--pyeryx")
     ap.add_argument("--native")
     ap.add_argument("--wasmtime", default="?")
+    ap.add_argument("--py-eryx", help="bench/python_bench.py rows of our package")
+    ap.add_argument("--py-pyeryx", help="bench/python_bench.py rows of pyeryx")
     args = ap.parse_args()
 
     E, ewarn = load(args.eryx)
@@ -226,6 +230,8 @@ def main():
     time_row("`eryx -c pass`, wall time", "cli_pass", limit=30.0)
     print()
 
+    python_table(args)
+
     print("Details (the rest of each side's figures):")
     print()
     keys = [k for k in E if k != "meta"] + [k for k in P if k not in E and k != "meta"]
@@ -245,6 +251,61 @@ def main():
         print("- **eryx warning**: %s" % w)
     for w in pwarn:
         print("- **pyeryx warning**: %s" % w)
+    print()
+
+
+PY_ROWS = [
+    ("`Sandbox()`", "py_sandbox_new", None),
+    ("`execute(\"pass\")` on one sandbox, in a loop", "py_execute_pass", None),
+    ("session `execute(\"x = 1\")`", "py_session_execute", None),
+    ("awaited Python callback round trip (per call)", "py_callback_roundtrip", 0.040),
+    ("`gather` of 5 `async def` callbacks of 10 ms, whole execute",
+     "py_gather5_async_10ms", None),
+    ("`SandboxFactory(imports=['json'])`", "py_factory_new", None),
+    ("`factory.create_sandbox()`", "py_factory_create_sandbox", None),
+    ("pool acquire + `execute(\"pass\")` + release", "py_pool_acquire_execute_release",
+     None),
+]
+
+
+def python_table(args):
+    """The Python API's rows: both packages measured from Python by
+    bench/python_bench.py in this run.  Target: each at least 3x faster
+    than pyeryx; the callback round trip at most 0.040 ms."""
+    E, _ = load(args.py_eryx)
+    P, _ = load(args.py_pyeryx)
+    if not any(k != "meta" for k in E):
+        return
+    print("## The Python API, measured from Python (both packages, this run)")
+    print()
+    print("| operation | eryx median | eryx p99 | pyeryx median | pyeryx p99 | "
+          "pyeryx/eryx | target | met? |")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
+    for label, key, limit in PY_ROWS:
+        e, p = E.get(key, {}), P.get(key, {})
+        em_, pm_ = e.get("median_ms"), p.get("median_ms")
+        target = "≥ 3x faster than pyeryx"
+        ok = []
+        why = []
+        if em_ is not None and pm_ is not None:
+            ok.append(pm_ >= 3 * em_)
+            if pm_ < 3 * em_:
+                why.append("%s < 3x" % ratio(pm_, em_))
+        if limit is not None:
+            target += ", ≤ %s" % fmt_ms(limit)
+            if em_ is not None:
+                ok.append(em_ <= limit)
+                if em_ > limit:
+                    why.append("%s > %s" % (fmt_ms(em_), fmt_ms(limit)))
+        met = "n/a" if not ok else ("yes" if all(ok) else "**no**")
+        if why:
+            met += " (%s)" % ", ".join(why)
+        miss = e.get("missing") or p.get("missing")
+        print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            label, fmt_ms(em_), fmt_ms(e.get("p99_ms")), fmt_ms(pm_),
+            fmt_ms(p.get("p99_ms")),
+            ratio(pm_, em_) if em_ is not None and pm_ is not None else "n/a",
+            target, met if not miss or em_ is not None else "n/a (%s)" % miss))
     print()
 
 

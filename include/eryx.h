@@ -305,6 +305,12 @@ ERYX_API eryx_status eryx_config_add_callback(eryx_config *config,
 ERYX_API void eryx_call_return(eryx_call *call, const char *json, size_t len);
 /** \brief Complete `call` with an error message, raised in Python. */
 ERYX_API void eryx_call_fail(eryx_call *call, const char *message, size_t len);
+/** \brief Where `call` stands among the calls its execute handed to
+    handlers: 0 for the first the code started, 1 for the next, and so on,
+    whatever order the handlers run in (they run at once, on several
+    threads).  Journals match calls by it (the Python package's
+    execute_with_journal). */
+ERYX_API uint32_t eryx_call_index(const eryx_call *call);
 
 /* ----------------------------------------------------- tracing and output */
 

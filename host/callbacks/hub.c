@@ -42,6 +42,7 @@ struct eryx__hub {
 struct eryx_call {
     eryx__hub *hub;
     uint32_t handle;
+    uint32_t index; /* order of start among this execute's handled calls */
     eryx__callback *cb;
     char *args;
     size_t args_len;
@@ -279,6 +280,7 @@ eryx__hub_start(eryx__hub *hub,
         finish_slotf(hub, s, "out of memory starting callback '%.64s'",
                      s->name);
     } else {
+        call->index = hub->invocations;
         hub->invocations++;
         hub->refs++;
         s->state = SLOT_RUNNING;
@@ -424,4 +426,10 @@ eryx__hub_take(eryx__hub *hub, uint32_t handle, char **payload, size_t *len)
     }
     pthread_mutex_unlock(&hub->mu);
     return found;
+}
+
+uint32_t
+eryx_call_index(const eryx_call *call)
+{
+    return call != NULL ? call->index : 0;
 }

@@ -5,6 +5,7 @@
 */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "sandbox_fixture.h"
 
@@ -295,6 +296,45 @@ ERYX_TEST(session_clear_state_keeps_callbacks)
     eryx_config_free(cfg);
 }
 
+/* eryx_call_index is the order in which the code started the calls,
+   whatever order the concurrent handlers run in. */
+static int index_seen[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+
+static void
+index_handler(void *ud, const char *args, size_t len, eryx_call *call)
+{
+    (void)ud;
+    (void)len;
+    int v = -1;
+    const char *p = strstr(args, "\"v\":");
+    if (p != NULL)
+        v = atoi(p + 4);
+    uint32_t i = eryx_call_index(call);
+    if (i < 8)
+        index_seen[i] = v;
+    eryx_call_return(call, "null", 4);
+}
+
+ERYX_TEST(call_index_is_the_order_of_start)
+{
+    eryx_config *cfg = NULL;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(cfg, "rec", "", NULL, index_handler,
+                                       NULL, NULL, NULL),
+              ERYX_OK);
+    eryx_result *r = run_with(cfg, "import asyncio\n"
+                                   "await rec(v=100)\n"
+                                   "await asyncio.gather(*(rec(v=i) for i in "
+                                   "range(6)))\n");
+    ASSERT_EQ(eryx_result_status(r), ERYX_OK);
+    ASSERT_EQ(index_seen[0], 100);
+    for (int i = 0; i < 6; i++)
+        ASSERT_EQ(index_seen[i + 1], i);
+    ASSERT_EQ(eryx_call_index(NULL), 0u);
+    eryx_result_free(r);
+    eryx_config_free(cfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -314,6 +354,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(invocation_limit_raises_on_the_next_call),
         ERYX_TEST_ENTRY(userdata_is_freed_once_when_the_last_holder_goes),
         ERYX_TEST_ENTRY(session_clear_state_keeps_callbacks),
+        ERYX_TEST_ENTRY(call_index_is_the_order_of_start),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

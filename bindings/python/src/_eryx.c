@@ -164,7 +164,8 @@ mod_engine_info(PyObject *self, PyObject *unused)
 
 typedef struct {
     PyObject_HEAD
-    eryx_call *call; /* NULL once completed */
+    eryx_call *call;     /* NULL once completed */
+    unsigned long index; /* eryx_call_index */
 } CallObject;
 
 static PyObject *
@@ -218,6 +219,17 @@ call_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+static PyObject *
+call_index(PyObject *self, void *closure)
+{
+    return PyLong_FromUnsignedLong(((CallObject *)self)->index);
+}
+
+static PyGetSetDef call_getset[] = {
+    {"index", call_index, NULL, "the order in which the code started it", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyMethodDef call_methods[] = {
     {"ok", call_ok, METH_O, "Complete the call with a JSON text."},
     {"fail", call_fail, METH_O, "Complete the call with an error message."},
@@ -227,6 +239,7 @@ static PyMethodDef call_methods[] = {
 static PyType_Slot call_slots[] = {
     {Py_tp_dealloc, call_dealloc},
     {Py_tp_methods, call_methods},
+    {Py_tp_getset, call_getset},
     {Py_tp_doc, "One callback call from the guest; complete it once."},
     {0, NULL},
 };
@@ -247,6 +260,7 @@ callback_entry(void *ud, const char *args, size_t len, eryx_call *call)
     PyObject *r = NULL;
     if (c != NULL) {
         c->call = call;
+        c->index = eryx_call_index(call);
         call = NULL;
     }
     if (a != NULL)

@@ -32,13 +32,8 @@ from ._core import (
     TimeoutError,
 )
 from ._factory import PooledSandbox, PoolStats, SandboxFactory, SandboxPool
-from ._later import (
-    MCPManager,
-    NetConfig,
-    ReplayOutcome,
-    SuspendedCallback,
-    VfsStorage,
-)
+from ._journal import ReplayOutcome, SuspendedCallback
+from ._later import MCPManager, NetConfig, VfsStorage
 
 __version__: str = _eryx.LIB_VERSION
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -12,6 +13,8 @@ from typing import Any
 
 from . import _eryx
 from ._callbacks import CallbackDict, CallbackRegistry, _normalize_callbacks
+from ._journal import Journal, ReplayOutcome, canonical
+from ._journal import parse as parse_journal
 
 __all__ = [
     "CancelledError",
@@ -347,50 +350,80 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _make_handler(fn: Callable[..., Any]) -> Callable[[Any, str], None]:
+class _JournalSlot:
+    """Where a runner's handlers find the journal of the run in progress
+    (None: no journal)."""
+
+    __slots__ = ("journal",)
+
+    def __init__(self) -> None:
+        self.journal: Journal | None = None
+
+
+def _make_handler(
+    fn: Callable[..., Any], name: str, slot: _JournalSlot
+) -> Callable[[Any, str], None]:
     """The function liberyx calls (on a worker thread, holding the GIL) with
     a Call and the arguments as JSON."""
     is_async = asyncio.iscoroutinefunction(fn)
     dumps = json.dumps
     loads = json.loads
 
-    def finish(call: Any, value: Any) -> None:
+    def finish(call: Any, value: Any, j: Journal | None, canon: str) -> None:
         try:
             text = dumps(value, allow_nan=False)
         except (TypeError, ValueError) as e:
-            call.fail(f"TypeError: the callback's result cannot be sent as JSON: {e}")
+            fail(call, TypeError(f"the callback's result cannot be sent as JSON: {e}"), j, canon)
             return
+        if j is not None:
+            j.record(call.index, name, canon, {"result": value})
         call.ok(text)
 
-    if is_async:
-
-        def handler(call: Any, args: str) -> None:
-            try:
-                coro = fn(**loads(args))
-            except BaseException as e:  # noqa: BLE001 - reported to the guest
-                call.fail(_error_text(e))
+    def fail(call: Any, exc: BaseException, j: Journal | None, canon: str) -> None:
+        if j is not None:
+            if isinstance(exc, SuspendCallback):
+                call.fail(f"SuspendCallback: {exc.reason}")
+                j.suspend(name, canon, exc.reason)
                 return
-            fut = asyncio.run_coroutine_threadsafe(coro, _Loop.get())
+            j.record(call.index, name, canon, {"error": _error_text(exc)})
+        call.fail(_error_text(exc))
 
-            def done(f: Any) -> None:
-                try:
-                    value = f.result()
-                except BaseException as e:  # noqa: BLE001
-                    call.fail(_error_text(e))
-                    return
-                finish(call, value)
-
-            fut.add_done_callback(done)
-
-        return handler
+    def replayed(call: Any, j: Journal, canon: str) -> bool:
+        entry = j.decide(call.index, name, canon)
+        if entry is None:
+            return False
+        if "error" in entry:
+            call.fail(entry["error"])
+        else:
+            call.ok(dumps(entry["result"]))
+        return True
 
     def handler(call: Any, args: str) -> None:
+        j = slot.journal
+        canon = ""
+        if j is not None:
+            canon = canonical(args)
+            if replayed(call, j, canon):
+                return
         try:
             value = fn(**loads(args))
+            if is_async:
+                fut = asyncio.run_coroutine_threadsafe(value, _Loop.get())
+
+                def done(f: Any) -> None:
+                    try:
+                        result = f.result()
+                    except BaseException as e:  # noqa: BLE001 - reported to the guest
+                        fail(call, e, j, canon)
+                        return
+                    finish(call, result, j, canon)
+
+                fut.add_done_callback(done)
+                return
         except BaseException as e:  # noqa: BLE001 - reported to the guest
-            call.fail(_error_text(e))
+            fail(call, e, j, canon)
             return
-        finish(call, value)
+        finish(call, value, j, canon)
 
     return handler
 
@@ -454,6 +487,16 @@ _core_lock = threading.Lock()
 class _Runner:
     """What Sandbox and Session share: the core and its execute."""
 
+    # Made on first use when a sandbox was made without them (a factory's
+    # template copies); _start makes them at once.
+    @functools.cached_property
+    def _run_lock(self) -> threading.Lock:
+        return threading.Lock()
+
+    @functools.cached_property
+    def _jslot(self) -> _JournalSlot:
+        return _JournalSlot()
+
     _core_obj: Any
     _timeout_ms: int | None
 
@@ -470,10 +513,18 @@ class _Runner:
     ) -> None:
         if result_variable is not None and not isinstance(result_variable, str):
             raise TypeError("result_variable must be a str")
+        self._jslot = _JournalSlot()
+        self._run_lock = threading.Lock()
         specs = [
-            (cb["name"], cb.get("description", ""), _schema_text(cb), _make_handler(cb["fn"]))
+            (
+                cb["name"],
+                cb.get("description", ""),
+                _schema_text(cb),
+                _make_handler(cb["fn"], cb["name"], self._jslot),
+            )
             for cb in _normalize_callbacks(callbacks)
         ]
+        self._has_callbacks = bool(specs)
         output = _output_dispatch(on_stdout, on_stderr)
         trace = None
         if on_trace is not None:
@@ -516,6 +567,10 @@ class _Runner:
         ResourceLimitError, CancelledError; ``Ctrl-C`` cancels it."""
         if not isinstance(code, str):
             raise TypeError(f"'{type(code).__name__}' object is not an instance of 'str'")
+        with self._run_lock:
+            return self._run(code)
+
+    def _run(self, code: str) -> ExecuteResult:
         core = self._core
         try:
             (
@@ -533,6 +588,7 @@ class _Runner:
         except KeyboardInterrupt:
             core.cancel()
             raise
+        self._last_status = status
         if status != 0:
             _raise_for(status, message or "", self._timeout_ms)
         return ExecuteResult(
@@ -545,6 +601,63 @@ class _Runner:
             rjson,
             rerror,
         )
+
+    def execute_with_journal(
+        self, code: str, journal: dict[str, Any] | None = None
+    ) -> ReplayOutcome:
+        """Run ``code`` recording each callback call; see ``_journaled``."""
+        return self._journaled(code, journal)[0]
+
+    def _journaled(self, code: str, journal: dict[str, Any] | None) -> tuple[ReplayOutcome, bool]:
+        """Run ``code`` recording each callback call (name, canonical
+        arguments, result or error) and replaying the calls of ``journal``
+        that match, in the order the code starts them, without running
+        them; the first call that does not match, and every one after it,
+        runs live.  A callback that raises ``SuspendCallback(reason)``
+        stops the run: ``outcome.suspended`` says which, and the journal so
+        far lets a later run resume.  Never raises for the code's failures
+        (they are ``outcome.error``); ValueError for a malformed journal.
+        Also returns whether the run was halted (suspended, or stopped by a
+        limit or a cancel) rather than finished."""
+        if not isinstance(code, str):
+            raise TypeError(f"'{type(code).__name__}' object is not an instance of 'str'")
+        entries = parse_journal(journal)
+        with self._run_lock:
+            core = self._core
+            j = Journal(code, entries, core.cancel)
+            self._jslot.journal = j
+            self._last_status = 0
+            result: ExecuteResult | None = None
+            error: EryxError | None = None
+            try:
+                result = self._run(code)
+            except EryxError as e:
+                error = e
+            finally:
+                self._jslot.journal = None
+            halted = self._halted(j)
+        if j.suspended is not None:
+            result = None
+            error = ExecutionError(
+                f"suspended by callback {j.suspended.name!r}: {j.suspended.reason}"
+            )
+        return ReplayOutcome(result, error, j.to_dict(), j.replayed, j.suspended), halted
+
+    def _halted(self, j: Journal) -> bool:
+        return j.suspended is not None or self._last_status in _HALTS
+
+
+_HALTS = frozenset(
+    (
+        _E.ERYX_E_TIMEOUT,
+        _E.ERYX_E_FUEL,
+        _E.ERYX_E_MEMORY_LIMIT,
+        _E.ERYX_E_OUTPUT_LIMIT,
+        _E.ERYX_E_TRAP,
+        _E.ERYX_E_CANCELLED,
+        _E.ERYX_E_ABI,
+    )
+)
 
 
 def _schema_text(cb: CallbackDict) -> str | None:
@@ -630,6 +743,32 @@ class Session(_Runner):
             max_fuel=fuel,
         )
         self._start(True, limits, *self._args, image=self._image)
+
+    def execute_with_journal(
+        self, code: str, journal: dict[str, Any] | None = None
+    ) -> ReplayOutcome:
+        """``Sandbox.execute_with_journal`` in the session.  When the run
+        halts (a callback suspends it, or a limit or a cancel stops it), the
+        session's globals roll back to what they were before the call (as
+        ``snapshot_state`` carries them), so that resuming does not apply
+        the replayed prefix's effects twice.  The snapshot is skipped when
+        the session has no callbacks; a halt then leaves a fresh
+        interpreter."""
+        snap = None
+        if self._has_callbacks:
+            try:
+                snap = self._core.snapshot_state()
+            except (RuntimeError, ValueError):
+                snap = None  # too large: the call runs unprotected
+        outcome, halted = self._journaled(code, journal)
+        if halted:
+            try:
+                self._core.clear_state()
+                if snap is not None:
+                    self._core.restore_state(snap)
+            except (RuntimeError, ValueError):
+                self._core.reset()
+        return outcome
 
     @property
     def execution_count(self) -> int:

@@ -28,6 +28,7 @@ from ._core import (
     _init_error,
     _refuse,
 )
+from ._journal import ReplayOutcome
 
 __all__ = ["PoolStats", "PooledSandbox", "SandboxFactory", "SandboxPool"]
 
@@ -185,10 +186,12 @@ class SandboxFactory:
             # the core is made at the first execute.
             template = self.__dict__.get("_plain")
             if template is None:
-                template = self._plain = self._make_sandbox(None, None, None, None, None).__dict__
+                made = self._make_sandbox(None, None, None, None, None).__dict__
+                template = self._plain = {
+                    k: v for k, v in made.items() if k not in ("_jslot", "_run_lock")
+                }
             sb = Sandbox.__new__(Sandbox)
             sb.__dict__.update(template)
-            sb._core_obj = None
             return sb
         _refuse(
             site_packages=site_packages,
@@ -311,6 +314,12 @@ class PooledSandbox:
     def execute(self, code: str) -> ExecuteResult:
         """Run code, as Sandbox.execute."""
         return self._live().execute(code)
+
+    def execute_with_journal(
+        self, code: str, journal: dict[str, Any] | None = None
+    ) -> ReplayOutcome:
+        """Sandbox.execute_with_journal."""
+        return self._live().execute_with_journal(code, journal)
 
     def release(self) -> None:
         """Give the sandbox back to its pool (once; later calls do nothing)."""

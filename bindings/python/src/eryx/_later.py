@@ -11,8 +11,6 @@ from typing import Any, NoReturn
 __all__ = [
     "MCPManager",
     "NetConfig",
-    "ReplayOutcome",
-    "SuspendedCallback",
     "VfsStorage",
 ]
 
@@ -45,17 +43,3 @@ class MCPManager:
 
     def __init__(self) -> None:
         _not_yet("MCP servers (MCPManager)")
-
-
-class ReplayOutcome:
-    """The outcome of execute_with_journal (not available yet)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_yet("callback journals (ReplayOutcome)")
-
-
-class SuspendedCallback:
-    """The callback that suspended a journaled run (not available yet)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_yet("callback journals (SuspendedCallback)")
