@@ -199,10 +199,11 @@ $(BUILD)/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_CORE) \
 	$(FUZZ_CC) tests/fuzz/fuzz_decode.c $(FUZZ_CORE) host/guest/decode.c \
 	    host/sandbox/snapshot.c host/instance/image_format.c -lcjson -o $@
 $(BUILD)/fuzz/fuzz_schema: tests/fuzz/fuzz_schema.c $(FUZZ_CORE) \
-        host/callbacks/schema.c $(wildcard host/*/*.h) $(DEPS_MK)
+        host/callbacks/schema.c host/callbacks/journal.c $(wildcard host/*/*.h) \
+        $(DEPS_MK)
 	@mkdir -p $(@D)/corpus-schema
 	$(FUZZ_CC) tests/fuzz/fuzz_schema.c $(FUZZ_CORE) host/callbacks/schema.c \
-	    -lcjson -lm -o $@
+	    host/callbacks/journal.c -lcjson -lm -lpthread -o $@
 
 # Each target for FUZZ_SECONDS; a crash or sanitizer report fails it.
 fuzz: $(BUILD)/fuzz/fuzz_decode $(BUILD)/fuzz/fuzz_schema

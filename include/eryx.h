@@ -108,6 +108,8 @@ ERYX_API const char *eryx_python_version(void);
 **   ERYX_E_TRAP          the guest trapped: a stack overflow, an abort,
 **                        os._exit; it is stopped.
 **   ERYX_E_CANCELLED     eryx_sandbox_cancel or eryx_session_cancel.
+**   ERYX_E_SUSPENDED     a callback handler suspended the execute
+**                        (eryx_call_suspend); see journals.
 */
 #define ERYX_STATUS_MAP(X)                                  \
     X(ERYX_OK, 0, "ok")                                     \
@@ -124,7 +126,8 @@ ERYX_API const char *eryx_python_version(void);
     X(ERYX_E_MEMORY_LIMIT, 35, "memory limit")              \
     X(ERYX_E_OUTPUT_LIMIT, 36, "output limit")              \
     X(ERYX_E_TRAP, 37, "sandbox failure")                   \
-    X(ERYX_E_CANCELLED, 38, "cancelled")
+    X(ERYX_E_CANCELLED, 38, "cancelled")                    \
+    X(ERYX_E_SUSPENDED, 39, "suspended by a callback")
 
 typedef enum eryx_status {
 #define ERYX_STATUS_ENUM_(name, value, text) name = (value),
@@ -311,6 +314,13 @@ ERYX_API void eryx_call_fail(eryx_call *call, const char *message, size_t len);
     threads).  Journals match calls by it (the Python package's
     execute_with_journal). */
 ERYX_API uint32_t eryx_call_index(const eryx_call *call);
+/** \brief Complete `call` by suspending its execute: the code stops (at
+    its next wait, or within a tick of CPU work) and the execute ends with
+    ERYX_E_SUSPENDED.  In a journaled execute the journal says which call
+    and why (eryx_journal_suspended) and does not record the call, so that
+    it runs live again when the journal is replayed.  `call` is freed. */
+ERYX_API void
+eryx_call_suspend(eryx_call *call, const char *reason, size_t len);
 
 /* ----------------------------------------------------- tracing and output */
 
@@ -538,6 +548,69 @@ ERYX_API eryx_status eryx_session_restore_state(eryx_session *session,
 /** \brief Empty the session's namespace; callbacks stay reachable. */
 ERYX_API eryx_status eryx_session_clear_state(eryx_session *session,
                                               eryx_error *err);
+
+/* --------------------------------------------------------------- journals */
+
+/*
+** A journal records each callback call of an execute: its name, its
+** arguments as canonical JSON (members sorted by key, no spaces) and its
+** result or error.  Given the journal of an earlier run, an execute
+** replays it: the calls that match the recorded ones, in the order the code
+** starts them, are answered from the journal without running their
+** handlers; the first call that does not match runs live, and so does
+** every call after it.  A handler may suspend the run (eryx_call_suspend):
+** the journal then holds the calls before it, and replaying it later
+** resumes the run where it stopped.  The journal's text is plain JSON a
+** host can store:
+**   {"version":1,"code":"...","entries":[{"index":0,"name":"fetch",
+**    "args_hash":"<16 hex digits>","args":{...},"result":...}, ...]}
+** (an entry has "error":"message" instead of "result" for a failed call).
+** Replayed results are trusted: they reach the code as recorded.
+** A journal is used by one execute at a time.
+*/
+typedef struct eryx_journal eryx_journal;
+
+/** \brief A journal that replays `json` (`len` bytes, the text
+    eryx_journal_json gave; NULL: nothing to replay, record only).  Text
+    that is not a journal: ERYX_E_INVALID_INPUT, naming what is wrong. */
+ERYX_API eryx_status eryx_journal_new(const char *json,
+                                      size_t len,
+                                      eryx_journal **out,
+                                      eryx_error *err);
+ERYX_API void eryx_journal_free(eryx_journal *journal);
+/** \brief Execute with `journal` (replaying what it holds, recording this
+    run into it); otherwise as eryx_sandbox_execute.  Afterwards the
+    journal's text, replay count and suspension describe this run. */
+ERYX_API eryx_status eryx_sandbox_execute_journal(eryx_sandbox *sandbox,
+                                                  const char *code,
+                                                  size_t code_len,
+                                                  eryx_journal *journal,
+                                                  eryx_result **out,
+                                                  eryx_error *err);
+/** \brief The same in a session.  When the run is halted (suspended,
+    timed out, out of fuel, cancelled, trapped), the session's globals roll
+    back to what they were before the call, as a state snapshot carries
+    them, so that resuming does not apply the replayed calls' effects
+    twice.  The snapshot is taken only when the session has callbacks. */
+ERYX_API eryx_status eryx_session_execute_journal(eryx_session *session,
+                                                  const char *code,
+                                                  size_t code_len,
+                                                  eryx_journal *journal,
+                                                  eryx_result **out,
+                                                  eryx_error *err);
+/** \brief The journal of the last execute that used `journal`, as JSON
+    text (NUL-terminated; owned by the journal, valid until its next
+    execute or free); NULL before any. */
+ERYX_API const char *eryx_journal_json(const eryx_journal *journal,
+                                       size_t *len);
+/** \brief How many calls of the last execute the journal answered. */
+ERYX_API uint32_t eryx_journal_replayed(const eryx_journal *journal);
+/** \brief When a handler suspended the last execute: the callback's
+    name, with its canonical arguments and the reason in `*args_json` and
+    `*reason` (each may be NULL; owned by the journal); NULL otherwise. */
+ERYX_API const char *eryx_journal_suspended(const eryx_journal *journal,
+                                            const char **args_json,
+                                            const char **reason);
 
 /* ------------------------------------------------ whole-interpreter images */
 

@@ -114,6 +114,7 @@ uint32_t eryx__hub_start(eryx__hub *hub,
 typedef struct eryx__stop {
     uint64_t deadline_us; /* UINT64_MAX: none */
     const int *cancel;    /* non-zero: cancelled */
+    const int *suspended; /* non-zero: a handler suspended the execute */
 } eryx__stop;
 /* invoke-wait: an ERYX_ABI_WAIT_* code; on DONE, *out is the call.
    ERYX_ABI_WAIT_STOP when `stop` says so. */
@@ -130,5 +131,48 @@ void eryx__hub_wake(eryx__hub *hub);
    caller's to free. */
 bool
 eryx__hub_take(eryx__hub *hub, uint32_t handle, char **payload, size_t *len);
+
+/* The journal the next calls of `hub` record into and replay from (NULL:
+   none); eryx__hub_reset forgets it. */
+void eryx__hub_set_journal(eryx__hub *hub, eryx_journal *journal);
+/* The flag eryx_call_suspend raises (for the execute's stop conditions). */
+const int *eryx__hub_suspend_flag(eryx__hub *hub);
+
+/* ---- journal.c: callback journals (eryx_journal) ---- */
+/* The canonical text of JSON `json` (object members sorted by key, no
+   spaces), freed with cJSON_free; NULL when it is not JSON or memory ran
+   out (*nomem set). */
+char *eryx__json_canonical(const char *json, size_t len, bool *nomem);
+/* An execute of `code` begins: forget the last run's record. */
+eryx_status eryx__journal_begin(eryx_journal *j, const char *code, size_t len);
+/* Call `index` (start order) of callback `name` with canonical arguments
+   `canon`: true when the journal answers it (*ok, *payload: a new string);
+   false when it runs live (and every later call does).  *nomem when the
+   answer could not be copied (the call then fails). */
+bool eryx__journal_decide(eryx_journal *j,
+                          uint32_t index,
+                          const char *name,
+                          const char *canon,
+                          bool *ok,
+                          char **payload,
+                          bool *nomem);
+/* Live call `index` finished. */
+void eryx__journal_record(eryx_journal *j,
+                          uint32_t index,
+                          const char *name,
+                          const char *canon,
+                          bool ok,
+                          const char *payload,
+                          size_t len);
+/* A handler suspended the run at this call (the first suspension wins;
+   later records are dropped).  true for the first. */
+bool eryx__journal_suspend(eryx_journal *j,
+                           const char *name,
+                           const char *canon,
+                           const char *reason,
+                           size_t len);
+bool eryx__journal_is_suspended(eryx_journal *j);
+/* The run ended: build eryx_journal_json's text. */
+eryx_status eryx__journal_finish(eryx_journal *j);
 
 #endif /* ERYX_CALLBACKS_H */

@@ -37,6 +37,8 @@ struct eryx__hub {
     uint32_t invocations;
     unsigned finished; /* calls ever finished (atomic), for spinning waits */
     bool nomem;        /* a call lost its answer for want of memory */
+    eryx_journal *journal; /* the execute's journal, or NULL */
+    int suspended;         /* atomic: a handler suspended the execute */
 };
 
 struct eryx_call {
@@ -46,6 +48,8 @@ struct eryx_call {
     eryx__callback *cb;
     char *args;
     size_t args_len;
+    eryx_journal *journal; /* recording this call, or NULL */
+    char *canon;           /* its canonical arguments, when journaled */
 };
 
 eryx__hub *
@@ -95,7 +99,23 @@ eryx__hub_reset(eryx__hub *hub)
     free_slots(hub); /* handlers still running complete into nothing */
     hub->invocations = 0;
     hub->nomem = false;
+    hub->journal = NULL;
+    __atomic_store_n(&hub->suspended, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&hub->mu);
+}
+
+void
+eryx__hub_set_journal(eryx__hub *hub, eryx_journal *journal)
+{
+    pthread_mutex_lock(&hub->mu);
+    hub->journal = journal;
+    pthread_mutex_unlock(&hub->mu);
+}
+
+const int *
+eryx__hub_suspend_flag(eryx__hub *hub)
+{
+    return &hub->suspended;
 }
 
 uint32_t
@@ -204,11 +224,16 @@ complete(eryx_call *call, bool ok, const char *text, size_t len)
     eryx__hub *hub = call->hub;
     pthread_mutex_lock(&hub->mu);
     slot *s = find_slot(hub, call->handle);
-    if (s != NULL && s->state == SLOT_RUNNING) /* else: timed out, reset */
+    if (s != NULL && s->state == SLOT_RUNNING) { /* else: timed out, reset */
+        if (call->journal != NULL && call->journal == hub->journal)
+            eryx__journal_record(call->journal, call->index, s->name,
+                                 call->canon, ok, text, len);
         finish_slot(hub, s, ok, text, len);
+    }
     pthread_mutex_unlock(&hub->mu);
     eryx__hub_release(hub);
     eryx__callback_unref(call->cb);
+    cJSON_free(call->canon);
     eryx__free(call->args);
     eryx__free(call);
 }
@@ -237,6 +262,63 @@ void
 eryx_call_fail(eryx_call *call, const char *message, size_t len)
 {
     complete(call, false, message ? message : "", message ? len : 0);
+}
+
+void
+eryx_call_suspend(eryx_call *call, const char *reason, size_t len)
+{
+    if (call == NULL)
+        return;
+    eryx__hub *hub = call->hub;
+    pthread_mutex_lock(&hub->mu);
+    slot *s = find_slot(hub, call->handle);
+    bool current = s != NULL && s->state == SLOT_RUNNING;
+    if (current && hub->journal != NULL)
+        eryx__journal_suspend(hub->journal, s->name, call->canon, reason,
+                              reason ? len : 0);
+    if (current) /* the execute stops at its next wait or epoch tick */
+        __atomic_store_n(&hub->suspended, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&hub->mu);
+    static const char msg[] = "the run was suspended by a callback";
+    complete(call, false, msg, sizeof msg - 1);
+}
+
+/* A call of a journaled execute (hub locked; calls start in the code's
+   order, so the journal sees them in that order).  true when the call is
+   finished already: replayed from the journal, or out of memory.  false
+   when it runs live: *call is then a new call holding its canonical
+   arguments for the record. */
+static bool
+journal_start(eryx__hub *hub,
+              slot *s,
+              const char *args,
+              size_t args_len,
+              eryx_call **call,
+              bool *nomem)
+{
+    char *canon = eryx__json_canonical(args, args_len, nomem);
+    bool ok = false, replay_nomem = false;
+    char *payload = NULL;
+    if (canon != NULL &&
+        eryx__journal_decide(hub->journal, hub->invocations, s->name, canon,
+                             &ok, &payload, &replay_nomem)) {
+        hub->invocations++;
+        finish_slot(hub, s, ok, payload, strlen(payload));
+        eryx__free(payload);
+        cJSON_free(canon);
+        return true;
+    }
+    if (canon == NULL || replay_nomem ||
+        (*call = eryx__calloc(1, sizeof **call)) == NULL) {
+        cJSON_free(canon);
+        *nomem = true;
+        finish_slotf(hub, s, "out of memory starting callback '%.64s'",
+                     s->name);
+        return true;
+    }
+    (*call)->journal = hub->journal;
+    (*call)->canon = canon;
+    return false;
 }
 
 uint32_t
@@ -272,8 +354,14 @@ eryx__hub_start(eryx__hub *hub,
                                    why, sizeof why, nomem)) {
         finish_slotf(hub, s, "invalid arguments for callback '%.64s': %s",
                      s->name, why);
-    } else if ((call = eryx__calloc(1, sizeof *call)) == NULL ||
+    } else if (hub->journal != NULL &&
+               journal_start(hub, s, args, args_len, &call, nomem)) {
+        /* answered from the journal, or failed for want of memory */
+    } else if ((call == NULL &&
+                (call = eryx__calloc(1, sizeof *call)) == NULL) ||
                (call->args = eryx__memdup(args, args_len)) == NULL) {
+        if (call != NULL)
+            cJSON_free(call->canon);
         eryx__free(call);
         call = NULL;
         *nomem = true;
@@ -308,7 +396,9 @@ stopped(const eryx__stop *stop, uint64_t now)
 {
     return now >= stop->deadline_us ||
            (stop->cancel != NULL &&
-            __atomic_load_n(stop->cancel, __ATOMIC_ACQUIRE) != 0);
+            __atomic_load_n(stop->cancel, __ATOMIC_ACQUIRE) != 0) ||
+           (stop->suspended != NULL &&
+            __atomic_load_n(stop->suspended, __ATOMIC_ACQUIRE) != 0);
 }
 
 int32_t

@@ -49,6 +49,7 @@ eryx__store_arm(eryx__store *st, uint32_t timeout_ms, const int *cancel)
         timeout_ms ? eryx__clock_now_us() + (uint64_t)timeout_ms * 1000u
                    : UINT64_MAX;
     st->stop.cancel = cancel;
+    st->stop.suspended = eryx__hub_suspend_flag(st->hub);
 }
 
 eryx_status
@@ -59,6 +60,8 @@ eryx__store_check_stop(eryx__store *st)
     if (st->stop.cancel != NULL &&
         __atomic_load_n(st->stop.cancel, __ATOMIC_ACQUIRE) != 0)
         st->stopped = ERYX_E_CANCELLED;
+    else if (__atomic_load_n(st->stop.suspended, __ATOMIC_ACQUIRE) != 0)
+        st->stopped = ERYX_E_SUSPENDED;
     else if (eryx__clock_now_us() >= st->stop.deadline_us)
         st->stopped = ERYX_E_TIMEOUT;
     return st->stopped;

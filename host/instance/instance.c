@@ -50,6 +50,9 @@ stopped(const eryx__store *st, eryx_error *err)
                           st->settings->timeout_ms);
     case ERYX_E_CANCELLED:
         return eryx__fail(err, ERYX_E_CANCELLED, "the execution was cancelled");
+    case ERYX_E_SUSPENDED:
+        return eryx__fail(err, ERYX_E_SUSPENDED,
+                          "the execution was suspended by a callback");
     case ERYX_E_OUTPUT_LIMIT:
         return eryx__fail(err, ERYX_E_OUTPUT_LIMIT,
                           "output limit: a stream passed its limit of %llu "
@@ -365,6 +368,7 @@ take_string(eryx__instance *in,
 
 eryx_status
 eryx__instance_execute(eryx__instance *in,
+                       eryx_journal *journal,
                        const char *code,
                        size_t code_len,
                        eryx_result *r)
@@ -374,6 +378,11 @@ eryx__instance_execute(eryx__instance *in,
     const char *var = st->settings->result_variable;
     uint32_t args[5], ret;
     arm(in, st->settings->timeout_ms);
+    bool journal_nomem = false;
+    if (journal != NULL) {
+        journal_nomem = eryx__journal_begin(journal, code, code_len) != ERYX_OK;
+        eryx__hub_set_journal(st->hub, journal);
+    }
     uint64_t fuel = st->settings->fuel;
     if (fuel != 0)
         wasmtime_context_set_fuel(in->ctx, fuel);
@@ -425,6 +434,11 @@ eryx__instance_execute(eryx__instance *in,
                        "out of memory: the host lost part of the execute's "
                        "output or callback results");
     eryx__hub_reset(st->hub); /* calls still running are abandoned */
+    if (journal != NULL &&
+        (eryx__journal_finish(journal) != ERYX_OK || journal_nomem) &&
+        (s == ERYX_OK || s == raised))
+        s = eryx__fail(&err, ERYX_E_NOMEM,
+                       "out of memory: the host could not build the journal");
     if (in->ctx != NULL)
         r->peak_memory_bytes = wasmtime_memory_data_size(in->ctx, &in->memory);
     if (fuel != 0) {

@@ -43,8 +43,11 @@ eryx_status eryx__instance_start(eryx__instance *in,
                                  eryx_error *err);
 void eryx__instance_stop(eryx__instance *in);
 /* Run `code` (already checked) and fill `r`.  Returns r->status.  When the
-   guest trapped or broke the ABI, the instance is stopped. */
+   guest trapped or broke the ABI, the instance is stopped.  `journal` (may
+   be NULL) records and replays the execute's callback calls; it is
+   finished (its text built) before this returns. */
 eryx_status eryx__instance_execute(eryx__instance *in,
+                                   eryx_journal *journal,
                                    const char *code,
                                    size_t code_len,
                                    eryx_result *r);

@@ -118,12 +118,13 @@ eryx__sandbox_finish(eryx_result *r, eryx_error *err)
     return r->status;
 }
 
-eryx_status
-eryx_sandbox_execute(eryx_sandbox *sb,
-                     const char *code,
-                     size_t code_len,
-                     eryx_result **out,
-                     eryx_error *err)
+static eryx_status
+sandbox_run(eryx_sandbox *sb,
+            eryx_journal *journal,
+            const char *code,
+            size_t code_len,
+            eryx_result **out,
+            eryx_error *err)
 {
     if (sb == NULL)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "sandbox is NULL");
@@ -137,13 +138,36 @@ eryx_sandbox_execute(eryx_sandbox *sb,
     s = eryx__instance_start(&in, sb->engine, &sb->settings, &sb->interrupt,
                              &e);
     if (s == ERYX_OK) {
-        eryx__instance_execute(&in, code ? code : "", code_len, *out);
+        eryx__instance_execute(&in, journal, code ? code : "", code_len, *out);
         eryx__instance_stop(&in);
     } else {
         eryx__result_fail(*out, s, e.message);
     }
     eryx__sandbox_running(&sb->interrupt, false);
     return eryx__sandbox_finish(*out, err);
+}
+
+eryx_status
+eryx_sandbox_execute(eryx_sandbox *sb,
+                     const char *code,
+                     size_t code_len,
+                     eryx_result **out,
+                     eryx_error *err)
+{
+    return sandbox_run(sb, NULL, code, code_len, out, err);
+}
+
+eryx_status
+eryx_sandbox_execute_journal(eryx_sandbox *sb,
+                             const char *code,
+                             size_t code_len,
+                             eryx_journal *journal,
+                             eryx_result **out,
+                             eryx_error *err)
+{
+    if (journal == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "journal is NULL");
+    return sandbox_run(sb, journal, code, code_len, out, err);
 }
 
 void

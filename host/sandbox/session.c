@@ -88,12 +88,13 @@ ensure_live(eryx_session *ss, eryx_error *err)
                                 &ss->interrupt, err);
 }
 
-eryx_status
-eryx_session_execute(eryx_session *ss,
-                     const char *code,
-                     size_t code_len,
-                     eryx_result **out,
-                     eryx_error *err)
+static eryx_status
+session_run(eryx_session *ss,
+            eryx_journal *journal,
+            const char *code,
+            size_t code_len,
+            eryx_result **out,
+            eryx_error *err)
 {
     if (ss == NULL)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "session is NULL");
@@ -105,12 +106,71 @@ eryx_session_execute(eryx_session *ss,
     s = ensure_live(ss, &e);
     if (s == ERYX_OK) {
         ss->execution_count++;
-        eryx__instance_execute(&ss->instance, code ? code : "", code_len, *out);
+        eryx__instance_execute(&ss->instance, journal, code ? code : "",
+                               code_len, *out);
     } else {
         eryx__result_fail(*out, s, e.message);
     }
     eryx__sandbox_running(&ss->interrupt, false);
     return eryx__sandbox_finish(*out, err);
+}
+
+eryx_status
+eryx_session_execute(eryx_session *ss,
+                     const char *code,
+                     size_t code_len,
+                     eryx_result **out,
+                     eryx_error *err)
+{
+    return session_run(ss, NULL, code, code_len, out, err);
+}
+
+/* Whether an execute that ended with `s` was halted (the interpreter
+   stopped mid-way) rather than finished or raised. */
+static bool
+halted(eryx_status s)
+{
+    switch (s) {
+    case ERYX_E_SUSPENDED:
+    case ERYX_E_TIMEOUT:
+    case ERYX_E_FUEL:
+    case ERYX_E_CANCELLED:
+    case ERYX_E_TRAP:
+    case ERYX_E_ABI:
+    case ERYX_E_OUTPUT_LIMIT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+eryx_status
+eryx_session_execute_journal(eryx_session *ss,
+                             const char *code,
+                             size_t code_len,
+                             eryx_journal *journal,
+                             eryx_result **out,
+                             eryx_error *err)
+{
+    if (ss == NULL || journal == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "session or journal is NULL");
+    /* The rollback point: the globals as a state snapshot, when callbacks
+       could suspend the run (a snapshot that fails, too large say, leaves
+       the run unprotected: a halt then loses the state). */
+    eryx_snapshot *before = NULL;
+    uint64_t count = ss->execution_count;
+    if (ss->settings.callbacks.count > 0 && ss->instance.live)
+        (void)eryx_session_snapshot_state(ss, &before, NULL);
+    eryx_status s = session_run(ss, journal, code, code_len, out, err);
+    if (halted(s) && before != NULL) {
+        size_t len;
+        const uint8_t *data = eryx_snapshot_data(before, &len);
+        if (eryx_session_restore_state(ss, data, len, NULL) == ERYX_OK)
+            ss->execution_count = count + 1;
+    }
+    eryx_snapshot_free(before);
+    return s;
 }
 
 eryx_status

@@ -3,7 +3,10 @@
 ** arguments (host/callbacks/schema.c).  The input is a JSON Schema, a
 ** newline, and the arguments: both untrusted in the check's eyes (the
 ** arguments come from the guest).  Besides "no crash, no sanitizer report"
-** it checks that a rejection always says why.
+** it checks that a rejection always says why.  The whole input is also a
+** callback journal's text for eryx_journal_new (host/callbacks/journal.c),
+** and the arguments are canonicalized twice: the second pass must change
+** nothing.
 */
 #include <string.h>
 
@@ -31,5 +34,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ok && why[0] == '\0')
         __builtin_trap();
     cJSON_Delete(schema);
+
+    eryx_journal *j = NULL;
+    eryx_error err;
+    if (eryx_journal_new(text, size, &j, &err) == ERYX_OK) {
+        if (eryx__journal_begin(j, "x", 1) == ERYX_OK)
+            (void)eryx__journal_finish(j);
+        eryx_journal_free(j);
+    } else if (err.message[0] == '\0') {
+        __builtin_trap();
+    }
+    char *c1 = eryx__json_canonical(args, args_len, &nomem);
+    if (c1 != NULL) {
+        char *c2 = eryx__json_canonical(c1, strlen(c1), &nomem);
+        if (c2 != NULL && strcmp(c1, c2) != 0)
+            __builtin_trap();
+        cJSON_free(c2);
+    }
+    cJSON_free(c1);
     return 0;
 }

@@ -191,6 +191,26 @@ call_complete(CallObject *self, PyObject *arg, int ok)
 }
 
 static PyObject *
+call_suspend(PyObject *self_, PyObject *arg)
+{
+    CallObject *self = (CallObject *)self_;
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (s == NULL)
+        return NULL;
+    eryx_call *c = self->call;
+    if (c == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the call is already completed");
+        return NULL;
+    }
+    self->call = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    eryx_call_suspend(c, s, (size_t)n);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 call_ok(PyObject *self, PyObject *arg)
 {
     return call_complete((CallObject *)self, arg, 1);
@@ -233,6 +253,7 @@ static PyGetSetDef call_getset[] = {
 static PyMethodDef call_methods[] = {
     {"ok", call_ok, METH_O, "Complete the call with a JSON text."},
     {"fail", call_fail, METH_O, "Complete the call with an error message."},
+    {"suspend", call_suspend, METH_O, "Suspend the run (journals)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -332,6 +353,14 @@ typedef struct {
 } ImageObject;
 
 static PyObject *ImageType; /* _eryx.Image */
+
+/* A callback journal (eryx_journal). */
+typedef struct {
+    PyObject_HEAD
+    eryx_journal *journal;
+} JournalObject;
+
+static PyObject *JournalType; /* _eryx.Journal */
 
 typedef struct {
     PyObject_HEAD
@@ -661,9 +690,18 @@ sigint_disarm(void)
 }
 
 static PyObject *
-core_execute(PyObject *self_, PyObject *arg)
+core_execute(PyObject *self_, PyObject *args)
 {
     CoreObject *self = (CoreObject *)self_;
+    PyObject *arg, *jobj = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:execute", &arg, &jobj))
+        return NULL;
+    if (jobj != Py_None && !PyObject_IsInstance(jobj, JournalType)) {
+        PyErr_SetString(PyExc_TypeError, "journal must be a Journal");
+        return NULL;
+    }
+    eryx_journal *jr =
+        jobj == Py_None ? NULL : ((JournalObject *)jobj)->journal;
     if (!PyUnicode_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "code must be a str");
         return NULL;
@@ -696,16 +734,22 @@ core_execute(PyObject *self_, PyObject *arg)
             pthread_mutex_lock(&self->run_mu);
             self->session = ss;
             pthread_mutex_unlock(&self->run_mu);
-            st = eryx_session_execute(ss, p, (size_t)n, &r, &err);
+            st = jr ? eryx_session_execute_journal(ss, p, (size_t)n, jr, &r,
+                                                   &err)
+                    : eryx_session_execute(ss, p, (size_t)n, &r, &err);
             pthread_mutex_lock(&self->run_mu);
             self->session = NULL;
             pthread_mutex_unlock(&self->run_mu);
             eryx_session_free(ss);
         }
     } else if (self->session) {
-        st = eryx_session_execute(self->session, p, (size_t)n, &r, &err);
+        st = jr ? eryx_session_execute_journal(self->session, p, (size_t)n, jr,
+                                               &r, &err)
+                : eryx_session_execute(self->session, p, (size_t)n, &r, &err);
     } else {
-        st = eryx_sandbox_execute(self->sandbox, p, (size_t)n, &r, &err);
+        st = jr ? eryx_sandbox_execute_journal(self->sandbox, p, (size_t)n, jr,
+                                               &r, &err)
+                : eryx_sandbox_execute(self->sandbox, p, (size_t)n, &r, &err);
     }
     Py_END_ALLOW_THREADS
     if (armed)
@@ -931,7 +975,8 @@ core_execution_count(PyObject *self_, void *closure)
 }
 
 static PyMethodDef core_methods[] = {
-    {"execute", core_execute, METH_O, "Run code; a tuple of the outcome."},
+    {"execute", core_execute, METH_VARARGS,
+     "execute(code, journal=None): run code; a tuple of the outcome."},
     {"cancel", core_cancel, METH_NOARGS, "Stop a running execute."},
     {"reset", core_reset, METH_NOARGS, "A new interpreter (sessions)."},
     {"capture", core_capture, METH_NOARGS, "The interpreter as an Image."},
@@ -959,6 +1004,101 @@ static PyType_Slot core_slots[] = {
 
 static PyType_Spec core_spec = {"eryx._eryx.Core", sizeof(CoreObject), 0,
                                 Py_TPFLAGS_DEFAULT, core_slots};
+
+/* --------------------------------------------------------------- Journal */
+
+static PyObject *
+journal_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    PyObject *text = Py_None;
+    if (!PyArg_ParseTuple(args, "|O:Journal", &text))
+        return NULL;
+    const char *p = NULL;
+    Py_ssize_t n = 0;
+    if (text != Py_None && (p = PyUnicode_AsUTF8AndSize(text, &n)) == NULL)
+        return NULL;
+    eryx_journal *j = NULL;
+    eryx_error err = {0};
+    eryx_status st = eryx_journal_new(p, (size_t)n, &j, &err);
+    if (st == ERYX_E_NOMEM)
+        return PyErr_NoMemory();
+    if (st != ERYX_OK) {
+        PyErr_SetString(PyExc_ValueError, err.message);
+        return NULL;
+    }
+    allocfunc alloc = (allocfunc)PyType_GetSlot(tp, Py_tp_alloc);
+    JournalObject *self = (JournalObject *)alloc(tp, 0);
+    if (self == NULL) {
+        eryx_journal_free(j);
+        return NULL;
+    }
+    self->journal = j;
+    return (PyObject *)self;
+}
+
+static void
+journal_dealloc(PyObject *self_)
+{
+    PyTypeObject *tp = Py_TYPE(self_);
+    eryx_journal_free(((JournalObject *)self_)->journal);
+    freefunc f = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    f(self_);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+journal_json(PyObject *self_, PyObject *unused)
+{
+    size_t len;
+    const char *t = eryx_journal_json(((JournalObject *)self_)->journal, &len);
+    if (t == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(t, (Py_ssize_t)len, "replace");
+}
+
+static PyObject *
+journal_suspended(PyObject *self_, PyObject *unused)
+{
+    const char *args = NULL, *reason = NULL;
+    const char *name = eryx_journal_suspended(((JournalObject *)self_)->journal,
+                                              &args, &reason);
+    if (name == NULL)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(sss)", name, args ? args : "{}",
+                         reason ? reason : "");
+}
+
+static PyObject *
+journal_replayed(PyObject *self_, void *closure)
+{
+    return PyLong_FromUnsignedLong(
+        eryx_journal_replayed(((JournalObject *)self_)->journal));
+}
+
+static PyMethodDef journal_methods[] = {
+    {"json", journal_json, METH_NOARGS, "The last run's journal as text."},
+    {"suspended", journal_suspended, METH_NOARGS,
+     "(name, args_json, reason) of the suspension, or None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef journal_getset[] = {
+    {"replayed", journal_replayed, NULL, "calls answered from the journal",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot journal_slots[] = {
+    {Py_tp_new, journal_new},
+    {Py_tp_dealloc, journal_dealloc},
+    {Py_tp_methods, journal_methods},
+    {Py_tp_getset, journal_getset},
+    {Py_tp_doc, "A callback journal (eryx_journal; internal)."},
+    {0, NULL},
+};
+
+static PyType_Spec journal_spec = {"eryx._eryx.Journal", sizeof(JournalObject),
+                                   0, Py_TPFLAGS_DEFAULT, journal_slots};
 
 /* ----------------------------------------------------------------- Image */
 
@@ -1087,6 +1227,14 @@ mod_exec(PyObject *m)
         Py_XDECREF(core);
         return -1;
     }
+    JournalType = PyType_FromSpec(&journal_spec);
+    if (JournalType == NULL)
+        return -1;
+    Py_INCREF(JournalType);
+    if (PyModule_AddObject(m, "Journal", JournalType) < 0) {
+        Py_DECREF(JournalType);
+        return -1;
+    }
     ImageType = PyType_FromSpec(&image_spec);
     if (ImageType == NULL)
         return -1;
@@ -1121,6 +1269,7 @@ mod_exec(PyObject *m)
     ADD_INT(ERYX_E_OUTPUT_LIMIT)
     ADD_INT(ERYX_E_TRAP)
     ADD_INT(ERYX_E_CANCELLED)
+    ADD_INT(ERYX_E_SUSPENDED)
 #undef ADD_INT
     if (PyModule_AddStringConstant(m, "LIB_VERSION", eryx_version()) < 0 ||
         PyModule_AddStringConstant(m, "PYTHON_VERSION", eryx_python_version()) <

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import functools
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -13,8 +12,7 @@ from typing import Any
 
 from . import _eryx
 from ._callbacks import CallbackDict, CallbackRegistry, _normalize_callbacks
-from ._journal import Journal, ReplayOutcome, canonical
-from ._journal import parse as parse_journal
+from ._journal import ReplayOutcome, SuspendedCallback
 
 __all__ = [
     "CancelledError",
@@ -303,6 +301,8 @@ def _raise_for(status: int, message: str, timeout_ms: int | None) -> None:
         raise MemoryLimitError(message)
     if status in (_E.ERYX_E_FUEL, _E.ERYX_E_OUTPUT_LIMIT):
         raise ResourceLimitError(message)
+    if status == _E.ERYX_E_SUSPENDED:
+        raise ExecutionError(message or "the execution was suspended by a callback")
     if status == _E.ERYX_E_CANCELLED:
         raise CancelledError(message or "execution cancelled")
     if status in (
@@ -350,61 +350,29 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class _JournalSlot:
-    """Where a runner's handlers find the journal of the run in progress
-    (None: no journal)."""
-
-    __slots__ = ("journal",)
-
-    def __init__(self) -> None:
-        self.journal: Journal | None = None
-
-
-def _make_handler(
-    fn: Callable[..., Any], name: str, slot: _JournalSlot
-) -> Callable[[Any, str], None]:
+def _make_handler(fn: Callable[..., Any]) -> Callable[[Any, str], None]:
     """The function liberyx calls (on a worker thread, holding the GIL) with
-    a Call and the arguments as JSON."""
+    a Call and the arguments as JSON.  liberyx journals and replays calls
+    itself (eryx_journal); a SuspendCallback raised here suspends the run."""
     is_async = asyncio.iscoroutinefunction(fn)
     dumps = json.dumps
     loads = json.loads
 
-    def finish(call: Any, value: Any, j: Journal | None, canon: str) -> None:
+    def finish(call: Any, value: Any) -> None:
         try:
             text = dumps(value, allow_nan=False)
         except (TypeError, ValueError) as e:
-            fail(call, TypeError(f"the callback's result cannot be sent as JSON: {e}"), j, canon)
+            call.fail(f"TypeError: the callback's result cannot be sent as JSON: {e}")
             return
-        if j is not None:
-            j.record(call.index, name, canon, {"result": value})
         call.ok(text)
 
-    def fail(call: Any, exc: BaseException, j: Journal | None, canon: str) -> None:
-        if j is not None:
-            if isinstance(exc, SuspendCallback):
-                call.fail(f"SuspendCallback: {exc.reason}")
-                j.suspend(name, canon, exc.reason)
-                return
-            j.record(call.index, name, canon, {"error": _error_text(exc)})
-        call.fail(_error_text(exc))
-
-    def replayed(call: Any, j: Journal, canon: str) -> bool:
-        entry = j.decide(call.index, name, canon)
-        if entry is None:
-            return False
-        if "error" in entry:
-            call.fail(entry["error"])
+    def fail(call: Any, exc: BaseException) -> None:
+        if isinstance(exc, SuspendCallback):
+            call.suspend(exc.reason)
         else:
-            call.ok(dumps(entry["result"]))
-        return True
+            call.fail(_error_text(exc))
 
     def handler(call: Any, args: str) -> None:
-        j = slot.journal
-        canon = ""
-        if j is not None:
-            canon = canonical(args)
-            if replayed(call, j, canon):
-                return
         try:
             value = fn(**loads(args))
             if is_async:
@@ -414,16 +382,16 @@ def _make_handler(
                     try:
                         result = f.result()
                     except BaseException as e:  # noqa: BLE001 - reported to the guest
-                        fail(call, e, j, canon)
+                        fail(call, e)
                         return
-                    finish(call, result, j, canon)
+                    finish(call, result)
 
                 fut.add_done_callback(done)
                 return
         except BaseException as e:  # noqa: BLE001 - reported to the guest
-            fail(call, e, j, canon)
+            fail(call, e)
             return
-        finish(call, value, j, canon)
+        finish(call, value)
 
     return handler
 
@@ -487,19 +455,6 @@ _core_lock = threading.Lock()
 class _Runner:
     """What Sandbox and Session share: the core and its execute."""
 
-    # Made on first use when a sandbox was made without them (a factory's
-    # template copies); _start makes them at once.
-    @functools.cached_property
-    def _run_lock(self) -> threading.Lock:
-        return threading.Lock()
-
-    @functools.cached_property
-    def _jslot(self) -> _JournalSlot:
-        return _JournalSlot()
-
-    _core_obj: Any
-    _timeout_ms: int | None
-
     def _start(
         self,
         session: bool,
@@ -513,15 +468,8 @@ class _Runner:
     ) -> None:
         if result_variable is not None and not isinstance(result_variable, str):
             raise TypeError("result_variable must be a str")
-        self._jslot = _JournalSlot()
-        self._run_lock = threading.Lock()
         specs = [
-            (
-                cb["name"],
-                cb.get("description", ""),
-                _schema_text(cb),
-                _make_handler(cb["fn"], cb["name"], self._jslot),
-            )
+            (cb["name"], cb.get("description", ""), _schema_text(cb), _make_handler(cb["fn"]))
             for cb in _normalize_callbacks(callbacks)
         ]
         self._has_callbacks = bool(specs)
@@ -567,10 +515,9 @@ class _Runner:
         ResourceLimitError, CancelledError; ``Ctrl-C`` cancels it."""
         if not isinstance(code, str):
             raise TypeError(f"'{type(code).__name__}' object is not an instance of 'str'")
-        with self._run_lock:
-            return self._run(code)
+        return self._run(code, None)
 
-    def _run(self, code: str) -> ExecuteResult:
+    def _run(self, code: str, journal: Any) -> ExecuteResult:
         core = self._core
         try:
             (
@@ -584,11 +531,10 @@ class _Runner:
                 calls,
                 peak,
                 fuel,
-            ) = core.execute(code)
+            ) = core.execute(code, journal)
         except KeyboardInterrupt:
             core.cancel()
             raise
-        self._last_status = status
         if status != 0:
             _raise_for(status, message or "", self._timeout_ms)
         return ExecuteResult(
@@ -605,59 +551,45 @@ class _Runner:
     def execute_with_journal(
         self, code: str, journal: dict[str, Any] | None = None
     ) -> ReplayOutcome:
-        """Run ``code`` recording each callback call; see ``_journaled``."""
-        return self._journaled(code, journal)[0]
-
-    def _journaled(self, code: str, journal: dict[str, Any] | None) -> tuple[ReplayOutcome, bool]:
         """Run ``code`` recording each callback call (name, canonical
-        arguments, result or error) and replaying the calls of ``journal``
+        arguments, result or error), and replaying the calls of ``journal``
         that match, in the order the code starts them, without running
         them; the first call that does not match, and every one after it,
         runs live.  A callback that raises ``SuspendCallback(reason)``
         stops the run: ``outcome.suspended`` says which, and the journal so
         far lets a later run resume.  Never raises for the code's failures
         (they are ``outcome.error``); ValueError for a malformed journal.
-        Also returns whether the run was halted (suspended, or stopped by a
-        limit or a cancel) rather than finished."""
+        A session's globals roll back when the run is halted."""
         if not isinstance(code, str):
             raise TypeError(f"'{type(code).__name__}' object is not an instance of 'str'")
-        entries = parse_journal(journal)
-        with self._run_lock:
-            core = self._core
-            j = Journal(code, entries, core.cancel)
-            self._jslot.journal = j
-            self._last_status = 0
-            result: ExecuteResult | None = None
-            error: EryxError | None = None
-            try:
-                result = self._run(code)
-            except EryxError as e:
-                error = e
-            finally:
-                self._jslot.journal = None
-            halted = self._halted(j)
-        if j.suspended is not None:
+        j = _new_journal(journal)
+        result: ExecuteResult | None = None
+        error: EryxError | None = None
+        try:
+            result = self._run(code, j)
+        except EryxError as e:
+            error = e
+        text = j.json()
+        record = json.loads(text) if text else {"version": 1, "code": code, "entries": []}
+        held = j.suspended()
+        suspended = SuspendedCallback(*held) if held else None
+        if suspended is not None:
             result = None
-            error = ExecutionError(
-                f"suspended by callback {j.suspended.name!r}: {j.suspended.reason}"
-            )
-        return ReplayOutcome(result, error, j.to_dict(), j.replayed, j.suspended), halted
-
-    def _halted(self, j: Journal) -> bool:
-        return j.suspended is not None or self._last_status in _HALTS
+            error = ExecutionError(f"suspended by callback {suspended.name!r}: {suspended.reason}")
+        return ReplayOutcome(result, error, record, j.replayed, suspended)
 
 
-_HALTS = frozenset(
-    (
-        _E.ERYX_E_TIMEOUT,
-        _E.ERYX_E_FUEL,
-        _E.ERYX_E_MEMORY_LIMIT,
-        _E.ERYX_E_OUTPUT_LIMIT,
-        _E.ERYX_E_TRAP,
-        _E.ERYX_E_CANCELLED,
-        _E.ERYX_E_ABI,
-    )
-)
+def _new_journal(journal: Any) -> Any:
+    """The C journal for a journal dict (None: record only)."""
+    if journal is None:
+        return _eryx.Journal(None)
+    if not isinstance(journal, dict):
+        raise ValueError("invalid journal: must be a dict")  # noqa: TRY004 - as the reference
+    try:
+        text = json.dumps(journal, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"invalid journal: not JSON: {e}") from None
+    return _eryx.Journal(text)
 
 
 def _schema_text(cb: CallbackDict) -> str | None:
@@ -743,32 +675,6 @@ class Session(_Runner):
             max_fuel=fuel,
         )
         self._start(True, limits, *self._args, image=self._image)
-
-    def execute_with_journal(
-        self, code: str, journal: dict[str, Any] | None = None
-    ) -> ReplayOutcome:
-        """``Sandbox.execute_with_journal`` in the session.  When the run
-        halts (a callback suspends it, or a limit or a cancel stops it), the
-        session's globals roll back to what they were before the call (as
-        ``snapshot_state`` carries them), so that resuming does not apply
-        the replayed prefix's effects twice.  The snapshot is skipped when
-        the session has no callbacks; a halt then leaves a fresh
-        interpreter."""
-        snap = None
-        if self._has_callbacks:
-            try:
-                snap = self._core.snapshot_state()
-            except (RuntimeError, ValueError):
-                snap = None  # too large: the call runs unprotected
-        outcome, halted = self._journaled(code, journal)
-        if halted:
-            try:
-                self._core.clear_state()
-                if snap is not None:
-                    self._core.restore_state(snap)
-            except (RuntimeError, ValueError):
-                self._core.reset()
-        return outcome
 
     @property
     def execution_count(self) -> int:

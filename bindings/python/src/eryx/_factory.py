@@ -186,10 +186,7 @@ class SandboxFactory:
             # the core is made at the first execute.
             template = self.__dict__.get("_plain")
             if template is None:
-                made = self._make_sandbox(None, None, None, None, None).__dict__
-                template = self._plain = {
-                    k: v for k, v in made.items() if k not in ("_jslot", "_run_lock")
-                }
+                template = self._plain = self._make_sandbox(None, None, None, None, None).__dict__
             sb = Sandbox.__new__(Sandbox)
             sb.__dict__.update(template)
             return sb
