@@ -213,7 +213,7 @@ parse(eryx_journal *j, const char *json, size_t len, eryx_error *err)
         const cJSON *e;
         cJSON_ArrayForEach(e, entries)
         {
-            if (s != ERYX_OK)
+            if (s != ERYX_OK || j->replay == NULL || i >= n)
                 break;
             s = parse_entry(e, i, &j->replay[i], err);
             i++;
