@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS_MK := $(BUILD)/deps.mk
 HOST := $(BUILD)/host
 
-.PHONY: all deps guest host precompiled demo python test test-asan test-tsan fuzz bench clean format install test-install tidy
+.PHONY: all deps guest host precompiled demo python test test-c test-asan test-tsan fuzz bench clean format install test-install tidy
 all: host
 
 ifeq ($(filter clean format,$(MAKECMDGOALS)),)
@@ -146,6 +146,10 @@ python: host
 	    --no-build-isolation --no-deps -w dist ./bindings/python
 	@ls dist/*.whl
 
+# ctest alone (the C library, the CLI, the guest).
+test-c: host
+	cd $(HOST) && ctest --output-on-failure -j $(JOBS)
+
 # ctest, then pytest on the wheel installed in a fresh venv; the last line
 # is "N passed, N failed" over both.
 test: python
@@ -179,7 +183,7 @@ test-tsan:
 
 # The same tests with AddressSanitizer and UBSan (LeakSanitizer included).
 test-asan:
-	$(MAKE) test BUILD_TYPE=Debug SANITIZE=address,undefined HOST=$(BUILD)/host-asan
+	$(MAKE) test-c BUILD_TYPE=Debug SANITIZE=address,undefined HOST=$(BUILD)/host-asan
 
 # eryx vs pyeryx in one table (bench/table.py), then the limits table;
 # BENCH_QUICK=1 for fewer repetitions.
