@@ -1207,6 +1207,24 @@ static PyMethodDef mod_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* Make the type of `spec`, add it to `m` as `name` and keep a reference
+   in *out. */
+static int
+add_type(PyObject *m, PyType_Spec *spec, const char *name, PyObject **out)
+{
+    PyObject *t = PyType_FromSpec(spec);
+    if (t == NULL)
+        return -1;
+    Py_INCREF(t);
+    if (PyModule_AddObject(m, name, t) < 0) {
+        Py_DECREF(t);
+        Py_DECREF(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
 static int
 mod_exec(PyObject *m)
 {
@@ -1222,35 +1240,13 @@ mod_exec(PyObject *m)
     Py_DECREF(ident);
     if (PyErr_Occurred())
         return -1;
-    PyObject *core = PyType_FromSpec(&core_spec);
-    if (core == NULL || PyModule_AddObject(m, "Core", core) < 0) {
-        Py_XDECREF(core);
+    PyObject *core = NULL;
+    if (add_type(m, &core_spec, "Core", &core) < 0 ||
+        add_type(m, &journal_spec, "Journal", &JournalType) < 0 ||
+        add_type(m, &image_spec, "Image", &ImageType) < 0 ||
+        add_type(m, &call_spec, "Call", &CallType) < 0)
         return -1;
-    }
-    JournalType = PyType_FromSpec(&journal_spec);
-    if (JournalType == NULL)
-        return -1;
-    Py_INCREF(JournalType);
-    if (PyModule_AddObject(m, "Journal", JournalType) < 0) {
-        Py_DECREF(JournalType);
-        return -1;
-    }
-    ImageType = PyType_FromSpec(&image_spec);
-    if (ImageType == NULL)
-        return -1;
-    Py_INCREF(ImageType);
-    if (PyModule_AddObject(m, "Image", ImageType) < 0) {
-        Py_DECREF(ImageType);
-        return -1;
-    }
-    CallType = PyType_FromSpec(&call_spec);
-    if (CallType == NULL)
-        return -1;
-    Py_INCREF(CallType);
-    if (PyModule_AddObject(m, "Call", CallType) < 0) {
-        Py_DECREF(CallType);
-        return -1;
-    }
+    Py_DECREF(core); /* the module holds it */
 #define ADD_INT(name)                                \
     if (PyModule_AddIntConstant(m, #name, name) < 0) \
         return -1;
