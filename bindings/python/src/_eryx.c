@@ -154,6 +154,29 @@ get_engine(void)
 }
 
 static PyObject *
+mod_precompile(PyObject *self, PyObject *args)
+{
+    const char *out = NULL;
+    int fuel = 0;
+    if (!PyArg_ParseTuple(args, "zp:precompile", &out, &fuel))
+        return NULL;
+    eryx_config *cfg = NULL;
+    eryx_error err = {0};
+    eryx_status st = eryx_config_new(&cfg, &err);
+    if (st == ERYX_OK && apply_paths(cfg, &err) != 0)
+        st = err.status ? err.status : ERYX_E_INVALID_ARG;
+    if (st == ERYX_OK) {
+        Py_BEGIN_ALLOW_THREADS
+        st = eryx_engine_precompile(cfg, out, fuel, &err);
+        Py_END_ALLOW_THREADS
+    }
+    eryx_config_free(cfg);
+    if (st != ERYX_OK)
+        return init_error("cannot precompile the guest", &err);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 mod_engine_info(PyObject *self, PyObject *unused)
 {
     eryx_engine *e = get_engine();
@@ -1202,6 +1225,8 @@ static PyMethodDef mod_methods[] = {
      "configure(runtime, stdlib, cache=None): where the guest's files are."},
     {"image_from_bytes", mod_image_from_bytes, METH_O,
      "An Image from Image.to_bytes()'s bytes (ValueError when invalid)."},
+    {"precompile", mod_precompile, METH_VARARGS,
+     "precompile(out_path or None, fuel): compile the guest to a file."},
     {"engine_info", mod_engine_info, METH_NOARGS,
      "The engine's description (starts it)."},
     {NULL, NULL, 0, NULL},

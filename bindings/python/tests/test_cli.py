@@ -55,3 +55,12 @@ def test_trace_version_and_info() -> None:
     assert p.returncode == 0 and b"CPython 3." in p.stdout
     p = run("info")
     assert p.returncode == 0 and b"precompiled" in p.stdout
+
+
+def test_precompile(tmp_path: Path) -> None:
+    out = tmp_path / "guest.cwasm"
+    p = run("precompile", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    assert out.stat().st_size > 1 << 20
+    p = run("precompile", "--bogus")
+    assert p.returncode == 2

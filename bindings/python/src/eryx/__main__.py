@@ -2,6 +2,7 @@
 exit codes, from Python.
 
     eryx [options] FILE | -c CODE | -
+    eryx precompile [-o FILE] [--fuel]
     eryx info
 
 Exit status: 0 on success, 1 if the code raised an exception (SystemExit
@@ -84,6 +85,18 @@ def _write(stream: Any) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["precompile"]:
+        p = _Parser(prog="eryx precompile", description="Compile the guest to a file.")
+        p.add_argument("-o", dest="out", metavar="FILE", help="where (default: beside it)")
+        p.add_argument("--fuel", action="store_true", help="the variant for fuel budgets")
+        ns = p.parse_args(args[1:])
+        _core._configure()
+        try:
+            _eryx.precompile(ns.out, ns.fuel)
+        except RuntimeError as e:
+            sys.stderr.write(f"eryx: {e}\n")
+            return 1
+        return 0
     if args[:1] == ["info"]:
         if len(args) != 1:
             sys.stderr.write("eryx: info takes no arguments\n")
