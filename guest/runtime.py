@@ -158,7 +158,7 @@ _patch_locale_and_time()
 
 # ------------------------------------------------------------ event loop
 
-class CallbackError(Exception):
+class CallbackError(RuntimeError):
     """A host callback failed; the message is the host's."""
 
 
@@ -470,7 +470,9 @@ def finish(namespace, result_variable):
         try:
             result_json = json.dumps(value, allow_nan=False)
         except Exception as e:  # noqa: BLE001 - any failure is reported
-            result_error = f"{type(e).__name__}: {e}"
+            # The reference's wording, which programs may match on.
+            result_error = (f"result is not JSON-serializable: "
+                            f"{type(value).__name__} ({type(e).__name__})")
     return result_json, result_error
 
 

@@ -165,7 +165,10 @@ def test_result_variable() -> None:
     r = eryx.Sandbox(result_variable="answer").execute("answer = 42\nresult = 1")
     assert r.result == 42
     r = eryx.Sandbox().execute("result = object()")
-    assert r.result is None and r.result_error
+    assert r.result is None
+    assert r.result_error == "result is not JSON-serializable: object (TypeError)"
+    r = eryx.Sandbox().execute("result = float('nan')")
+    assert r.result_error == "result is not JSON-serializable: float (ValueError)"
     assert eryx.Sandbox().execute("pass").result is None
 
 

@@ -100,9 +100,12 @@ class SandboxFactory:
 
     @property
     def size_bytes(self) -> int:
-        """Bytes the factory's image holds (the pages that differ from a
-        fresh interpreter)."""
-        return int(self._image.stored_size)
+        """The size of the factory as bytes (``len(to_bytes())``): the
+        pages that differ from a fresh interpreter, and a small header."""
+        size = self.__dict__.get("_size")
+        if size is None:
+            size = self._size = len(self._image.to_bytes())
+        return int(size)
 
     def to_bytes(self) -> bytes:
         """The factory as bytes (``load_bytes`` and ``load`` read them)."""
