@@ -72,7 +72,11 @@ def main() -> None:
     reps = 20 if args.quick else 100
     print(
         json.dumps(
-            {"row": "meta", "package": getattr(eryx, "__version__", "?"), "file": eryx.__file__}
+            {
+                "row": "meta",
+                "package": getattr(eryx, "__version__", "?"),
+                "file": eryx.__file__,
+            }
         ),
         flush=True,
     )
@@ -89,7 +93,9 @@ def main() -> None:
     def ping() -> int:
         return 1
 
-    cb = eryx.Sandbox(resource_limits=limits(), callbacks=[{"name": "ping", "fn": ping}])
+    cb = eryx.Sandbox(
+        resource_limits=limits(), callbacks=[{"name": "ping", "fn": ping}]
+    )
     n = 200
     loop = f"for _ in range({n}):\n    await ping()\n"
     base = "for _ in range(200):\n    pass\nawait asyncio.sleep(0)\n"
@@ -102,13 +108,19 @@ def main() -> None:
         cb.execute(loop)
         t2 = pc()
         per_call.append(((t2 - t1) - (t1 - t0)) * 1e3 / n)
-    emit("py_callback_roundtrip", per_call, note=f"per call, {n} awaited calls per execute")
+    emit(
+        "py_callback_roundtrip",
+        per_call,
+        note=f"per call, {n} awaited calls per execute",
+    )
 
     async def wait10() -> int:
         await asyncio.sleep(0.01)
         return 1
 
-    g = eryx.Sandbox(resource_limits=limits(), callbacks=[{"name": "wait10", "fn": wait10}])
+    g = eryx.Sandbox(
+        resource_limits=limits(), callbacks=[{"name": "wait10", "fn": wait10}]
+    )
     code = "import asyncio\nawait asyncio.gather(*(wait10() for _ in range(5)))"
     emit("py_gather5_async_10ms", timed(lambda: g.execute(code), max(10, reps // 5)))
 
