@@ -171,7 +171,6 @@ bool eryx__journal_suspend(eryx_journal *j,
                            const char *canon,
                            const char *reason,
                            size_t len);
-bool eryx__journal_is_suspended(eryx_journal *j);
 /* The run ended: build eryx_journal_json's text. */
 eryx_status eryx__journal_finish(eryx_journal *j);
 

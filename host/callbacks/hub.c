@@ -286,39 +286,35 @@ eryx_call_suspend(eryx_call *call, const char *reason, size_t len)
 /* A call of a journaled execute (hub locked; calls start in the code's
    order, so the journal sees them in that order).  true when the call is
    finished already: replayed from the journal, or out of memory.  false
-   when it runs live: *call is then a new call holding its canonical
-   arguments for the record. */
+   when it runs live: *canon then holds its canonical arguments for the
+   record (the caller's to free with cJSON_free). */
 static bool
 journal_start(eryx__hub *hub,
               slot *s,
               const char *args,
               size_t args_len,
-              eryx_call **call,
+              char **canon,
               bool *nomem)
 {
-    char *canon = eryx__json_canonical(args, args_len, nomem);
+    *canon = eryx__json_canonical(args, args_len, nomem);
     bool ok = false, replay_nomem = false;
     char *payload = NULL;
-    if (canon != NULL &&
-        eryx__journal_decide(hub->journal, hub->invocations, s->name, canon,
+    if (*canon != NULL &&
+        eryx__journal_decide(hub->journal, hub->invocations, s->name, *canon,
                              &ok, &payload, &replay_nomem)) {
         hub->invocations++;
         finish_slot(hub, s, ok, payload, strlen(payload));
         eryx__free(payload);
-        cJSON_free(canon);
-        return true;
-    }
-    if (canon == NULL || replay_nomem ||
-        (*call = eryx__calloc(1, sizeof **call)) == NULL) {
-        cJSON_free(canon);
+    } else if (*canon == NULL || replay_nomem) {
         *nomem = true;
         finish_slotf(hub, s, "out of memory starting callback '%.64s'",
                      s->name);
-        return true;
+    } else {
+        return false;
     }
-    (*call)->journal = hub->journal;
-    (*call)->canon = canon;
-    return false;
+    cJSON_free(*canon);
+    *canon = NULL;
+    return true;
 }
 
 uint32_t
@@ -343,6 +339,7 @@ eryx__hub_start(eryx__hub *hub,
     eryx__callback *cb = eryx__registry_find(callbacks, name, name_len);
     char why[200];
     eryx_call *call = NULL;
+    char *canon = NULL; /* journaled calls: their canonical arguments */
     if (cb == NULL) {
         finish_slotf(hub, s, "unknown callback '%.64s'", s->name);
     } else if (limits->max_callback_invocations != 0 &&
@@ -355,14 +352,12 @@ eryx__hub_start(eryx__hub *hub,
         finish_slotf(hub, s, "invalid arguments for callback '%.64s': %s",
                      s->name, why);
     } else if (hub->journal != NULL &&
-               journal_start(hub, s, args, args_len, &call, nomem)) {
+               journal_start(hub, s, args, args_len, &canon, nomem)) {
         /* answered from the journal, or failed for want of memory */
-    } else if ((call == NULL &&
-                (call = eryx__calloc(1, sizeof *call)) == NULL) ||
+    } else if ((call = eryx__calloc(1, sizeof *call)) == NULL ||
                (call->args = eryx__memdup(args, args_len)) == NULL) {
-        if (call != NULL)
-            cJSON_free(call->canon);
         eryx__free(call);
+        cJSON_free(canon);
         call = NULL;
         *nomem = true;
         finish_slotf(hub, s, "out of memory starting callback '%.64s'",
@@ -380,6 +375,8 @@ eryx__hub_start(eryx__hub *hub,
         call->handle = handle;
         call->cb = eryx__callback_ref(cb);
         call->args_len = args_len;
+        call->journal = canon != NULL ? hub->journal : NULL;
+        call->canon = canon;
     }
     pthread_mutex_unlock(&hub->mu);
     unsigned failed = eryx__alloc_failures();

@@ -103,6 +103,14 @@ sort_object(cJSON *item)
     return true;
 }
 
+/* The canonical text of `item`, whose objects it sorts in place; NULL when
+   memory runs out. */
+static char *
+canonical_print(cJSON *item)
+{
+    return sort_object(item) ? cJSON_PrintUnformatted(item) : NULL;
+}
+
 char *
 eryx__json_canonical(const char *json, size_t len, bool *nomem)
 {
@@ -113,9 +121,7 @@ eryx__json_canonical(const char *json, size_t len, bool *nomem)
         *nomem = eryx__alloc_failures() != failed;
         return NULL;
     }
-    char *out = NULL;
-    if (sort_object(root))
-        out = cJSON_PrintUnformatted(root);
+    char *out = canonical_print(root);
     cJSON_Delete(root);
     if (out == NULL)
         *nomem = true;
@@ -140,11 +146,13 @@ bad(eryx_error *err, size_t i, const char *what)
                       "invalid journal: entry %zu %s", i, what);
 }
 
+/* Entry `i` of a journal's parse tree (which this may reorder: the tree is
+   the parser's own and freed after). */
 static eryx_status
-parse_entry(const cJSON *e, size_t i, entry *out, eryx_error *err)
+parse_entry(cJSON *e, size_t i, entry *out, eryx_error *err)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
-    const cJSON *args = cJSON_GetObjectItemCaseSensitive(e, "args");
+    cJSON *args = cJSON_GetObjectItemCaseSensitive(e, "args");
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(e, "result");
     const cJSON *error = cJSON_GetObjectItemCaseSensitive(e, "error");
     const cJSON *index = cJSON_GetObjectItemCaseSensitive(e, "index");
@@ -162,10 +170,7 @@ parse_entry(const cJSON *e, size_t i, entry *out, eryx_error *err)
     if (index != NULL &&
         (!cJSON_IsNumber(index) || index->valuedouble != (double)i))
         return bad(err, i, "has the wrong index");
-    char *a = cJSON_PrintUnformatted(args);
-    bool nomem = false;
-    out->canon = a ? eryx__json_canonical(a, strlen(a), &nomem) : NULL;
-    cJSON_free(a);
+    out->canon = canonical_print(args);
     out->name = eryx__strdup(name->valuestring);
     out->payload = error ? eryx__strdup(error->valuestring)
                          : cJSON_PrintUnformatted(result);
@@ -210,7 +215,7 @@ parse(eryx_journal *j, const char *json, size_t len, eryx_error *err)
         if (n && j->replay == NULL)
             s = eryx__fail_nomem(err);
         size_t i = 0;
-        const cJSON *e;
+        cJSON *e;
         cJSON_ArrayForEach(e, entries)
         {
             if (s != ERYX_OK || j->replay == NULL || i >= n)
@@ -425,15 +430,6 @@ eryx__journal_suspend(eryx_journal *j,
     }
     pthread_mutex_unlock(&j->mu);
     return first;
-}
-
-bool
-eryx__journal_is_suspended(eryx_journal *j)
-{
-    pthread_mutex_lock(&j->mu);
-    bool s = j->suspended;
-    pthread_mutex_unlock(&j->mu);
-    return s;
 }
 
 eryx_status

@@ -191,8 +191,11 @@ typedef struct {
     unsigned long index; /* eryx_call_index */
 } CallObject;
 
+/* How a call is completed. */
+enum { CALL_OK, CALL_FAIL, CALL_SUSPEND };
+
 static PyObject *
-call_complete(CallObject *self, PyObject *arg, int ok)
+call_complete(CallObject *self, PyObject *arg, int how)
 {
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
@@ -205,44 +208,32 @@ call_complete(CallObject *self, PyObject *arg, int ok)
     }
     self->call = NULL;
     Py_BEGIN_ALLOW_THREADS
-    if (ok)
+    if (how == CALL_OK)
         eryx_call_return(c, s, (size_t)n);
-    else
+    else if (how == CALL_FAIL)
         eryx_call_fail(c, s, (size_t)n);
+    else
+        eryx_call_suspend(c, s, (size_t)n);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
 
 static PyObject *
-call_suspend(PyObject *self_, PyObject *arg)
+call_suspend(PyObject *self, PyObject *arg)
 {
-    CallObject *self = (CallObject *)self_;
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
-    if (s == NULL)
-        return NULL;
-    eryx_call *c = self->call;
-    if (c == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "the call is already completed");
-        return NULL;
-    }
-    self->call = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    eryx_call_suspend(c, s, (size_t)n);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
+    return call_complete((CallObject *)self, arg, CALL_SUSPEND);
 }
 
 static PyObject *
 call_ok(PyObject *self, PyObject *arg)
 {
-    return call_complete((CallObject *)self, arg, 1);
+    return call_complete((CallObject *)self, arg, CALL_OK);
 }
 
 static PyObject *
 call_fail(PyObject *self, PyObject *arg)
 {
-    return call_complete((CallObject *)self, arg, 0);
+    return call_complete((CallObject *)self, arg, CALL_FAIL);
 }
 
 static void

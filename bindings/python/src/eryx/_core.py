@@ -127,9 +127,6 @@ def _configure() -> None:
 _DEFAULT = object()
 
 
-_DEFAULT_LIMIT_VALUES = (30000, 10000, 134217728, 1000, None, None)
-
-
 class ResourceLimits:
     """Limits of one execute.  ``None`` turns a limit off.
 
@@ -215,6 +212,13 @@ class ResourceLimits:
 
 
 # ----------------------------------------------------------------- result
+
+
+# The defaults of ResourceLimits, in __slots__ order: arguments equal to
+# them need no checking.
+_DEFAULT_LIMIT_VALUES = tuple(
+    ResourceLimits.__init__.__kwdefaults__[k] for k in ResourceLimits.__slots__
+)
 
 
 class ExecuteResult:
@@ -500,8 +504,6 @@ class _Runner:
                     self._core_obj = _eryx.Core(*self._core_args)
                 except RuntimeError as e:
                     raise _init_error(e) from None
-                except ValueError as e:
-                    raise ValueError(str(e)) from None
             return self._core_obj
 
     @property
