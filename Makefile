@@ -80,7 +80,7 @@ $(RUNTIME_BASE): $(GUEST_OBJS)
 # it, and writes the initialized memory into runtime.wasm.
 $(RUNTIME_WASM): $(RUNTIME_BASE)
 	$(WIZER) $< --allow-wasi --inherit-stdio true \
-	    --mapdir /lib/python$(PYTHON_VERSION)::$(STDLIB_DIR) -o $@.tmp
+	    --mapdir /::$(abspath $(STDLIB_DIR)/../..) -o $@.tmp
 	mv $@.tmp $@
 
 guest: $(RUNTIME_WASM)

@@ -37,6 +37,7 @@
 #define ERYX_ABI_IMPORT_LIST_CALLBACKS "list-callbacks"
 #define ERYX_ABI_IMPORT_REPORT_TRACE   "report-trace"
 #define ERYX_ABI_IMPORT_REPORT_OUTPUT  "report-output"
+#define ERYX_ABI_IMPORT_WORKDIR        "workdir"
 
 /** invoke-wait's return values. */
 #define ERYX_ABI_WAIT_DONE    1    /* a call finished; see the out record */

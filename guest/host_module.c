@@ -23,6 +23,8 @@ IMPORT(ERYX_ABI_IMPORT_INVOKE_READ)
 int32_t eryx_invoke_read(uint32_t handle, char *buf, size_t len);
 IMPORT(ERYX_ABI_IMPORT_LIST_CALLBACKS)
 uint32_t eryx_list_callbacks(char *buf, size_t len);
+IMPORT(ERYX_ABI_IMPORT_WORKDIR)
+uint32_t eryx_workdir(char *buf, size_t len);
 IMPORT(ERYX_ABI_IMPORT_REPORT_TRACE)
 void eryx_report_trace(uint32_t lineno, const char *json, size_t len);
 IMPORT(ERYX_ABI_IMPORT_REPORT_OUTPUT)
@@ -121,6 +123,15 @@ host_callbacks(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+host_workdir(PyObject *self, PyObject *unused)
+{
+    char buf[4097];
+    uint32_t len = eryx_workdir(buf, sizeof buf);
+    return PyUnicode_DecodeUTF8(buf, len < sizeof buf ? len : sizeof buf,
+                                "replace");
+}
+
+static PyObject *
 host_trace(PyObject *self, PyObject *args)
 {
     unsigned int lineno;
@@ -174,6 +185,7 @@ static PyMethodDef host_methods[] = {
     {"start", host_start, METH_VARARGS, "Start a callback call."},
     {"wait", host_wait, METH_O, "Wait for callback calls to finish."},
     {"callbacks", host_callbacks, METH_NOARGS, "The callbacks, as JSON."},
+    {"workdir", host_workdir, METH_NOARGS, "The directory to start in."},
     {"trace", host_trace, METH_VARARGS, "Report a trace event."},
     {"output", host_output, METH_VARARGS,
      "Write bytes (or str, as UTF-8) to stdout (1) or stderr (2)."},

@@ -253,6 +253,90 @@ ERYX_API eryx_status eryx_config_set_fuel(eryx_config *config,
                                           uint64_t fuel,
                                           eryx_error *err);
 
+/* -------------------------------------------------------------- filesystem */
+
+/*
+** The guest's filesystem is the host's (docs/filesystem.md):
+**   /lib/python3.13  the stdlib, read-only
+**   /data            in memory, writable, the working directory (the path
+**                    is eryx_config_set_data_path's)
+**   /tmp             in memory, writable
+**   /site-packages   a factory's packages, or eryx_config_set_site_packages's
+**                    directory, read-only, on sys.path
+**   volumes          host directories or files (eryx_config_add_volume)
+** /data and /tmp share one quota (eryx_config_set_vfs_limit, 64 MiB by
+** default): past it writes fail with ENOSPC (Python: OSError).  A
+** sandbox's are new and empty for every execute; a session's persist
+** across executes and eryx_session_reset.  eryx_config_set_storage puts a
+** storage of the caller's at /data instead: several sessions may share one.
+*/
+typedef struct eryx_storage eryx_storage;
+
+/** \brief An empty in-memory storage of at most `limit_bytes` (0: 64 MiB):
+    file contents, plus 256 bytes and the name of every file, directory
+    and symlink.  Thread-safe: sessions on several threads may use one at
+    once.  `*out` is the caller's reference (eryx_storage_free). */
+ERYX_API eryx_status eryx_storage_new(uint64_t limit_bytes,
+                                      eryx_storage **out,
+                                      eryx_error *err);
+/** \brief Drop the caller's reference; the files go with the last one
+    (configs and sessions using the storage hold their own). */
+ERYX_API void eryx_storage_free(eryx_storage *storage);
+/** \brief Bytes charged to the storage's quota now. */
+ERYX_API uint64_t eryx_storage_used(const eryx_storage *storage);
+/** \brief The storage's files as bytes (`*out`, freed with eryx_free). */
+ERYX_API eryx_status eryx_storage_snapshot(eryx_storage *storage,
+                                           uint8_t **out,
+                                           size_t *len,
+                                           eryx_error *err);
+/** \brief Replace the storage's files by a snapshot's.  Bytes that are not
+    an intact snapshot, or whose files exceed the storage's limit, fail with
+    ERYX_E_INVALID_INPUT and leave the storage as it was.  Files open in a
+    running session keep their old contents until closed. */
+ERYX_API eryx_status eryx_storage_restore(eryx_storage *storage,
+                                          const uint8_t *data,
+                                          size_t len,
+                                          eryx_error *err);
+/** \brief A new storage holding a copy of `storage`'s files, with the same
+    limit; independent afterwards. */
+ERYX_API eryx_status eryx_storage_fork(eryx_storage *storage,
+                                       eryx_storage **out,
+                                       eryx_error *err);
+
+/** \brief Where the writable data mount is (and the working directory):
+    an absolute, normalized path other than / and outside /lib, /tmp and
+    /site-packages.  Default "/data". */
+ERYX_API eryx_status eryx_config_set_data_path(eryx_config *config,
+                                               const char *path,
+                                               eryx_error *err);
+/** \brief The quota of a sandbox's or session's own /data and /tmp
+    together; 0: the default, 64 MiB. */
+ERYX_API eryx_status eryx_config_set_vfs_limit(eryx_config *config,
+                                               uint64_t bytes,
+                                               eryx_error *err);
+/** \brief Mount `storage` at the data path of sandboxes and sessions made
+    with this config (they take references); NULL: each its own. */
+ERYX_API eryx_status eryx_config_set_storage(eryx_config *config,
+                                             eryx_storage *storage,
+                                             eryx_error *err);
+/** \brief Mount host directory `dir` read-only at /site-packages, on
+    sys.path; NULL: none. */
+ERYX_API eryx_status eryx_config_set_site_packages(eryx_config *config,
+                                                   const char *dir,
+                                                   eryx_error *err);
+/** \brief Mount host directory or file `host_path` at `guest_path`
+    (absolute, normalized; not /, the data path, /tmp, /lib or
+    /site-packages), read-only unless `read_only` is 0.  Nothing the guest
+    does reaches outside it: paths, symlinks and renames resolve beneath it
+    (openat2 RESOLVE_BENEATH), and the guest can make neither symlinks nor
+    hard links in it.  The host path is opened when an instance starts: one
+    that is missing then fails the execute with ERYX_E_IO.  At most 64. */
+ERYX_API eryx_status eryx_config_add_volume(eryx_config *config,
+                                            const char *host_path,
+                                            const char *guest_path,
+                                            int read_only,
+                                            eryx_error *err);
+
 /* --------------------------------------------------------------- callbacks */
 
 /*

@@ -273,3 +273,117 @@ eryx_config_add_callback(eryx_config *c,
         free_userdata(userdata);
     return s;
 }
+
+/* ---- the filesystem ---- */
+
+/* Guest paths a volume or the data mount may not take. */
+static const char *
+path_taken(const eryx_config *c, const char *path, bool data)
+{
+    static const char *const reserved[] = {"/tmp", "/site-packages", "/lib"};
+    for (size_t i = 0; i < ERYX__COUNT(reserved); i++) {
+        size_t n = strlen(reserved[i]);
+        if (strncmp(path, reserved[i], n) == 0 &&
+            (path[n] == '\0' || path[n] == '/'))
+            return reserved[i];
+    }
+    if (!data && strcmp(path, c->settings.data_path) == 0)
+        return c->settings.data_path;
+    for (size_t i = 0; i < c->settings.nvolumes; i++)
+        if (strcmp(path, c->settings.volumes[i].guest) == 0)
+            return c->settings.volumes[i].guest;
+    return NULL;
+}
+
+eryx_status
+eryx_config_set_data_path(eryx_config *c, const char *path, eryx_error *err)
+{
+    if (c == NULL || path == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config or path is NULL");
+    if (!eryx__settings_guest_path_ok(path))
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "data path %.200s is not an absolute, normalized "
+                          "path other than /",
+                          path);
+    const char *taken = path_taken(c, path, true);
+    if (taken != NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "data path %.200s conflicts with %s", path, taken);
+    return set_string(&c->settings.data_path, path, err);
+}
+
+eryx_status
+eryx_config_set_vfs_limit(eryx_config *c, uint64_t bytes, eryx_error *err)
+{
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    c->settings.vfs_limit_bytes = bytes ? bytes : 64u << 20;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_storage(eryx_config *c, eryx_storage *storage, eryx_error *err)
+{
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    eryx__storage_ref(storage);
+    eryx__storage_unref(c->settings.storage);
+    c->settings.storage = storage;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_site_packages(eryx_config *c, const char *dir, eryx_error *err)
+{
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    if (dir == NULL) {
+        eryx__free(c->settings.packages_dir);
+        c->settings.packages_dir = NULL;
+        return ERYX_OK;
+    }
+    if (*dir == '\0')
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "site-packages is empty");
+    return set_string(&c->settings.packages_dir, dir, err);
+}
+
+eryx_status
+eryx_config_add_volume(eryx_config *c,
+                       const char *host_path,
+                       const char *guest_path,
+                       int read_only,
+                       eryx_error *err)
+{
+    if (c == NULL || host_path == NULL || guest_path == NULL ||
+        *host_path == '\0')
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "config, host path or guest path is missing");
+    if (!eryx__settings_guest_path_ok(guest_path))
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "volume path %.200s is not an absolute, normalized "
+                          "path other than /",
+                          guest_path);
+    const char *taken = path_taken(c, guest_path, false);
+    if (taken != NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "volume path %.200s conflicts with %s", guest_path,
+                          taken);
+    if (c->settings.nvolumes >= 64)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "at most 64 volumes");
+    eryx__volume *v = eryx__realloc(c->settings.volumes,
+                                    (c->settings.nvolumes + 1) * sizeof *v);
+    if (v == NULL)
+        return eryx__fail_nomem(err);
+    c->settings.volumes = v;
+    v += c->settings.nvolumes;
+    v->host = eryx__strdup(host_path);
+    v->guest = eryx__strdup(guest_path);
+    v->read_only = read_only != 0;
+    if (v->host == NULL || v->guest == NULL) {
+        eryx__free(v->host);
+        eryx__free(v->guest);
+        return eryx__fail_nomem(err);
+    }
+    c->settings.nvolumes++;
+    return ERYX_OK;
+}

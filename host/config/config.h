@@ -11,6 +11,7 @@
 
 #include "callbacks/callbacks.h"
 #include "core/internal.h"
+#include "vfs/vfs.h"
 
 typedef struct eryx__settings {
     char *result_variable; /* never NULL */
@@ -24,7 +25,19 @@ typedef struct eryx__settings {
     uint64_t memory_limit_bytes;
     uint32_t timeout_ms; /* 0: none */
     uint64_t fuel;       /* 0: none */
+    /* The filesystem (vfs/vfs.h). */
+    char *data_path;          /* never NULL: "/data" by default */
+    uint64_t vfs_limit_bytes; /* quota of the instance's own storages */
+    eryx__volume *volumes;
+    size_t nvolumes;
+    eryx_storage *storage;  /* /data shared with the caller, or NULL */
+    eryx_storage *packages; /* a factory's, at /site-packages, or NULL */
+    char *packages_dir;     /* or a host directory there, or NULL */
 } eryx__settings;
+
+/* Is `path` an absolute, normalized guest path other than "/" (no "."
+   or ".." components, no empty ones, no trailing '/')? */
+bool eryx__settings_guest_path_ok(const char *path);
 
 struct eryx_config {
     char *runtime_path;     /* NULL: default */

@@ -3,11 +3,13 @@
 ** variants of the guest, linked with every import, shared by every
 ** sandbox made from the engine; and the epoch ticker.
 */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, O_PATH */
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/sync.h"
 #include "core/wasm_error.h"
@@ -203,6 +205,7 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
     eryx_engine *eng = eryx__calloc(1, sizeof *eng);
     if (eng == NULL)
         return eryx__fail_nomem(err);
+    eng->stdlib_fd = -1;
     pthread_mutex_init(&eng->build_mu, NULL);
     pthread_mutex_init(&eng->mu, NULL);
     eryx__sync_cond_init(&eng->cv);
@@ -210,8 +213,9 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
     if (s != ERYX_OK)
         goto fail;
     eng->max_instances = config ? config->max_instances : 0;
-    struct stat st;
-    if (stat(eng->paths.stdlib_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    eng->stdlib_fd =
+        open(eng->paths.stdlib_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (eng->stdlib_fd < 0) {
         s = eryx__fail(err, ERYX_E_IO, "the stdlib %s is not a directory",
                        eng->paths.stdlib_dir);
         goto fail;
@@ -257,6 +261,8 @@ eryx_engine_free(eryx_engine *eng)
     pthread_mutex_destroy(&eng->mu);
     pthread_mutex_destroy(&eng->build_mu);
     eryx__paths_free(&eng->paths);
+    if (eng->stdlib_fd >= 0)
+        close(eng->stdlib_fd);
     eryx__free(eng);
 }
 

@@ -57,6 +57,7 @@ struct eryx_engine {
     eryx__variant fuel;     /* built on first use, under build_mu */
     int fuel_ready;         /* atomic: `fuel` is built and published */
     eryx__paths paths;      /* guest, stdlib, cache */
+    int stdlib_fd;          /* the stdlib directory (O_PATH), for every vfs */
     uint32_t max_instances; /* 0: the default */
     eryx__workers *workers;
     pthread_mutex_t build_mu; /* held while the fuel variant is built */

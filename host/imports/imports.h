@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "core/internal.h"
 #include "guest/guest.h"
+#include "vfs/vfs.h"
 
 /* ---- store.c: the host-side state of one store (the store's data) ---- */
 
@@ -32,6 +33,7 @@ typedef struct eryx__store {
     eryx__workers *workers;         /* the engine's */
     eryx__hub *hub;                 /* callback calls */
     eryx__outbuf out[2];            /* stdout, stderr of the current execute */
+    eryx__vfs *vfs;                 /* the filesystem (the store's own) */
     eryx__stop stop;     /* deadline and cancel flag of the execute */
     eryx_status stopped; /* why the execute was stopped, or ERYX_OK */
     bool abi_violation;  /* an import caught the guest breaking the ABI */
@@ -119,5 +121,11 @@ extern const eryx__import eryx__report_imports[];
 extern const size_t eryx__report_count;
 extern const eryx__import eryx__wasi_imports[];
 extern const size_t eryx__wasi_count;
+extern const eryx__import eryx__fs_imports[];
+extern const size_t eryx__fs_count;
+/* fd_write to a descriptor other than stdout and stderr (fs.c). */
+wasm_trap_t *eryx__fs_write(eryx__import_env *env,
+                            const wasmtime_val_t *args,
+                            wasmtime_val_t *results);
 
 #endif /* ERYX_IMPORTS_H */

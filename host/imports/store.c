@@ -29,6 +29,7 @@ eryx__store_free(void *data)
     if (st == NULL)
         return;
     eryx__hub_release(st->hub);
+    eryx__vfs_free(st->vfs);
     eryx__free(st->out[0].data);
     eryx__free(st->out[1].data);
     eryx__free(st);

@@ -17,7 +17,6 @@
    it at once.  clock_time_get is replaced with it so that absolute
    deadlines are in the same clock. */
 
-#define WASI_ERRNO_BADF  8
 #define WASI_ERRNO_INVAL 28
 #define WASI_SUB_SIZE    48
 #define WASI_EVENT_SIZE  32
@@ -142,7 +141,7 @@ done:
 /* fd_write(fd, iovs, iovs_len, nwritten_ptr) -> errno.  Writes to 1 and 2
    are the guest's output at the descriptor level (os.write, C code): they
    join the same streams as sys.stdout and sys.stderr, on the thread that
-   runs the execute.  No other descriptor of the guest is writable. */
+   runs the execute.  Other descriptors are files (fs.c). */
 static wasm_trap_t *
 fd_write(eryx__import_env *env,
          const wasmtime_val_t *args,
@@ -151,10 +150,8 @@ fd_write(eryx__import_env *env,
     int32_t fd = args[0].of.i32;
     uint32_t iovs = (uint32_t)args[1].of.i32, n = (uint32_t)args[2].of.i32;
     results[0].kind = WASMTIME_I32;
-    if (fd != ERYX_STDOUT && fd != ERYX_STDERR) {
-        results[0].of.i32 = WASI_ERRNO_BADF;
-        return NULL;
-    }
+    if (fd != ERYX_STDOUT && fd != ERYX_STDERR)
+        return eryx__fs_write(env, args, results);
     if (n > WASI_MAX_IOVS) {
         results[0].of.i32 = WASI_ERRNO_INVAL;
         return NULL;

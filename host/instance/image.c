@@ -119,7 +119,7 @@ engine_identity_fresh(eryx_engine *engine, uint64_t *out, eryx_error *err)
     if (s != ERYX_OK)
         return s;
     eryx__instance base;
-    s = eryx__instance_start(&base, engine, &settings, NULL, err);
+    s = eryx__instance_start(&base, engine, &settings, NULL, NULL, err);
     if (s == ERYX_OK) {
         *out = engine_identity(
             engine, wasmtime_memory_data(base.ctx, &base.memory),
@@ -155,7 +155,7 @@ eryx__image_capture(eryx__instance *in,
     /* What a new session starts with: a fresh instance, mapped from the
        pre-initialized image (copy-on-write: reading it copies nothing). */
     eryx__instance base;
-    s = eryx__instance_start(&base, engine, settings, NULL, err);
+    s = eryx__instance_start(&base, engine, settings, NULL, NULL, err);
     if (s != ERYX_OK) {
         eryx_image_free(img);
         return s;

@@ -159,30 +159,50 @@ arm(eryx__instance *in, uint32_t timeout_ms)
    so that a tiny execution timeout cannot make a sandbox unusable. */
 #define INIT_TIMEOUT_MS 120000u
 
-/* The guest's WASI view of the host: the stdlib, read-only, and nothing
-   else: no environment, no arguments beyond a program name, no stdin. */
+/* What Wasmtime's WASI still serves: a program name, and no environment.
+   The filesystem and stdio are eryx's own (imports/fs.c, vfs/). */
 static wasi_config_t *
-make_wasi(const eryx_engine *engine)
+make_wasi(void)
 {
     wasi_config_t *wasi = wasi_config_new();
     if (wasi == NULL)
         return NULL;
-    /* stdout and stderr need nothing here: eryx's own fd_write takes
-       descriptor-level writes (imports/wasi.c). */
     const char *argv[] = {"python"};
     wasi_config_set_argv(wasi, 1, argv);
-    if (!wasi_config_preopen_dir(wasi, engine->paths.stdlib_dir,
-                                 STDLIB_GUEST_DIR, false)) {
-        wasi_config_delete(wasi);
-        return NULL;
-    }
     return wasi;
+}
+
+/* The instance's filesystem, from the engine's stdlib, the settings and
+   the owner's storages. */
+static eryx_status
+make_vfs(eryx__store *st,
+         const eryx_engine *engine,
+         const eryx__settings *settings,
+         const eryx__instance_fs *fs,
+         eryx_error *err)
+{
+    eryx__vfs_spec spec = {
+        .stdlib_fd = engine->stdlib_fd,
+        .stdlib_path = STDLIB_GUEST_DIR,
+        .data_path = settings->data_path,
+        .data = settings->storage ? settings->storage
+                : fs              ? fs->data
+                                  : NULL,
+        .tmp = fs ? fs->tmp : NULL,
+        .quota_bytes = settings->vfs_limit_bytes,
+        .packages = settings->packages,
+        .packages_dir = settings->packages_dir,
+        .volumes = settings->volumes,
+        .nvolumes = settings->nvolumes,
+    };
+    return eryx__vfs_new(&spec, &st->vfs, err);
 }
 
 eryx_status
 eryx__instance_start(eryx__instance *in,
                      eryx_engine *engine,
                      const eryx__settings *settings,
+                     const eryx__instance_fs *fs,
                      eryx__interrupt *interrupt,
                      eryx_error *err)
 {
@@ -216,11 +236,12 @@ eryx__instance_start(eryx__instance *in,
     if (settings->fuel != 0)
         wasmtime_context_set_fuel(in->ctx, UINT64_MAX / 2); /* init: free */
 
-    eryx_status s;
-    wasi_config_t *wasi = make_wasi(engine);
+    eryx_status s = make_vfs(st, engine, settings, fs, err);
+    if (s != ERYX_OK)
+        goto fail;
+    wasi_config_t *wasi = make_wasi();
     if (wasi == NULL) {
-        s = eryx__fail(err, ERYX_E_IO, "cannot mount the stdlib %s",
-                       engine->paths.stdlib_dir);
+        s = eryx__fail_nomem(err);
         goto fail;
     }
     wasmtime_error_t *e = wasmtime_context_set_wasi(in->ctx, wasi);

@@ -34,11 +34,18 @@ typedef struct eryx__instance {
     bool live;
 } eryx__instance;
 
+/* The storages an owner keeps across its instances (a session's /data
+   and /tmp); NULL members (or no struct): the instance's own. */
+typedef struct eryx__instance_fs {
+    eryx_storage *data, *tmp;
+} eryx__instance_fs;
+
 /* Start a new instance of `engine`'s guest for `settings` (borrowed: must
    outlive the instance). */
 eryx_status eryx__instance_start(eryx__instance *in,
                                  eryx_engine *engine,
                                  const eryx__settings *settings,
+                                 const eryx__instance_fs *fs,
                                  eryx__interrupt *interrupt,
                                  eryx_error *err);
 void eryx__instance_stop(eryx__instance *in);

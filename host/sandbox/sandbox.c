@@ -135,8 +135,8 @@ sandbox_run(eryx_sandbox *sb,
     eryx__instance in;
     eryx_error e;
     eryx__sandbox_running(&sb->interrupt, true);
-    s = eryx__instance_start(&in, sb->engine, &sb->settings, &sb->interrupt,
-                             &e);
+    s = eryx__instance_start(&in, sb->engine, &sb->settings, NULL,
+                             &sb->interrupt, &e);
     if (s == ERYX_OK) {
         eryx__instance_execute(&in, journal, code ? code : "", code_len, *out);
         eryx__instance_stop(&in);

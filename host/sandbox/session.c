@@ -13,8 +13,26 @@ struct eryx_session {
     eryx__settings settings;
     eryx__interrupt interrupt;
     eryx__instance instance;
+    eryx__instance_fs fs; /* /data (unless the config's) and /tmp: kept */
     uint64_t execution_count;
 };
+
+/* The session's own storages: /data (when the config brings none) and
+   /tmp, under one quota; they outlive its instances. */
+static eryx_status
+make_storages(eryx_session *ss, eryx_error *err)
+{
+    eryx__quota *q = eryx__quota_new(ss->settings.vfs_limit_bytes);
+    if (q == NULL)
+        return eryx__fail_nomem(err);
+    if (ss->settings.storage == NULL)
+        ss->fs.data = eryx__storage_new(q, 0);
+    ss->fs.tmp = eryx__storage_new(q, 0);
+    eryx__quota_unref(q);
+    if (ss->fs.tmp == NULL || (ss->settings.storage == NULL && !ss->fs.data))
+        return eryx__fail_nomem(err);
+    return ERYX_OK;
+}
 
 eryx_status
 eryx_session_new(eryx_engine *engine,
@@ -30,9 +48,11 @@ eryx_session_new(eryx_engine *engine,
         return eryx__fail_nomem(err);
     pthread_mutex_init(&ss->interrupt.mu, NULL);
     eryx_status s = eryx__sandbox_init(engine, config, &ss->settings, err);
+    if (s == ERYX_OK)
+        s = make_storages(ss, err);
     if (s == ERYX_OK) {
         ss->engine = engine;
-        s = eryx__instance_start(&ss->instance, engine, &ss->settings,
+        s = eryx__instance_start(&ss->instance, engine, &ss->settings, &ss->fs,
                                  &ss->interrupt, err);
     }
     if (s != ERYX_OK) {
@@ -49,6 +69,8 @@ eryx_session_free(eryx_session *ss)
     if (ss == NULL)
         return;
     eryx__instance_stop(&ss->instance);
+    eryx__storage_unref(ss->fs.data);
+    eryx__storage_unref(ss->fs.tmp);
     eryx__settings_clear(&ss->settings);
     pthread_mutex_destroy(&ss->interrupt.mu);
     eryx__free(ss);
@@ -85,7 +107,7 @@ ensure_live(eryx_session *ss, eryx_error *err)
         return ERYX_OK;
     ss->execution_count = 0;
     return eryx__instance_start(&ss->instance, ss->engine, &ss->settings,
-                                &ss->interrupt, err);
+                                &ss->fs, &ss->interrupt, err);
 }
 
 static eryx_status

@@ -7,7 +7,7 @@
 set -u
 host=${1:?usage: check_layers.sh HOST_DIR}
 LAYERS="core
-callbacks guest
+callbacks guest vfs
 config
 imports
 engine

@@ -17,7 +17,7 @@
 ERYX_TEST(host_files_cannot_be_read)
 {
     run_expect(
-        "for p in ('/etc/passwd', '/proc/self/environ', '/root', '/tmp'):\n"
+        "for p in ('/etc/passwd', '/proc/self/environ', '/root', '/tmp/x'):\n"
         "    try:\n"
         "        open(p).read()\n"
         "        print('READ', p)\n"
@@ -30,14 +30,12 @@ ERYX_TEST(host_files_cannot_be_read)
 /* T2: the stdlib mount is read-only and has no way up. */
 ERYX_TEST(stdlib_mount_is_read_only_and_closed_above)
 {
-    run_expect(
-        "import os, sys\nlib = sys.path[0]\nprint(lib)\n"
-        "try:\n    open(lib + '/evil.py', 'w')\nexcept OSError as e:\n"
-        "    print('write', type(e).__name__)\n"
-        "try:\n    print(os.listdir(lib + '/../../..'))\nexcept OSError as e:\n"
-        "    print('up', type(e).__name__)\n",
-        "/lib/python" ERYX_TEST_PY_MM "\nwrite PermissionError\n"
-        "up PermissionError\n");
+    run_expect("import errno, os, sys\nlib = sys.path[0]\nprint(lib)\n"
+               "try:\n    open(lib + '/evil.py', 'w')\nexcept OSError as e:\n"
+               "    print('write', errno.errorcode[e.errno])\n"
+               "print('up', sorted(os.listdir(lib + '/../../..')))\n",
+               "/lib/python" ERYX_TEST_PY_MM "\nwrite EROFS\n"
+               "up ['data', 'lib', 'tmp']\n");
 }
 
 /* T3: host environment variables and arguments leaking in. */
@@ -104,19 +102,21 @@ ERYX_TEST(callback_start_flood_is_bounded)
 }
 
 /* T8: escapes from the stdlib mount by `..`, symlinks, O_CREAT, mkdir, and
-   loading code from host paths; the host filesystem is checked after. */
+   loading code from host paths; the host filesystem is checked after
+   (the guest's /tmp is its own, in memory). */
 ERYX_TEST(filesystem_escapes_fail_and_create_nothing)
 {
     unlink("/tmp/eryx_pwned");
     run_expect(
-        "import os, sys, importlib.util\nlib = sys.path[0]\n"
+        "import errno, os, sys, importlib.util\nlib = sys.path[0]\n"
         "def attempt(name, f):\n"
-        "    try:\n        f()\n        print(name, 'ESCAPED')\n"
-        "    except (OSError, ImportError, AttributeError) as e:\n"
+        "    try:\n        f()\n        print(name, 'ran')\n"
+        "    except OSError as e:\n"
+        "        print(name, errno.errorcode[e.errno])\n"
+        "    except (ImportError, AttributeError) as e:\n"
         "        print(name, type(e).__name__)\n"
         "attempt('dotdot', lambda: open(lib + '/../../../etc/passwd').read())\n"
-        "attempt('dotdot-list', lambda: os.listdir(lib + '/../..'))\n"
-        "attempt('root', lambda: os.listdir('/'))\n"
+        "print('dotdot-list', sorted(os.listdir(lib + '/../../../..')))\n"
         "attempt('proc', lambda: open('/proc/self/environ').read())\n"
         "attempt('creat', lambda: os.open('/tmp/eryx_pwned', os.O_CREAT | "
         "os.O_WRONLY))\n"
@@ -129,11 +129,9 @@ ERYX_TEST(filesystem_escapes_fail_and_create_nothing)
         "'p', '/etc/passwd').loader)\n"
         "sys.path.insert(0, '/usr/lib/python3/dist-packages')\n"
         "attempt('import', lambda: __import__('apt'))\n",
-        "dotdot PermissionError\ndotdot-list PermissionError\n"
-        "root FileNotFoundError\nproc FileNotFoundError\n"
-        "creat FileNotFoundError\ncreat-in-lib PermissionError\n"
-        "mkdir PermissionError\nsymlink PermissionError\n"
-        "rename PermissionError\nspec AttributeError\n"
+        "dotdot ENOENT\ndotdot-list ['data', 'lib', 'tmp']\n"
+        "proc ENOENT\ncreat ran\ncreat-in-lib EROFS\n"
+        "mkdir EROFS\nsymlink EROFS\nrename EROFS\nspec AttributeError\n"
         "import ModuleNotFoundError\n");
     struct stat st;
     ASSERT(stat("/tmp/eryx_pwned", &st) != 0);
