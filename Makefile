@@ -198,10 +198,11 @@ FUZZ_CC = clang-$(LLVM_VERSION) -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_CORE = host/core/alloc.c host/core/checksum.c host/core/status.c host/core/utf8.c
 $(BUILD)/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_CORE) \
         host/guest/decode.c host/sandbox/snapshot.c host/instance/image_format.c \
-        $(wildcard host/*/*.h) $(DEPS_MK)
+        host/vfs/storage_format.c $(wildcard host/*/*.h) $(DEPS_MK)
 	@mkdir -p $(@D)/corpus-decode
 	$(FUZZ_CC) tests/fuzz/fuzz_decode.c $(FUZZ_CORE) host/guest/decode.c \
-	    host/sandbox/snapshot.c host/instance/image_format.c -lcjson -o $@
+	    host/sandbox/snapshot.c host/instance/image_format.c \
+	    host/vfs/storage_format.c -lcjson -o $@
 $(BUILD)/fuzz/fuzz_schema: tests/fuzz/fuzz_schema.c $(FUZZ_CORE) \
         host/callbacks/schema.c host/callbacks/journal.c $(wildcard host/*/*.h) \
         $(DEPS_MK)

@@ -23,6 +23,10 @@ struct eryx_image {
     size_t npages, cap;
     uint32_t *index; /* page numbers, ascending */
     uint8_t *data;   /* npages * PAGE bytes */
+    /* The files: copies of /data and /tmp as captured, and the packages
+       (shared, read-only) and site-packages directory of the session. */
+    eryx_storage *files[ERYX__IMAGE_FILES];
+    char *packages_dir;
 };
 
 void
@@ -32,6 +36,9 @@ eryx_image_free(eryx_image *img)
         return;
     eryx__free(img->index);
     eryx__free(img->data);
+    for (int i = 0; i < ERYX__IMAGE_FILES; i++)
+        eryx__storage_unref(img->files[i]);
+    eryx__free(img->packages_dir);
     eryx__free(img);
 }
 
@@ -176,12 +183,31 @@ eryx__image_capture(eryx__instance *in,
         }
     }
     eryx__instance_stop(&base);
+    for (int i = 0; i < 2 && s == ERYX_OK; i++)
+        s = eryx__storage_fork(eryx__vfs_storage(in->st->vfs, i == 1), NULL,
+                               &img->files[i], err);
+    img->files[ERYX__IMAGE_PACKAGES] = eryx__storage_ref(settings->packages);
+    if (s == ERYX_OK && settings->packages_dir != NULL &&
+        (img->packages_dir = eryx__strdup(settings->packages_dir)) == NULL)
+        s = eryx__fail_nomem(err);
     if (s != ERYX_OK) {
         eryx_image_free(img);
         return s;
     }
     *out = img;
     return ERYX_OK;
+}
+
+eryx_storage *
+eryx__image_files(const eryx_image *img, int which)
+{
+    return img->files[which];
+}
+
+const char *
+eryx__image_packages_dir(const eryx_image *img)
+{
+    return img->packages_dir;
 }
 
 eryx_status
@@ -232,6 +258,67 @@ eryx__image_engine(const eryx_image *img)
 
 /* ------------------------------------------------------------ bytes */
 
+/* The files after an image's memory block: "ERYXFIL1", for each storage a
+   u64 length and its bytes (0: none), a u32 length and the site-packages
+   path.  Nothing at all: an image without files. */
+static eryx_status
+parse_files(const uint8_t *p,
+            size_t left,
+            eryx_storage **files,
+            char **packages_dir,
+            eryx_error *err)
+{
+    if (left == 0)
+        return ERYX_OK;
+    const char *why = NULL;
+    eryx_status s = ERYX_OK;
+    if (left < 8 || memcmp(p, ERYX__IMAGE_FILES_MAGIC, 8) != 0) {
+        why = "bytes after the memory are not its files";
+        goto fail;
+    }
+    p += 8, left -= 8;
+    for (int i = 0; i < ERYX__IMAGE_FILES; i++) {
+        if (left < 8 || eryx__le_get(p, 8) > left - 8) {
+            why = "the files are truncated";
+            goto fail;
+        }
+        size_t n = (size_t)eryx__le_get(p, 8);
+        p += 8, left -= 8;
+        if (n == 0)
+            continue;
+        /* Files as big as the bytes say: the quota is no limit here. */
+        eryx_storage *st = eryx__storage_new(NULL, UINT64_MAX);
+        if (st == NULL) {
+            s = eryx__fail_nomem(err);
+            goto fail;
+        }
+        files[i] = st;
+        if ((s = eryx_storage_restore(st, p, n, err)) != ERYX_OK)
+            goto fail;
+        if (i == ERYX__IMAGE_PACKAGES)
+            eryx__storage_set_read_only(st, true);
+        p += n, left -= n;
+    }
+    if (left < 4 || eryx__le_get(p, 4) != left - 4 ||
+        memchr(p + 4, '\0', left - 4) != NULL) {
+        why = "the site-packages path is malformed";
+        goto fail;
+    }
+    if (left > 4 && (*packages_dir = eryx__memdup(p + 4, left - 4)) == NULL)
+        s = eryx__fail_nomem(err);
+    if (s == ERYX_OK)
+        return ERYX_OK;
+fail:
+    for (int i = 0; i < ERYX__IMAGE_FILES; i++) {
+        eryx__storage_unref(files[i]);
+        files[i] = NULL;
+    }
+    if (why != NULL)
+        return eryx__fail(err, ERYX_E_INVALID_INPUT, "not a valid image: %s",
+                          why);
+    return s;
+}
+
 eryx_status
 eryx_image_serialize(const eryx_image *img,
                      uint8_t **out,
@@ -242,10 +329,37 @@ eryx_image_serialize(const eryx_image *img,
         return eryx__fail(err, ERYX_E_INVALID_ARG, "image, out or len is NULL");
     *out = NULL;
     *len = 0;
-    size_t n = eryx__image_format_size(img->npages);
-    uint8_t *buf = n ? eryx__malloc(n) : NULL;
-    if (buf == NULL)
-        return eryx__fail_nomem(err);
+    /* The files follow the memory: each storage's bytes (self-checking),
+       then the site-packages path. */
+    uint8_t *blob[ERYX__IMAGE_FILES] = {NULL};
+    size_t blen[ERYX__IMAGE_FILES] = {0};
+    eryx_status s = ERYX_OK;
+    for (int i = 0; i < ERYX__IMAGE_FILES && s == ERYX_OK; i++)
+        if (img->files[i] != NULL)
+            s = eryx__storage_serialize(img->files[i], &blob[i], &blen[i], err);
+    size_t plen = img->packages_dir ? strlen(img->packages_dir) : 0;
+    size_t n = eryx__image_format_size(img->npages), total = n + 8 + 4 + plen;
+    for (int i = 0; i < ERYX__IMAGE_FILES; i++)
+        total += 8 + blen[i];
+    uint8_t *buf = s == ERYX_OK && n ? eryx__malloc(total) : NULL;
+    if (buf == NULL) {
+        for (int i = 0; i < ERYX__IMAGE_FILES; i++)
+            eryx__free(blob[i]);
+        return s != ERYX_OK ? s : eryx__fail_nomem(err);
+    }
+    uint8_t *t = buf + n;
+    memcpy(t, ERYX__IMAGE_FILES_MAGIC, 8);
+    t += 8;
+    for (int i = 0; i < ERYX__IMAGE_FILES; i++) {
+        eryx__le_put(t, blen[i], 8);
+        if (blen[i])
+            memcpy(t + 8, blob[i], blen[i]);
+        t += 8 + blen[i];
+        eryx__free(blob[i]);
+    }
+    eryx__le_put(t, plen, 4);
+    if (plen)
+        memcpy(t + 4, img->packages_dir, plen);
     eryx__image_view v = {.guest = img->guest,
                           .memory_size = img->memory_size,
                           .execution_count = img->execution_count,
@@ -258,7 +372,7 @@ eryx_image_serialize(const eryx_image *img,
                img->npages * PAGE);
     eryx__image_format_seal(buf, &v);
     *out = buf;
-    *len = n;
+    *len = total;
     return ERYX_OK;
 }
 
@@ -273,7 +387,13 @@ eryx_image_deserialize(eryx_engine *engine,
         return eryx__fail(err, ERYX_E_INVALID_ARG, "engine or out is NULL");
     *out = NULL;
     eryx__image_view v;
-    eryx_status s = eryx__image_format_parse(data, len, &v, err);
+    size_t block = eryx__image_format_block(data, len);
+    eryx_status s = eryx__image_format_parse(data, block, &v, err);
+    if (s != ERYX_OK)
+        return s;
+    eryx_storage *files[ERYX__IMAGE_FILES] = {NULL};
+    char *packages_dir = NULL;
+    s = parse_files(data + block, len - block, files, &packages_dir, err);
     if (s != ERYX_OK)
         return s;
     uint64_t id;
@@ -285,8 +405,14 @@ eryx_image_deserialize(eryx_engine *engine,
                           "the image was made by another guest (another "
                           "runtime.wasm)");
     eryx_image *img = eryx__calloc(1, sizeof *img);
-    if (img == NULL)
+    if (img == NULL) {
+        for (int i = 0; i < ERYX__IMAGE_FILES; i++)
+            eryx__storage_unref(files[i]);
+        eryx__free(packages_dir);
         return eryx__fail_nomem(err);
+    }
+    memcpy(img->files, files, sizeof files);
+    img->packages_dir = packages_dir;
     img->engine = engine;
     img->guest = v.guest;
     img->memory_size = v.memory_size;

@@ -80,3 +80,12 @@ eryx__image_format_seal(uint8_t *out, const eryx__image_view *v)
     eryx__le_put(out + 44, 0, 4);
     eryx__le_put(out + len - 8, eryx__checksum(out, len - 8), 8);
 }
+
+size_t
+eryx__image_format_block(const uint8_t *data, size_t len)
+{
+    if (data == NULL || len < ERYX__IMAGE_HEADER)
+        return len;
+    size_t n = eryx__image_format_size(eryx__le_get(data + 32, 8));
+    return n != 0 && n <= len ? n : len;
+}

@@ -25,6 +25,9 @@
 #define ERYX__IMAGE_MAGIC  "ERYXIMG1"
 #define ERYX__IMAGE_HEADER 48u
 #define ERYX__IMAGE_PAGE   4096u
+/* After the memory block, an image's files (instance/image.c). */
+#define ERYX__IMAGE_FILES_MAGIC "ERYXFIL1"
+#define ERYX__IMAGE_FILES       3
 
 typedef struct eryx__image_view {
     uint64_t guest, memory_size, execution_count, npages;
@@ -35,6 +38,10 @@ typedef struct eryx__image_view {
 
 /* Bytes a serialized image of `npages` pages takes (0 on overflow). */
 size_t eryx__image_format_size(uint64_t npages);
+/* How many of `len` bytes the memory block at `data` claims by its header:
+   `len` itself when it is too short or claims more (the parse then says
+   what is wrong). */
+size_t eryx__image_format_block(const uint8_t *data, size_t len);
 
 /* Check `data` completely (length, magic, checksum, fields, page numbers)
    and describe it in `v` (pointers into `data`).  ERYX_E_INVALID_INPUT with

@@ -101,5 +101,10 @@ eryx_status eryx__image_apply(eryx__instance *in,
                               uint64_t *execution_count,
                               eryx_error *err);
 const eryx_engine *eryx__image_engine(const eryx_image *img);
+/* The image's files: ERYX__IMAGE_DATA, _TMP (copies as captured: fork
+   them), _PACKAGES (shared, read-only); NULL when none. */
+enum { ERYX__IMAGE_DATA, ERYX__IMAGE_TMP, ERYX__IMAGE_PACKAGES };
+eryx_storage *eryx__image_files(const eryx_image *img, int which);
+const char *eryx__image_packages_dir(const eryx_image *img);
 
 #endif /* ERYX_INSTANCE_H */

@@ -17,28 +17,53 @@ struct eryx_session {
     uint64_t execution_count;
 };
 
-/* The session's own storages: /data (when the config brings none) and
-   /tmp, under one quota; they outlive its instances. */
+/* One of the session's own storages: a copy of the image's, or empty. */
 static eryx_status
-make_storages(eryx_session *ss, eryx_error *err)
+own_storage(eryx__quota *q,
+            const eryx_image *image,
+            int which,
+            eryx_storage **out,
+            eryx_error *err)
 {
-    eryx__quota *q = eryx__quota_new(ss->settings.vfs_limit_bytes);
-    if (q == NULL)
-        return eryx__fail_nomem(err);
-    if (ss->settings.storage == NULL)
-        ss->fs.data = eryx__storage_new(q, 0);
-    ss->fs.tmp = eryx__storage_new(q, 0);
-    eryx__quota_unref(q);
-    if (ss->fs.tmp == NULL || (ss->settings.storage == NULL && !ss->fs.data))
-        return eryx__fail_nomem(err);
-    return ERYX_OK;
+    eryx_storage *from = image ? eryx__image_files(image, which) : NULL;
+    if (from != NULL)
+        return eryx__storage_fork(from, q, out, err);
+    *out = eryx__storage_new(q, 0);
+    return *out ? ERYX_OK : eryx__fail_nomem(err);
 }
 
-eryx_status
-eryx_session_new(eryx_engine *engine,
-                 const eryx_config *config,
-                 eryx_session **out,
-                 eryx_error *err)
+/* The session's own storages: /data (when the config brings none) and
+   /tmp, under one quota, as the image had them; they outlive its
+   instances.  An image's packages are the session's too. */
+static eryx_status
+make_storages(eryx_session *ss, const eryx_image *image, eryx_error *err)
+{
+    eryx__settings *set = &ss->settings;
+    if (image != NULL && set->packages == NULL && set->packages_dir == NULL) {
+        const char *dir = eryx__image_packages_dir(image);
+        set->packages =
+            eryx__storage_ref(eryx__image_files(image, ERYX__IMAGE_PACKAGES));
+        if (dir != NULL && (set->packages_dir = eryx__strdup(dir)) == NULL)
+            return eryx__fail_nomem(err);
+    }
+    eryx__quota *q = eryx__quota_new(set->vfs_limit_bytes);
+    if (q == NULL)
+        return eryx__fail_nomem(err);
+    eryx_status s = ERYX_OK;
+    if (set->storage == NULL)
+        s = own_storage(q, image, ERYX__IMAGE_DATA, &ss->fs.data, err);
+    if (s == ERYX_OK)
+        s = own_storage(q, image, ERYX__IMAGE_TMP, &ss->fs.tmp, err);
+    eryx__quota_unref(q);
+    return s;
+}
+
+static eryx_status
+session_create(eryx_engine *engine,
+               const eryx_config *config,
+               const eryx_image *image,
+               eryx_session **out,
+               eryx_error *err)
 {
     if (out == NULL)
         return eryx__fail(err, ERYX_E_INVALID_ARG, "out is NULL");
@@ -49,18 +74,29 @@ eryx_session_new(eryx_engine *engine,
     pthread_mutex_init(&ss->interrupt.mu, NULL);
     eryx_status s = eryx__sandbox_init(engine, config, &ss->settings, err);
     if (s == ERYX_OK)
-        s = make_storages(ss, err);
+        s = make_storages(ss, image, err);
     if (s == ERYX_OK) {
         ss->engine = engine;
         s = eryx__instance_start(&ss->instance, engine, &ss->settings, &ss->fs,
                                  &ss->interrupt, err);
     }
+    if (s == ERYX_OK && image != NULL)
+        s = eryx__image_apply(&ss->instance, image, &ss->execution_count, err);
     if (s != ERYX_OK) {
         eryx_session_free(ss);
         return s;
     }
     *out = ss;
     return ERYX_OK;
+}
+
+eryx_status
+eryx_session_new(eryx_engine *engine,
+                 const eryx_config *config,
+                 eryx_session **out,
+                 eryx_error *err)
+{
+    return session_create(engine, config, NULL, out, err);
 }
 
 void
@@ -230,17 +266,7 @@ eryx_session_new_from_image(eryx_engine *engine,
     if (eryx__image_engine(image) != engine)
         return eryx__fail(err, ERYX_E_INVALID_ARG,
                           "the image belongs to another engine");
-    eryx_session *ss = NULL;
-    eryx_status s = eryx_session_new(engine, config, &ss, err);
-    if (s != ERYX_OK)
-        return s;
-    s = eryx__image_apply(&ss->instance, image, &ss->execution_count, err);
-    if (s != ERYX_OK) {
-        eryx_session_free(ss);
-        return s;
-    }
-    *out = ss;
-    return ERYX_OK;
+    return session_create(engine, config, image, out, err);
 }
 
 /* ------------------------------------------------------------ state */

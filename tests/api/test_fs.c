@@ -277,6 +277,51 @@ ERYX_TEST(bad_paths_and_deep_trees_fail_cleanly)
         "ValueError\nENAMETOOLONG\nENAMETOOLONG\ndeep ENAMETOOLONG True\n[]\n");
 }
 
+ERYX_TEST(a_session_image_carries_its_files)
+{
+    eryx_session *a = new_session(NULL);
+    session_expect(a,
+                   "import os\nos.mkdir('d')\n"
+                   "open('d/f.txt', 'w').write('captured')\n"
+                   "open('/tmp/t', 'w').write('tmp too')\n"
+                   "handle = 7\n",
+                   "");
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    session_expect(a, "import os\nos.remove('d/f.txt')", "");
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    ASSERT_EQ(eryx_image_serialize(img, &bytes, &len, NULL), ERYX_OK);
+    eryx_image *back = NULL;
+    ASSERT_EQ(eryx_image_deserialize(test_engine(), bytes, len, &back, NULL),
+              ERYX_OK);
+    const char *check = "print(handle, open('d/f.txt').read(), "
+                        "open('/tmp/t').read())\n"
+                        "open('d/f.txt', 'w').write('changed')\n";
+    for (int i = 0; i < 2; i++) {
+        /* Each session gets its own copy: the first one's change is not
+           seen by the second. */
+        eryx_session *b = NULL;
+        ASSERT_EQ(eryx_session_new_from_image(test_engine(), NULL,
+                                              i ? back : img, &b, NULL),
+                  ERYX_OK);
+        session_expect(b, check, "7 captured tmp too\n");
+        eryx_session_free(b);
+    }
+    /* Bytes after the memory that are not intact files are refused. */
+    eryx_error err;
+    bytes[len - 6] ^= 0x40;
+    ASSERT_EQ(eryx_image_deserialize(test_engine(), bytes, len, &back, &err),
+              ERYX_E_INVALID_INPUT);
+    ASSERT_EQ(
+        eryx_image_deserialize(test_engine(), bytes, len - 3, &back, &err),
+        ERYX_E_INVALID_INPUT);
+    eryx_free(bytes);
+    eryx_image_free(back);
+    eryx_image_free(img);
+    eryx_session_free(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -290,6 +335,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(a_storage_shared_by_sessions_on_two_threads),
         ERYX_TEST_ENTRY(storage_snapshot_restore_and_fork),
         ERYX_TEST_ENTRY(bad_paths_and_deep_trees_fail_cleanly),
+        ERYX_TEST_ENTRY(a_session_image_carries_its_files),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

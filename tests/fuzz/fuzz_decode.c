@@ -5,7 +5,10 @@
 ** checks of code and of output cuts (host/core/utf8.c) and the snapshot
 ** header parser (host/sandbox/snapshot.c), and the serialized-image
 ** parser (host/instance/image_format.c), raw and with a valid checksum
-** written over the input so that its field checks are reached.  Besides "no
+** written over the input so that its field checks are reached, and the
+** storage snapshot parser (host/vfs/storage_format.c), likewise; a valid
+** storage snapshot written back from its records is the same bytes.
+** Besides "no
 *crash,
 ** no sanitizer report", it checks one property: a header written over any
 ** payload parses back to exactly that payload.
@@ -16,6 +19,52 @@
 #include "guest/guest.h"
 #include "instance/image_format.h"
 #include "sandbox/snapshot.h"
+#include "vfs/vfs.h"
+
+/* Writes every record it is fed back into a buffer. */
+typedef struct rewrite {
+    eryx__vfs_buf buf;
+    int depth;
+} rewrite;
+
+static bool
+rewrite_record(void *ctx, int type, const char *name, size_t name_len,
+               uint64_t mtime, const uint8_t *content, uint64_t len)
+{
+    rewrite *r = ctx;
+    if (type == 0 && r->depth-- == 0)
+        return true; /* the root's end: eryx__vfs_buf_end writes it */
+    if (type == ERYX__FT_DIR)
+        r->depth++;
+    eryx__vfs_buf_record(&r->buf, type, name, name_len, mtime, content, len);
+    return true;
+}
+
+static void
+storage_format(const uint8_t *data, size_t size)
+{
+    eryx_error err;
+    (void)eryx__vfs_format_parse(data, size, NULL, &err);
+    /* The same payload behind a valid header. */
+    uint8_t *framed = malloc(size + 24);
+    if (framed == NULL)
+        return;
+    memcpy(framed, "ERYXVFS1", 8);
+    eryx__le_put(framed + 8, size, 8);
+    eryx__le_put(framed + 16, eryx__checksum(data, size), 8);
+    if (size)
+        memcpy(framed + 24, data, size);
+    rewrite r = {.depth = 0};
+    eryx__vfs_buf_begin(&r.buf);
+    eryx__vfs_sink sink = {rewrite_record, &r};
+    if (eryx__vfs_format_parse(framed, size + 24, &sink, &err) == ERYX_OK) {
+        if (!eryx__vfs_buf_end(&r.buf) || r.buf.len != size + 24 ||
+            memcmp(r.buf.data, framed, size + 24) != 0)
+            __builtin_trap();
+    }
+    free(r.buf.data);
+    free(framed);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,6 +104,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len != size || (size && memcmp(payload, data, size) != 0))
         __builtin_trap();
     free(framed);
+
+    storage_format(data, size);
 
     eryx__image_view v;
     (void)eryx__image_format_parse(data, size, &v, &err);
