@@ -19,7 +19,8 @@ include $(DEPS_MK)
 endif
 
 $(DEPS_MK): scripts/deps.sh deps/versions.env deps/sha256sums \
-            deps/wasmtime/Cargo.toml deps/wasmtime/Cargo.lock
+            deps/wasmtime/Cargo.toml deps/wasmtime/Cargo.lock \
+            deps/test-packages.txt
 	@mkdir -p $(BUILD)
 	bash scripts/deps.sh $@
 
@@ -92,6 +93,7 @@ $(HOST)/CMakeCache.txt: CMakeLists.txt $(DEPS_MK)
 	    -DERYX_WASMTIME_INCLUDE=$(WASMTIME_INCLUDE) \
 	    -DERYX_RUNTIME_WASM=$(abspath $(RUNTIME_WASM)) \
 	    -DERYX_STDLIB_DIR=$(STDLIB_DIR) \
+	    -DERYX_TEST_PACKAGES_DIR=$(TEST_PACKAGES_DIR) \
 	    -DERYX_PYTHON_VERSION=$(PYTHON_FULL_VERSION) \
 	    -DERYX_WASMTIME_SHARED_LIB=$(WASMTIME_SHARED_LIB) \
 	    -DERYX_SANITIZE=$(SANITIZE) -DERYX_LLVM_VERSION=$(LLVM_VERSION) \

@@ -25,6 +25,14 @@ static const char usage[] =
     "30000; 0: none)\n"
     "  --max-memory BYTES  largest guest memory (default 134217728)\n"
     "  --fuel N            instruction budget (default: none)\n"
+    "  -v, --volume SRC:DST[:ro|:rw]\n"
+    "              mount host file or directory SRC at DST (read-only\n"
+    "              unless :rw)\n"
+    "  --vfs-limit BYTES   quota of /data and /tmp (default 67108864)\n"
+    "  --package PATH      install a .whl, .tar.gz/.tgz or directory of\n"
+    "                      pure-Python code at /site-packages (repeatable)\n"
+    "  --site-packages DIR mount DIR at /site-packages\n"
+    "  --import MOD        import MOD before the code (repeatable)\n"
     "  --version   print the eryx and CPython versions\n"
     "  -h, --help  print this help\n"
     "\n"
@@ -39,6 +47,29 @@ static const char usage[] =
     "success, 1 if the code raised an exception (SystemExit included) or\n"
     "the sandbox stopped it (a limit hit prints a one-line reason naming the\n"
     "limit), 2 on a usage error.\n";
+
+#define MAX_LIST 64
+
+/* Split "SRC:DST[:ro|:rw]" into its parts (in place); 0 when malformed. */
+static int
+parse_volume(char *spec, char **src, char **dst, int *read_only)
+{
+    char *colon = strchr(spec, ':');
+    if (colon == NULL || colon == spec)
+        return 0;
+    *colon = '\0';
+    *src = spec;
+    *dst = colon + 1;
+    *read_only = 1;
+    char *mode = strrchr(*dst, ':');
+    if (mode != NULL) {
+        if (strcmp(mode, ":ro") != 0 && strcmp(mode, ":rw") != 0)
+            return 0;
+        *read_only = mode[2] == 'o';
+        *mode = '\0';
+    }
+    return **dst == '/';
+}
 
 /* A non-negative decimal number, whole; false for anything else. */
 static int
@@ -150,16 +181,22 @@ main(int argc, char **argv)
         return precompile(argc, argv);
     if (argc == 2 && strcmp(argv[1], "info") == 0)
         return info();
-    const char *code_arg = NULL, *file = NULL;
+    const char *code_arg = NULL, *file = NULL, *site_packages = NULL;
+    const char *packages[MAX_LIST], *imports[MAX_LIST];
+    char *vol_src[MAX_LIST], *vol_dst[MAX_LIST];
+    int vol_ro[MAX_LIST];
+    size_t npackages = 0, nimports = 0, nvolumes = 0;
     int trace = 0;
-    unsigned long long timeout_ms = 30000, max_memory = 128ull << 20, fuel = 0;
+    unsigned long long timeout_ms = 30000, max_memory = 128ull << 20, fuel = 0,
+                       vfs_limit = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        unsigned long long *number = strcmp(a, "--timeout") == 0 ? &timeout_ms
-                                     : strcmp(a, "--max-memory") == 0
-                                         ? &max_memory
-                                     : strcmp(a, "--fuel") == 0 ? &fuel
-                                                                : NULL;
+        unsigned long long *number =
+            strcmp(a, "--timeout") == 0      ? &timeout_ms
+            : strcmp(a, "--max-memory") == 0 ? &max_memory
+            : strcmp(a, "--fuel") == 0       ? &fuel
+            : strcmp(a, "--vfs-limit") == 0  ? &vfs_limit
+                                             : NULL;
         if (number != NULL) {
             i++;
             if (i >= argc || !parse_u64(argv[i], number)) {
@@ -169,6 +206,26 @@ main(int argc, char **argv)
             }
         } else if (strcmp(a, "--trace") == 0) {
             trace = 1;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--volume") == 0) {
+            if (++i >= argc || nvolumes == MAX_LIST ||
+                !parse_volume(argv[i], &vol_src[nvolumes], &vol_dst[nvolumes],
+                              &vol_ro[nvolumes]))
+                return fail_usage("-v needs SRC:DST[:ro|:rw] with an "
+                                  "absolute DST");
+            nvolumes++;
+        } else if (strcmp(a, "--package") == 0 || strcmp(a, "--import") == 0) {
+            int pkg = a[2] == 'p';
+            if (++i >= argc || (pkg ? npackages : nimports) == MAX_LIST)
+                return fail_usage(pkg ? "--package needs a path"
+                                      : "--import needs a module name");
+            if (pkg)
+                packages[npackages++] = argv[i];
+            else
+                imports[nimports++] = argv[i];
+        } else if (strcmp(a, "--site-packages") == 0) {
+            if (++i >= argc)
+                return fail_usage("--site-packages needs a directory");
+            site_packages = argv[i];
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
             return 0;
@@ -218,6 +275,8 @@ main(int argc, char **argv)
     eryx_engine *engine = NULL;
     eryx_config *config = NULL;
     eryx_sandbox *sandbox = NULL;
+    eryx_session *session = NULL;
+    eryx_image *image = NULL;
     eryx_result *result = NULL;
     int status = 1;
     if (timeout_ms > UINT32_MAX)
@@ -231,13 +290,39 @@ main(int argc, char **argv)
         eryx_config_set_fuel(config, fuel, &err) != ERYX_OK ||
         (trace && eryx_config_set_trace_handler(config, on_trace, NULL, NULL,
                                                 &err) != ERYX_OK) ||
-        eryx_engine_new(config, &engine, &err) != ERYX_OK ||
+        eryx_config_set_vfs_limit(config, vfs_limit, &err) != ERYX_OK ||
+        eryx_engine_new(config, &engine, &err) != ERYX_OK) {
+        fprintf(stderr, "eryx: %s\n", err.message);
+        goto done;
+    }
+    for (size_t i = 0; i < nvolumes; i++) {
+        if (eryx_config_add_volume(config, vol_src[i], vol_dst[i], vol_ro[i],
+                                   &err) != ERYX_OK) {
+            fprintf(stderr, "eryx: %s\n", err.message);
+            goto done;
+        }
+    }
+    /* Packages and imports: an image prepared with them, run as a session
+       made from it. */
+    eryx_build_options opts = {packages, npackages, site_packages,
+                               imports,  nimports,  NULL};
+    if ((npackages || nimports || site_packages) &&
+        (eryx_image_build(engine, config, &opts, &image, &err) != ERYX_OK ||
+         eryx_session_new_from_image(engine, config, image, &session, &err) !=
+             ERYX_OK)) {
+        fprintf(stderr, "eryx: %s\n", err.message);
+        goto done;
+    }
+    if (session == NULL &&
         eryx_sandbox_new(engine, config, &sandbox, &err) != ERYX_OK) {
         fprintf(stderr, "eryx: %s\n", err.message);
         goto done;
     }
-    eryx_status s = eryx_sandbox_execute(sandbox, code ? code : code_arg,
-                                         code_len, &result, &err);
+    eryx_status s = session
+                        ? eryx_session_execute(session, code ? code : code_arg,
+                                               code_len, &result, &err)
+                        : eryx_sandbox_execute(sandbox, code ? code : code_arg,
+                                               code_len, &result, &err);
     if (result == NULL) {
         fprintf(stderr, "eryx: %s\n", err.message);
         goto done;
@@ -262,6 +347,8 @@ main(int argc, char **argv)
 done:
     eryx_result_free(result);
     eryx_sandbox_free(sandbox);
+    eryx_session_free(session);
+    eryx_image_free(image);
     eryx_engine_free(engine);
     eryx_config_free(config);
     free(code);

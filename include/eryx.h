@@ -748,6 +748,38 @@ ERYX_API eryx_status eryx_image_deserialize(eryx_engine *engine,
                                             size_t len,
                                             eryx_image **out,
                                             eryx_error *err);
+/** What eryx_image_build prepares.  Every member may be zero. */
+typedef struct eryx_build_options {
+    /** Packages to install at /site-packages: wheels (.whl), sdists of
+        pure-Python packages (.tar.gz, .tgz: the packages and modules of
+        their src/ or root), and directories (a package, a source tree, or a
+        site-packages layout).  Installed by sandboxed code; a package with
+        native code (.so, .pyd, .dylib, .dll) or a path leaving its archive
+        fails with ERYX_E_INVALID_INPUT naming the file. */
+    const char *const *packages;
+    size_t npackages;
+    /** A host directory laid out as site-packages: mounted read-only at
+        /site-packages (with `packages`: installed along with them). */
+    const char *site_packages;
+    /** Modules to import (dotted names), then `setup_code` to run; both
+        are in the image. */
+    const char *const *imports;
+    size_t nimports;
+    const char *setup_code;
+} eryx_build_options;
+
+/** \brief A whole-interpreter image, as eryx_session_capture makes, of a
+    session that has the packages on sys.path and has run the imports and
+    setup code; sessions from it (eryx_session_new_from_image) start there.
+    The image holds the installed packages (shared, read-only, saved by
+    eryx_image_serialize).  `config` (may be NULL) is the config the
+    imports run under.  Import or setup errors: ERYX_E_INVALID_INPUT with
+    the exception's last line.  `*out` is owned by the caller. */
+ERYX_API eryx_status eryx_image_build(eryx_engine *engine,
+                                      const eryx_config *config,
+                                      const eryx_build_options *options,
+                                      eryx_image **out,
+                                      eryx_error *err);
 /** \brief Free memory that liberyx handed to the caller as bytes
     (eryx_image_serialize's). */
 ERYX_API void eryx_free(void *ptr);

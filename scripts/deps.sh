@@ -472,6 +472,19 @@ unpack_wizer() {
 mkdir -p "$wzdir"
 step wizer "$wzdir" unpack_wizer
 
+# ---------------------------------------------------------------- test packages
+# Real PyPI packages the tests and benchmarks install into sandboxes; pip
+# checks each against its hash.  Keyed by the list, outside the guest's key.
+pkey=$(sha256sum "$here/deps/test-packages.txt" | cut -c1-12)
+pkgdir=$cache/test-packages-$pkey
+fetch_test_packages() {
+    rm -rf "$pkgdir/files"
+    python3 -m pip download --quiet --no-deps --require-hashes \
+        -r "$here/deps/test-packages.txt" --dest "$pkgdir/files" >/dev/null
+}
+mkdir -p "$pkgdir"
+step test-packages "$pkgdir" fetch_test_packages
+
 cat >"$out_mk.tmp" <<EOF
 # Written by scripts/deps.sh; paths into \$ERYX_CACHE.
 ERYX_CACHE_DIR := $cache
@@ -491,6 +504,7 @@ WASMTIME_SHARED_LIB := $wdir/target/release/liberyx_wasmtime.so
 WASMTIME_INCLUDE := $wdir/include
 WASMTIME_VERSION := $WASMTIME_VERSION
 WIZER := $wzdir/wizer
+TEST_PACKAGES_DIR := $pkgdir/files
 EOF
 mv "$out_mk.tmp" "$out_mk"
 log "ready: $out_mk"

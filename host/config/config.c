@@ -387,3 +387,26 @@ eryx_config_add_volume(eryx_config *c,
     c->settings.nvolumes++;
     return ERYX_OK;
 }
+
+eryx_status
+eryx__config_clone(const eryx_config *c, eryx_config **out, eryx_error *err)
+{
+    eryx_status s = eryx_config_new(out, err);
+    if (s != ERYX_OK || c == NULL)
+        return s;
+    eryx_config *d = *out;
+    eryx__settings_clear(&d->settings);
+    s = eryx__settings_copy(&d->settings, c, err);
+    d->max_instances = c->max_instances;
+    if (s == ERYX_OK &&
+        ((c->runtime_path &&
+          !(d->runtime_path = eryx__strdup(c->runtime_path))) ||
+         (c->stdlib_dir && !(d->stdlib_dir = eryx__strdup(c->stdlib_dir))) ||
+         (c->cache_dir && !(d->cache_dir = eryx__strdup(c->cache_dir)))))
+        s = eryx__fail_nomem(err);
+    if (s != ERYX_OK) {
+        eryx_config_free(d);
+        *out = NULL;
+    }
+    return s;
+}

@@ -47,6 +47,11 @@ struct eryx_config {
     eryx__settings settings;
 };
 
+/* A new config with everything `config` (NULL: the defaults) has. */
+eryx_status eryx__config_clone(const eryx_config *config,
+                               eryx_config **out,
+                               eryx_error *err);
+
 /* A deep copy of `config`'s settings (the defaults when it is NULL). */
 eryx_status eryx__settings_copy(eryx__settings *dst,
                                 const eryx_config *config,

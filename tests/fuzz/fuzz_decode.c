@@ -28,8 +28,13 @@ typedef struct rewrite {
 } rewrite;
 
 static bool
-rewrite_record(void *ctx, int type, const char *name, size_t name_len,
-               uint64_t mtime, const uint8_t *content, uint64_t len)
+rewrite_record(void *ctx,
+               int type,
+               const char *name,
+               size_t name_len,
+               uint64_t mtime,
+               const uint8_t *content,
+               uint64_t len)
 {
     rewrite *r = ctx;
     if (type == 0 && r->depth-- == 0)

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ERYX_TEST(name) static void test_##name(void)
+#define ERYX_TEST(name)    static void test_##name(void)
+#define ERYX_TEST_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define ERYX_TEST_ENTRY(name) \
     {                         \
 #name, test_##name    \
