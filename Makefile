@@ -155,7 +155,7 @@ test-c: host
 # ctest, then pytest on the wheel installed in a fresh venv; the last line
 # is "N passed, N failed" over both.
 test: python
-	bash scripts/test-all.sh $(HOST) $(abspath $(BUILD))/pyvenv-test $(JOBS)
+	ERYX_TEST_PACKAGES_DIR=$(TEST_PACKAGES_DIR) bash scripts/test-all.sh $(HOST) $(abspath $(BUILD))/pyvenv-test $(JOBS)
 
 # CPython's own regression tests (Lib/test of the guest's exact source) in
 # the sandbox and on the native CPython of the same source: a table, and a

@@ -376,6 +376,14 @@ typedef struct {
 
 static PyObject *JournalType; /* _eryx.Journal */
 
+/* An in-memory storage (eryx_storage): VfsStorage's. */
+typedef struct {
+    PyObject_HEAD
+    eryx_storage *storage;
+} StorageObject;
+
+static PyObject *StorageType; /* _eryx.Storage */
+
 typedef struct {
     PyObject_HEAD
     eryx_sandbox *sandbox;  /* a plain sandbox, or */
@@ -389,16 +397,61 @@ typedef struct {
     int busy;               /* an execute is running */
 } CoreObject;
 
+/* The filesystem's part of a config: fs = (data_path or None, vfs_limit
+   (0: default), Storage or None, [(host, guest, read_only)], site_packages
+   or None).  -1 with a Python error. */
+static int
+apply_fs(eryx_config *cfg, PyObject *fs, eryx_error *err)
+{
+    if (fs == Py_None)
+        return 0;
+    PyObject *path, *storage, *volumes, *site;
+    unsigned long long limit;
+    if (!PyArg_ParseTuple(fs, "OKOO!O:fs", &path, &limit, &storage,
+                          &PyList_Type, &volumes, &site))
+        return -1;
+    if (storage != Py_None && !PyObject_IsInstance(storage, StorageType)) {
+        PyErr_SetString(PyExc_TypeError, "vfs must be a VfsStorage");
+        return -1;
+    }
+    const char *p = path == Py_None ? NULL : utf8(path);
+    const char *sp = site == Py_None ? NULL : utf8(site);
+    if ((path != Py_None && p == NULL) || (site != Py_None && sp == NULL))
+        return -1;
+    if ((p && eryx_config_set_data_path(cfg, p, err) != ERYX_OK) ||
+        eryx_config_set_vfs_limit(cfg, limit, err) != ERYX_OK ||
+        (storage != Py_None &&
+         eryx_config_set_storage(cfg, ((StorageObject *)storage)->storage,
+                                 err) != ERYX_OK) ||
+        (sp && eryx_config_set_site_packages(cfg, sp, err) != ERYX_OK))
+        goto bad;
+    for (Py_ssize_t i = 0; i < PyList_Size(volumes); i++) {
+        const char *host, *guest;
+        int ro;
+        if (!PyArg_ParseTuple(PyList_GetItem(volumes, i), "ssp:volume", &host,
+                              &guest, &ro))
+            return -1;
+        if (eryx_config_add_volume(cfg, host, guest, ro, err) != ERYX_OK)
+            goto bad;
+    }
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, err->message);
+    return -1;
+}
+
 /* Builds the config from the Python layer's arguments:
    limits = (timeout_ms, callback_timeout_ms, memory_bytes,
              max_callback_invocations, fuel) with 0 meaning none,
-   callbacks = [(name, description, schema_json or None, handler)]. */
+   callbacks = [(name, description, schema_json or None, handler)],
+   fs as apply_fs takes it. */
 static eryx_config *
 make_config(PyObject *limits,
             PyObject *result_variable,
             PyObject *callbacks,
             PyObject *on_output,
-            PyObject *on_trace)
+            PyObject *on_trace,
+            PyObject *fs)
 {
     unsigned long long timeout, cb_timeout, memory, invocations, fuel;
     if (!PyArg_ParseTuple(limits, "KKKKK:limits", &timeout, &cb_timeout,
@@ -460,6 +513,8 @@ make_config(PyObject *limits,
                                           release_pyobject, &err) != ERYX_OK)
             goto bad_value;
     }
+    if (apply_fs(cfg, fs, &err) < 0)
+        goto fail;
     return cfg;
 bad_value:
     PyErr_SetString(PyExc_ValueError,
@@ -483,10 +538,10 @@ core_init(PyObject *self_, PyObject *args, PyObject *kwds)
     CoreObject *self = (CoreObject *)self_;
     int session;
     PyObject *limits, *result_variable, *callbacks, *on_output,
-        *on_trace = Py_None, *image = Py_None;
-    if (!PyArg_ParseTuple(args, "pOOO!O|OO:Core", &session, &limits,
+        *on_trace = Py_None, *image = Py_None, *fs = Py_None;
+    if (!PyArg_ParseTuple(args, "pOOO!O|OOO:Core", &session, &limits,
                           &result_variable, &PyList_Type, &callbacks,
-                          &on_output, &on_trace, &image))
+                          &on_output, &on_trace, &image, &fs))
         return -1;
     if (self->sandbox || self->session || self->config) {
         PyErr_SetString(PyExc_RuntimeError, "Core is already initialized");
@@ -499,8 +554,8 @@ core_init(PyObject *self_, PyObject *args, PyObject *kwds)
     eryx_engine *e = get_engine();
     if (e == NULL)
         return -1;
-    eryx_config *cfg =
-        make_config(limits, result_variable, callbacks, on_output, on_trace);
+    eryx_config *cfg = make_config(limits, result_variable, callbacks,
+                                   on_output, on_trace, fs);
     if (cfg == NULL)
         return -1;
     eryx_error err = {0};
@@ -1209,11 +1264,195 @@ mod_image_from_bytes(PyObject *self, PyObject *arg)
     return image_wrap(img);
 }
 
+/* --------------------------------------------------------------- Storage */
+
+static PyObject *
+storage_wrap(eryx_storage *st)
+{
+    StorageObject *o = PyObject_New(StorageObject, (PyTypeObject *)StorageType);
+    if (o == NULL) {
+        eryx_storage_free(st);
+        return NULL;
+    }
+    o->storage = st;
+    return (PyObject *)o;
+}
+
+static PyObject *
+storage_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    unsigned long long limit = 0;
+    if (!PyArg_ParseTuple(args, "|K:Storage", &limit))
+        return NULL;
+    eryx_storage *st = NULL;
+    eryx_error err = {0};
+    if (eryx_storage_new(limit, &st, &err) != ERYX_OK)
+        return PyErr_NoMemory();
+    return storage_wrap(st);
+}
+
+static void
+storage_dealloc(PyObject *self_)
+{
+    PyTypeObject *tp = Py_TYPE(self_);
+    eryx_storage_free(((StorageObject *)self_)->storage);
+    freefunc f = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    f(self_);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+storage_snapshot(PyObject *self_, PyObject *unused)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_storage_snapshot(((StorageObject *)self_)->storage, &data, &len,
+                               &err);
+    Py_END_ALLOW_THREADS
+    if (st != ERYX_OK)
+        return PyErr_NoMemory();
+    PyObject *b =
+        PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    eryx_free(data);
+    return b;
+}
+
+static PyObject *
+storage_restore(PyObject *self_, PyObject *arg)
+{
+    char *p;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &p, &n) < 0)
+        return NULL;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_INCREF(arg);
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_storage_restore(((StorageObject *)self_)->storage,
+                              (const uint8_t *)p, (size_t)n, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(arg);
+    if (st == ERYX_E_NOMEM)
+        return PyErr_NoMemory();
+    if (st != ERYX_OK) {
+        PyErr_SetString(PyExc_ValueError, err.message);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+storage_fork(PyObject *self_, PyObject *unused)
+{
+    eryx_storage *st = NULL;
+    eryx_error err = {0};
+    eryx_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = eryx_storage_fork(((StorageObject *)self_)->storage, &st, &err);
+    Py_END_ALLOW_THREADS
+    if (s != ERYX_OK)
+        return PyErr_NoMemory();
+    return storage_wrap(st);
+}
+
+static PyObject *
+storage_used(PyObject *self_, void *closure)
+{
+    return PyLong_FromUnsignedLongLong(
+        eryx_storage_used(((StorageObject *)self_)->storage));
+}
+
+static PyMethodDef storage_methods[] = {
+    {"snapshot", storage_snapshot, METH_NOARGS, "The files as bytes."},
+    {"restore", storage_restore, METH_O,
+     "Replace the files by snapshot()'s bytes (ValueError when invalid)."},
+    {"fork", storage_fork, METH_NOARGS, "An independent copy."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef storage_getset[] = {
+    {"used", storage_used, NULL, "bytes charged to the quota", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot storage_slots[] = {
+    {Py_tp_new, storage_new},
+    {Py_tp_dealloc, storage_dealloc},
+    {Py_tp_methods, storage_methods},
+    {Py_tp_getset, storage_getset},
+    {Py_tp_doc, "An in-memory filesystem storage (internal)."},
+    {0, NULL},
+};
+
+static PyType_Spec storage_spec = {"eryx._eryx.Storage", sizeof(StorageObject),
+                                   0, Py_TPFLAGS_DEFAULT, storage_slots};
+
+/* build_image(limits, result_variable, callbacks, fs, packages, imports,
+   setup_code or None, site_packages or None) -> Image (eryx_image_build);
+   ValueError for what the packages, imports or setup code did wrong. */
+static PyObject *
+mod_build_image(PyObject *self, PyObject *args)
+{
+    PyObject *limits, *rv, *callbacks, *fs, *packages, *imports, *setup, *site;
+    if (!PyArg_ParseTuple(args, "OOO!OO!O!OO:build_image", &limits, &rv,
+                          &PyList_Type, &callbacks, &fs, &PyList_Type,
+                          &packages, &PyList_Type, &imports, &setup, &site))
+        return NULL;
+    eryx_engine *e = get_engine();
+    if (e == NULL)
+        return NULL;
+    Py_ssize_t np = PyList_Size(packages), ni = PyList_Size(imports);
+    const char **pk = PyMem_Calloc((size_t)np + 1, sizeof *pk);
+    const char **im = PyMem_Calloc((size_t)ni + 1, sizeof *im);
+    eryx_config *cfg = NULL;
+    PyObject *ret = NULL;
+    if (pk == NULL || im == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < np; i++)
+        if ((pk[i] = utf8(PyList_GetItem(packages, i))) == NULL)
+            goto done;
+    for (Py_ssize_t i = 0; i < ni; i++)
+        if ((im[i] = utf8(PyList_GetItem(imports, i))) == NULL)
+            goto done;
+    eryx_build_options o = {pk, (size_t)np, NULL, im, (size_t)ni, NULL};
+    if ((setup != Py_None && (o.setup_code = utf8(setup)) == NULL) ||
+        (site != Py_None && (o.site_packages = utf8(site)) == NULL))
+        goto done;
+    cfg = make_config(limits, rv, callbacks, Py_None, Py_None, fs);
+    if (cfg == NULL)
+        goto done;
+    eryx_image *img = NULL;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_image_build(e, cfg, &o, &img, &err);
+    Py_END_ALLOW_THREADS
+    if (st == ERYX_OK)
+        ret = image_wrap(img);
+    else if (st == ERYX_E_INVALID_INPUT || st == ERYX_E_INVALID_ARG ||
+             st == ERYX_E_IO)
+        PyErr_SetString(PyExc_ValueError, err.message);
+    else
+        init_error("pre-initialization failed", &err);
+done:
+    eryx_config_free(cfg);
+    PyMem_Free(pk);
+    PyMem_Free(im);
+    return ret;
+}
+
 /* ---------------------------------------------------------------- module */
 
 static PyMethodDef mod_methods[] = {
     {"configure", mod_configure, METH_VARARGS,
      "configure(runtime, stdlib, cache=None): where the guest's files are."},
+    {"build_image", mod_build_image, METH_VARARGS,
+     "An Image with packages installed, imports done and setup code run."},
     {"image_from_bytes", mod_image_from_bytes, METH_O,
      "An Image from Image.to_bytes()'s bytes (ValueError when invalid)."},
     {"precompile", mod_precompile, METH_VARARGS,
@@ -1260,6 +1499,7 @@ mod_exec(PyObject *m)
     if (add_type(m, &core_spec, "Core", &core) < 0 ||
         add_type(m, &journal_spec, "Journal", &JournalType) < 0 ||
         add_type(m, &image_spec, "Image", &ImageType) < 0 ||
+        add_type(m, &storage_spec, "Storage", &StorageType) < 0 ||
         add_type(m, &call_spec, "Call", &CallType) < 0)
         return -1;
     Py_DECREF(core); /* the module holds it */

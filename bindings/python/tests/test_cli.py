@@ -64,3 +64,30 @@ def test_precompile(tmp_path: Path) -> None:
     assert out.stat().st_size > 1 << 20
     p = run("precompile", "--bogus")
     assert p.returncode == 2
+
+
+def test_volumes_packages_and_imports(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "data.txt").write_text("from the host")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("NAME = 'pkg'\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    p = run(
+        "-v",
+        f"{tmp_path / 'in'}:/in",
+        "--volume",
+        f"{out}:/out:rw",
+        "--package",
+        str(tmp_path / "pkg"),
+        "--import",
+        "pkg",
+        "-c",
+        "open('/out/r.txt', 'w').write(open('/in/data.txt').read() + ' ' + pkg.NAME)",
+    )
+    assert p.returncode == 0, p.stderr
+    assert (out / "r.txt").read_text() == "from the host pkg"
+    p = run("-v", "no-colon", "-c", "pass")
+    assert p.returncode == 2 and b"SRC:DST" in p.stderr
+    p = run("-v", f"{tmp_path}:/in", "-c", "open('/in/x', 'w')")
+    assert p.returncode == 1 and b"Read-only file system" in p.stderr

@@ -89,8 +89,8 @@ def test_factory_argument_errors() -> None:
         eryx.SandboxFactory(imports=["os; import sys"])
     with pytest.raises(TypeError):
         eryx.SandboxFactory(imports="json")
-    with pytest.raises(NotImplementedError):
-        eryx.SandboxFactory(packages=["x.whl"])
+    with pytest.raises(eryx.InitializationError, match="cannot read it"):
+        eryx.SandboxFactory(packages=["/nonexistent/x.whl"])
 
 
 def test_pool_lends_fresh_sandboxes_and_counts(factory: eryx.SandboxFactory) -> None:

@@ -189,15 +189,13 @@ def test_capabilities_still_to_come_are_refused_not_ignored() -> None:
         {"network": object()},
         {"mcp": object()},
         {"secrets": {"K": {"value": "v"}}},
-        {"volumes": [("/tmp", "/data", True)]},
         {"scrub_stdout": True},
     ):
         with pytest.raises(NotImplementedError):
             eryx.Sandbox(**kwargs)  # type: ignore[arg-type]
-    for kwargs in ({"vfs": object()}, {"vfs_mount_path": "/data"}):
-        with pytest.raises(NotImplementedError):
-            eryx.Session(**kwargs)  # type: ignore[arg-type]
-    for cls in (eryx.NetConfig, eryx.VfsStorage, eryx.MCPManager):
+    with pytest.raises(NotImplementedError):
+        eryx.Session(network=object())
+    for cls in (eryx.NetConfig, eryx.MCPManager):
         with pytest.raises(NotImplementedError):
             cls()
 

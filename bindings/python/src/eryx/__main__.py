@@ -29,6 +29,7 @@ from ._core import (
     Sandbox,
     TimeoutError,
 )
+from ._factory import SandboxFactory
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,8 +71,47 @@ def _parser() -> argparse.ArgumentParser:
         help="largest guest memory (default 134217728)",
     )
     p.add_argument("--fuel", type=int, default=None, metavar="N", help="instruction budget")
+    p.add_argument(
+        "-v",
+        "--volume",
+        action="append",
+        default=[],
+        metavar="SRC:DST[:ro|:rw]",
+        help="mount host file or directory SRC at DST (read-only unless :rw)",
+    )
+    p.add_argument("--vfs-limit", type=int, default=None, metavar="BYTES", help="quota of /data")
+    p.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="install a .whl, .tar.gz/.tgz or directory at /site-packages",
+    )
+    p.add_argument("--site-packages", metavar="DIR", help="mount DIR at /site-packages")
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MOD",
+        help="import MOD before the code",
+    )
     p.add_argument("--version", action="store_true", help="print the eryx and CPython versions")
     return p
+
+
+def parse_volume(spec: str) -> tuple[str, str, bool]:
+    """SRC:DST[:ro|:rw] as a (host, guest, read_only) volume."""
+    src, sep, rest = spec.partition(":")
+    if not sep or not src:
+        raise ValueError(f"volume {spec!r} is not SRC:DST[:ro|:rw]")
+    read_only = True
+    if rest.endswith((":ro", ":rw")):
+        read_only = rest.endswith(":ro")
+        rest = rest[:-3]
+    if not rest.startswith("/"):
+        raise ValueError(f"volume {spec!r}: DST must be an absolute path")
+    return (src, rest, read_only)
 
 
 def _write(stream: Any) -> Any:
@@ -117,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().error("give exactly one of FILE, -c CODE or -")
     if ns.timeout < 0 or ns.max_memory < 0 or (ns.fuel is not None and ns.fuel < 0):
         _parser().error("limits must not be negative")
+    try:
+        volumes = [parse_volume(v) for v in ns.volume]
+    except ValueError as e:
+        _parser().error(str(e))
     if ns.code is not None:
         code = ns.code
     elif ns.file == "-":
@@ -136,14 +180,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         execution_timeout_ms=ns.timeout or None,
         max_memory_bytes=ns.max_memory,
         max_fuel=ns.fuel or None,
+        max_vfs_bytes=ns.vfs_limit or None,
     )
     try:
-        sandbox = Sandbox(
-            resource_limits=limits,
-            on_stdout=_write(sys.stdout.buffer),
-            on_stderr=_write(sys.stderr.buffer),
-            on_trace=trace if ns.trace else None,
-        )
+        if ns.package or ns.imports or ns.site_packages:
+            factory = SandboxFactory(
+                packages=ns.package, site_packages=ns.site_packages, imports=ns.imports
+            )
+            sandbox = factory.create_sandbox(
+                resource_limits=limits,
+                volumes=volumes,
+                on_stdout=_write(sys.stdout.buffer),
+                on_stderr=_write(sys.stderr.buffer),
+            )
+        else:
+            sandbox = Sandbox(
+                resource_limits=limits,
+                volumes=volumes,
+                on_stdout=_write(sys.stdout.buffer),
+                on_stderr=_write(sys.stderr.buffer),
+                on_trace=trace if ns.trace else None,
+            )
         sandbox.execute(code)
     except MemoryLimitError as e:
         sys.stderr.write(str(e))

@@ -13,6 +13,7 @@ from typing import Any
 from . import _eryx
 from ._callbacks import CallbackDict, CallbackRegistry, _normalize_callbacks
 from ._journal import ReplayOutcome, SuspendedCallback
+from ._vfs import VfsStorage, fs_args
 
 __all__ = [
     "CancelledError",
@@ -408,12 +409,7 @@ _NOT_YET = {
     "network": "the network (NetConfig)",
     "mcp": "MCP servers",
     "secrets": "secrets",
-    "volumes": "volumes",
-    "vfs": "the virtual filesystem",
-    "vfs_mount_path": "the virtual filesystem",
-    "site_packages": "packages",
-    "packages": "packages",
-    "scrub_files": "the virtual filesystem",
+    "scrub_files": "scrubbing, which belongs to secrets,",
 }
 
 
@@ -469,6 +465,7 @@ class _Runner:
         result_variable: str | None,
         on_trace: Callable[[dict[str, Any]], None] | None = None,
         image: Any = None,
+        fs: Any = None,
     ) -> None:
         if result_variable is not None and not isinstance(result_variable, str):
             raise TypeError("result_variable must be a str")
@@ -489,7 +486,16 @@ class _Runner:
         _configure()
         self._limits = limits
         self._timeout_ms = limits.execution_timeout_ms
-        self._core_args = (session, limits._tuple(), result_variable, specs, output, trace, image)
+        self._core_args = (
+            session,
+            limits._tuple(),
+            result_variable,
+            specs,
+            output,
+            trace,
+            image,
+            fs,
+        )
         self._core_obj: Any = None
         # A sandbox without callbacks has nothing liberyx could refuse, and
         # it instantiates nothing until it runs: its core is made at first
@@ -627,14 +633,17 @@ class Sandbox(_Runner):
         result_variable: str | None = None,
         on_trace: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        _refuse(network=network, mcp=mcp, secrets=secrets, volumes=volumes, scrub_files=scrub_files)
+        _refuse(network=network, mcp=mcp, secrets=secrets, scrub_files=scrub_files)
         _check_scrub(
             scrub_stdout=scrub_stdout, scrub_stderr=scrub_stderr, scrub_result=scrub_result
         )
         limits = resource_limits if resource_limits is not None else ResourceLimits()
         if not isinstance(limits, ResourceLimits):
             raise TypeError("resource_limits must be a ResourceLimits")
-        self._start(False, limits, callbacks, on_stdout, on_stderr, result_variable, on_trace)
+        fs = fs_args(volumes=volumes, max_vfs_bytes=limits.max_vfs_bytes)
+        self._start(
+            False, limits, callbacks, on_stdout, on_stderr, result_variable, on_trace, fs=fs
+        )
 
     def __repr__(self) -> str:
         return f"Sandbox(resource_limits={self._limits!r})"
@@ -646,7 +655,7 @@ class Session(_Runner):
     def __init__(
         self,
         *,
-        vfs: Any = None,
+        vfs: VfsStorage | None = None,
         vfs_mount_path: str | None = None,
         execution_timeout_ms: int | None = None,
         max_fuel: int | None = None,
@@ -660,12 +669,30 @@ class Session(_Runner):
         resource_limits: ResourceLimits | None = None,
         on_trace: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        _refuse(vfs=vfs, vfs_mount_path=vfs_mount_path, network=network, mcp=mcp, volumes=volumes)
+        _refuse(network=network, mcp=mcp)
         base = resource_limits if resource_limits is not None else ResourceLimits()
         self._args = (callbacks, on_stdout, on_stderr, result_variable, on_trace)
         self._base = base
         self._image: Any = None
+        self._set_fs(vfs, vfs_mount_path, volumes)
         self._make(execution_timeout_ms, max_fuel)
+
+    def _set_fs(
+        self,
+        vfs: VfsStorage | None,
+        vfs_mount_path: str | None,
+        volumes: Sequence[tuple[str, str, bool]] | None,
+        site_packages: Any = None,
+    ) -> None:
+        self._vfs = vfs
+        self._vfs_path = vfs_mount_path
+        self._fs = fs_args(
+            vfs=vfs,
+            vfs_mount_path=vfs_mount_path,
+            volumes=volumes,
+            max_vfs_bytes=self._base.max_vfs_bytes,
+            site_packages=site_packages,
+        )
 
     def _make(self, timeout_ms: int | None, fuel: int | None) -> None:
         b = self._base
@@ -675,8 +702,9 @@ class Session(_Runner):
             max_memory_bytes=b.max_memory_bytes,
             max_callback_invocations=b.max_callback_invocations,
             max_fuel=fuel,
+            max_vfs_bytes=b.max_vfs_bytes,
         )
-        self._start(True, limits, *self._args, image=self._image)
+        self._start(True, limits, *self._args, image=self._image, fs=self._fs)
 
     @property
     def execution_count(self) -> int:
@@ -709,14 +737,16 @@ class Session(_Runner):
             self._core.restore_state(state)
 
     @property
-    def vfs(self) -> None:
-        """The session's virtual filesystem (not available yet: None)."""
-        return None
+    def vfs(self) -> VfsStorage | None:
+        """The storage given as ``vfs`` (None: the session's own files)."""
+        return self._vfs
 
     @property
     def vfs_mount_path(self) -> str | None:
-        """Where the virtual filesystem is mounted (not available yet: None)."""
-        return None
+        """Where ``vfs`` is mounted ("/data" by default; None without it)."""
+        if self._vfs is None:
+            return self._vfs_path
+        return self._vfs_path or "/data"
 
     def reset(self) -> None:
         """A new interpreter: every global and import is gone (a session
@@ -748,4 +778,9 @@ class Session(_Runner):
             raise ExecutionError(str(e)) from None
 
     def __repr__(self) -> str:
+        if self._vfs is not None:
+            return (
+                f"Session(execution_count={self.execution_count}, "
+                f'vfs_mount_path="{self.vfs_mount_path}")'
+            )
         return f"Session(execution_count={self.execution_count})"

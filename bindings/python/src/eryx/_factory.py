@@ -26,9 +26,12 @@ from ._core import (
     _check_scrub,
     _configure,
     _init_error,
+    _make_handler,
     _refuse,
+    _schema_text,
 )
 from ._journal import ReplayOutcome
+from ._vfs import VfsStorage, fs_args
 
 __all__ = ["PoolStats", "PooledSandbox", "SandboxFactory", "SandboxPool"]
 
@@ -47,14 +50,21 @@ def _module_name(name: Any) -> str:
 
 
 class SandboxFactory:
-    """Sandboxes that start with imports done and setup code run.
+    """Sandboxes that start with packages installed, imports done and
+    setup code run.
 
-    The factory runs ``import`` of each of ``imports`` and then
-    ``setup_code`` once, in a session, and keeps that whole interpreter as
-    an image.  Every sandbox, session or pooled sandbox made from it starts
-    from the image: its imports and globals are there at once.
+    ``packages`` (wheels, pure-Python sdists ``.tar.gz``/``.tgz``, and
+    directories) are installed at ``/site-packages``, on ``sys.path``, by
+    sandboxed code; one carrying native code (``.so``, ``.pyd``) is refused
+    with an error naming the file.  ``site_packages`` is a host directory
+    laid out as site-packages, mounted there read-only (installed along
+    with ``packages`` when both are given).  The factory then runs
+    ``import`` of each of ``imports`` and ``setup_code`` once, and keeps
+    that whole interpreter, packages included, as an image.  Every sandbox,
+    session or pooled sandbox made from it starts from the image.
     ``callbacks`` are the defaults of what it makes.  ``save``/``load``/
-    ``to_bytes`` carry the image to another process of the same eryx.
+    ``to_bytes`` carry the image (and the packages) to another process of
+    the same eryx; an image of another guest build is refused.
     """
 
     def __init__(
@@ -67,27 +77,28 @@ class SandboxFactory:
         callbacks: CallbacksArg = None,
         cache: bool = True,
     ) -> None:
-        _refuse(site_packages=site_packages, packages=packages)
         if setup_code is not None and not isinstance(setup_code, str):
             raise TypeError("setup_code must be a str")
         if isinstance(imports, str):
             raise TypeError("imports must be a sequence of module names")
+        if isinstance(packages, (str, Path)):
+            raise TypeError("packages must be a sequence of paths")
         names = [_module_name(m) for m in (imports or [])]
+        paths = [str(p) for p in (packages or [])]
         self._callbacks = callbacks
-        _normalize_callbacks(callbacks)  # checked now, not at first use
-        code = "".join(f"import {m}\n" for m in names) + (setup_code or "")
-        session = Session(
-            callbacks=callbacks,
-            resource_limits=ResourceLimits(
-                execution_timeout_ms=None, max_callback_invocations=None
-            ),
-        )
+        self._site = None if site_packages is None else str(site_packages)
+        specs = [
+            (cb["name"], cb.get("description", ""), _schema_text(cb), _make_handler(cb["fn"]))
+            for cb in _normalize_callbacks(callbacks)
+        ]
+        _configure()
+        limits = ResourceLimits(execution_timeout_ms=None, max_callback_invocations=None)
         try:
-            session.execute(code or "pass")
-        except Exception as e:  # noqa: BLE001 - any failure of the user's setup
+            self._image = _eryx.build_image(
+                limits._tuple(), None, specs, None, paths, names, setup_code, self._site
+            )
+        except ValueError as e:
             raise InitializationError(f"pre-initialization failed: {e}") from None
-        try:
-            self._image = session._core.capture()
         except RuntimeError as e:
             raise _init_error(e) from None
 
@@ -96,6 +107,7 @@ class SandboxFactory:
         self = cls.__new__(cls)
         self._image = image
         self._callbacks = None
+        self._site = None
         return self
 
     @property
@@ -147,16 +159,19 @@ class SandboxFactory:
     def load(
         path: PathLike, *, site_packages: PathLike | None = None, cache: bool = False
     ) -> SandboxFactory:
-        """Read a factory that ``save`` wrote."""
-        _refuse(site_packages=site_packages)
+        """Read a factory that ``save`` wrote (its packages come with it;
+        ``site_packages`` mounts a host directory instead)."""
         try:
             data = Path(path).read_bytes()
         except OSError as e:
             raise InitializationError(f"failed to load factory from {path}: {e}") from None
         try:
-            return SandboxFactory.load_bytes(data)
+            factory = SandboxFactory.load_bytes(data)
         except InvalidFactoryError as e:
             raise InvalidFactoryError(f"failed to load factory from {path}: {e}") from None
+        if site_packages is not None:
+            factory._site = str(site_packages)
+        return factory
 
     def create_sandbox(
         self,
@@ -182,6 +197,7 @@ class SandboxFactory:
             and on_stderr is None
             and result_variable is None
             and self._callbacks is None
+            and self._site is None
             and site_packages is network is secrets is volumes is None
             and not (scrub_stdout or scrub_stderr or scrub_files)
         ):
@@ -193,15 +209,12 @@ class SandboxFactory:
             sb = Sandbox.__new__(Sandbox)
             sb.__dict__.update(template)
             return sb
-        _refuse(
-            site_packages=site_packages,
-            network=network,
-            secrets=secrets,
-            volumes=volumes,
-            scrub_files=scrub_files,
-        )
+        _refuse(network=network, secrets=secrets, scrub_files=scrub_files)
         _check_scrub(scrub_stdout=scrub_stdout, scrub_stderr=scrub_stderr)
-        return self._make_sandbox(resource_limits, callbacks, on_stdout, on_stderr, result_variable)
+        site = site_packages if site_packages is not None else self._site
+        return self._make_sandbox(
+            resource_limits, callbacks, on_stdout, on_stderr, result_variable, volumes, site
+        )
 
     def _make_sandbox(
         self,
@@ -210,8 +223,13 @@ class SandboxFactory:
         on_stdout: Callable[[bytes], None] | None,
         on_stderr: Callable[[bytes], None] | None,
         result_variable: str | None,
+        volumes: Sequence[tuple[str, str, bool]] | None = None,
+        site_packages: PathLike | None = None,
     ) -> Sandbox:
         limits = resource_limits if resource_limits is not None else ResourceLimits()
+        fs = fs_args(
+            volumes=volumes, max_vfs_bytes=limits.max_vfs_bytes, site_packages=site_packages
+        )
         sb = Sandbox.__new__(Sandbox)
         sb._start(
             False,
@@ -222,13 +240,14 @@ class SandboxFactory:
             result_variable,
             None,
             image=self._image,
+            fs=fs,
         )
         return sb
 
     def create_session(
         self,
         *,
-        vfs: Any = None,
+        vfs: VfsStorage | None = None,
         vfs_mount_path: str | None = None,
         resource_limits: ResourceLimits | None = None,
         network: Any = None,
@@ -240,7 +259,7 @@ class SandboxFactory:
     ) -> Session:
         """A session that starts (and, after ``reset``, starts again) from
         the factory's state."""
-        _refuse(vfs=vfs, vfs_mount_path=vfs_mount_path, network=network, volumes=volumes)
+        _refuse(network=network)
         limits = resource_limits if resource_limits is not None else ResourceLimits()
         ss = Session.__new__(Session)
         ss._args = (
@@ -252,6 +271,7 @@ class SandboxFactory:
         )
         ss._base = limits
         ss._image = self._image
+        ss._set_fs(vfs, vfs_mount_path, volumes, self._site)
         ss._make(limits.execution_timeout_ms, limits.max_fuel)
         return ss
 
@@ -267,7 +287,8 @@ class SandboxFactory:
         return SandboxPool._make(self, max_size, min_idle, acquire_timeout_ms, idle_timeout_ms)
 
     def __repr__(self) -> str:
-        return f"SandboxFactory(size_bytes={self.size_bytes}, site_packages=None)"
+        site = "None" if self._site is None else f"Some({self._site!r})"
+        return f"SandboxFactory(size_bytes={self.size_bytes}, site_packages={site})"
 
 
 class PoolStats:

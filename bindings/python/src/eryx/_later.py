@@ -11,7 +11,6 @@ from typing import Any, NoReturn
 __all__ = [
     "MCPManager",
     "NetConfig",
-    "VfsStorage",
 ]
 
 
@@ -29,13 +28,6 @@ class NetConfig:
     def permissive() -> NetConfig:
         """A permissive policy (not available yet)."""
         _not_yet("the network (NetConfig)")
-
-
-class VfsStorage:
-    """In-memory filesystem storage (not available yet: the filesystem)."""
-
-    def __init__(self) -> None:
-        _not_yet("the virtual filesystem (VfsStorage)")
 
 
 class MCPManager:
