@@ -780,6 +780,17 @@ ERYX_API eryx_status eryx_image_build(eryx_engine *engine,
                                       const eryx_build_options *options,
                                       eryx_image **out,
                                       eryx_error *err);
+/** \brief Compile `image` as a module of its own, so that sessions made
+    from it afterwards (eryx_session_new_from_image, without fuel) map its
+    memory copy-on-write instead of copying it: starting one costs about
+    what a fresh session does, whatever the image's size.  Seconds the
+    first time; the compiled code is kept in the engine's cache directory,
+    keyed by the image's bytes, so compiling the same image again (in
+    another process too) loads it.  Thread-safe; idempotent. */
+ERYX_API eryx_status eryx_image_compile(eryx_engine *engine,
+                                        eryx_image *image,
+                                        eryx_error *err);
+
 /** \brief Free memory that liberyx handed to the caller as bytes
     (eryx_image_serialize's). */
 ERYX_API void eryx_free(void *ptr);

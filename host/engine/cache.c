@@ -292,8 +292,8 @@ write_compiled(wasmtime_module_t *module,
     return s;
 }
 
-static eryx_status
-read_file(const char *path, wasm_byte_vec_t *out, eryx_error *err)
+eryx_status
+eryx__cache_read_file(const char *path, wasm_byte_vec_t *out, eryx_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
@@ -324,7 +324,7 @@ compile(wasm_engine_t *wasm,
         eryx_error *err)
 {
     wasm_byte_vec_t bytes = {0, NULL};
-    eryx_status s = read_file(runtime_path, &bytes, err);
+    eryx_status s = eryx__cache_read_file(runtime_path, &bytes, err);
     if (s != ERYX_OK)
         return s;
     wasmtime_error_t *e = wasmtime_module_new(wasm, (const uint8_t *)bytes.data,
@@ -384,8 +384,9 @@ prune_cache(const char *dir, const char *keep)
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
         bool ours = strncmp(e->d_name, "verified-", 9) == 0 ||
-                    (strncmp(e->d_name, "runtime-", 8) == 0 && n > 6 &&
-                     strcmp(e->d_name + n - 6, ".cwasm") == 0);
+                    ((strncmp(e->d_name, "runtime-", 8) == 0 ||
+                      strncmp(e->d_name, "image-", 6) == 0) &&
+                     n > 6 && strcmp(e->d_name + n - 6, ".cwasm") == 0);
         if (!ours)
             continue;
         struct stat st;
@@ -472,4 +473,34 @@ eryx__cache_precompile(wasm_engine_t *wasm,
     if (module != NULL)
         wasmtime_module_delete(module);
     return s;
+}
+
+eryx_status
+eryx__cache_module(wasm_engine_t *wasm,
+                   const char *cache_dir,
+                   const uint8_t *bytes,
+                   size_t len,
+                   wasmtime_module_t **module,
+                   eryx_error *err)
+{
+    static const char tag[] = "eryx image module 1";
+    uint64_t source = eryx__fnv1a(eryx__checksum(bytes, len), tag, sizeof tag);
+    source = source ? source : 1;
+    char path[PATH_MAX], why[WHY_CAP] = "";
+    int n = cache_dir ? snprintf(path, sizeof path, "%s/image-%016llx.cwasm",
+                                 cache_dir, (unsigned long long)source)
+                      : -1;
+    bool cached = n > 0 && n < (int)sizeof path;
+    if (cached && load_compiled(wasm, path, source, cache_dir, module, why))
+        return ERYX_OK;
+    wasmtime_error_t *e = wasmtime_module_new(wasm, bytes, len, module);
+    if (e != NULL)
+        return eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL,
+                               "cannot compile the image");
+    if (cached) {
+        make_dirs(cache_dir);
+        if (write_compiled(*module, path, source, NULL) == ERYX_OK)
+            prune_cache(cache_dir, path);
+    }
+    return ERYX_OK;
 }

@@ -296,3 +296,23 @@ eryx_engine_precompile(const eryx_config *config,
     eryx__paths_free(&paths);
     return s;
 }
+
+eryx_status
+eryx__engine_image_pre(eryx_engine *eng,
+                       const uint8_t *bytes,
+                       size_t len,
+                       wasmtime_instance_pre_t **pre,
+                       eryx_error *err)
+{
+    wasmtime_module_t *module = NULL;
+    eryx_status s = eryx__cache_module(eng->plain.wasm, eng->paths.cache_dir,
+                                       bytes, len, &module, err);
+    if (s != ERYX_OK)
+        return s;
+    wasmtime_error_t *e =
+        wasmtime_linker_instantiate_pre(eng->plain.linker, module, pre);
+    wasmtime_module_delete(module);
+    return e ? eryx__wasm_fail(err, ERYX_E_ENGINE, e, NULL,
+                               "cannot link the image")
+             : ERYX_OK;
+}

@@ -94,4 +94,25 @@ eryx_status eryx__cache_precompile(wasm_engine_t *wasm,
                                    bool fuel,
                                    eryx_error *err);
 
+/* ---- images as modules ---- */
+/* The whole file at `path` (the caller deletes *out). */
+eryx_status
+eryx__cache_read_file(const char *path, wasm_byte_vec_t *out, eryx_error *err);
+/* The compiled module of `bytes` (an image's rewritten guest), from the
+   cache directory when it is there (keyed by the bytes), else compiled
+   and stored there. */
+eryx_status eryx__cache_module(wasm_engine_t *wasm,
+                               const char *cache_dir,
+                               const uint8_t *bytes,
+                               size_t len,
+                               wasmtime_module_t **module,
+                               eryx_error *err);
+/* `bytes` compiled (as eryx__cache_module) and linked for the engine's
+   plain variant: *pre instantiates it (the caller deletes it). */
+eryx_status eryx__engine_image_pre(eryx_engine *engine,
+                                   const uint8_t *bytes,
+                                   size_t len,
+                                   wasmtime_instance_pre_t **pre,
+                                   eryx_error *err);
+
 #endif /* ERYX_ENGINE_H */

@@ -5,6 +5,7 @@
 ** of the guest.  Between executes nothing else of the interpreter lives
 ** outside memory (docs/design.md, "Whole-interpreter images").
 */
+#include <pthread.h>
 #include <string.h>
 
 #include "core/wasm_error.h"
@@ -27,7 +28,21 @@ struct eryx_image {
        (shared, read-only) and site-packages directory of the session. */
     eryx_storage *files[ERYX__IMAGE_FILES];
     char *packages_dir;
+    /* The image as a module of its own (eryx_image_compile), published
+       once under compile_mu: sessions then map its memory copy-on-write. */
+    wasmtime_instance_pre_t *pre; /* atomic */
+    pthread_mutex_t compile_mu;
 };
+
+/* A new image (NULL when memory runs out). */
+static eryx_image *
+image_new(void)
+{
+    eryx_image *img = eryx__calloc(1, sizeof *img);
+    if (img != NULL)
+        pthread_mutex_init(&img->compile_mu, NULL);
+    return img;
+}
 
 void
 eryx_image_free(eryx_image *img)
@@ -39,6 +54,9 @@ eryx_image_free(eryx_image *img)
     for (int i = 0; i < ERYX__IMAGE_FILES; i++)
         eryx__storage_unref(img->files[i]);
     eryx__free(img->packages_dir);
+    if (img->pre != NULL)
+        wasmtime_instance_pre_delete(img->pre);
+    pthread_mutex_destroy(&img->compile_mu);
     eryx__free(img);
 }
 
@@ -150,7 +168,7 @@ eryx__image_capture(eryx__instance *in,
     eryx_status s = stack_pointer(in, &sp, err);
     if (s != ERYX_OK)
         return s;
-    eryx_image *img = eryx__calloc(1, sizeof *img);
+    eryx_image *img = image_new();
     if (img == NULL)
         return eryx__fail_nomem(err);
     img->engine = engine;
@@ -196,6 +214,78 @@ eryx__image_capture(eryx__instance *in,
     }
     *out = img;
     return ERYX_OK;
+}
+
+wasmtime_instance_pre_t *
+eryx__image_pre(const eryx_image *img)
+{
+    return __atomic_load_n(&img->pre, __ATOMIC_ACQUIRE);
+}
+
+uint64_t
+eryx__image_execution_count(const eryx_image *img)
+{
+    return img->execution_count;
+}
+
+eryx_status
+eryx_image_compile(eryx_engine *engine, eryx_image *img, eryx_error *err)
+{
+    if (engine == NULL || img == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "engine or image is NULL");
+    if (img->engine != engine)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "the image belongs to another engine");
+    pthread_mutex_lock(&img->compile_mu);
+    eryx_status s = ERYX_OK;
+    uint8_t *mem = NULL, *module = NULL;
+    size_t module_len = 0;
+    wasm_byte_vec_t wasm = {0, NULL};
+    if (img->pre != NULL)
+        goto done;
+    /* The image's whole memory: a fresh instance's, and the image's pages
+       over it. */
+    eryx__settings settings;
+    if ((s = eryx__settings_copy(&settings, NULL, err)) != ERYX_OK)
+        goto done;
+    eryx__instance base;
+    s = eryx__instance_start(&base, engine, &settings, NULL, NULL, err);
+    if (s == ERYX_OK) {
+        const uint8_t *ref = wasmtime_memory_data(base.ctx, &base.memory);
+        size_t ref_size = wasmtime_memory_data_size(base.ctx, &base.memory);
+        mem = eryx__calloc(1, (size_t)img->memory_size);
+        if (mem == NULL)
+            s = eryx__fail_nomem(err);
+        else {
+            memcpy(mem, ref,
+                   ref_size < img->memory_size ? ref_size
+                                               : (size_t)img->memory_size);
+            for (size_t i = 0; i < img->npages; i++)
+                memcpy(mem + (size_t)img->index[i] * PAGE, img->data + i * PAGE,
+                       PAGE);
+        }
+        eryx__instance_stop(&base);
+    }
+    eryx__settings_clear(&settings);
+    if (s == ERYX_OK)
+        s = eryx__cache_read_file(engine->paths.runtime_path, &wasm, err);
+    if (s == ERYX_OK)
+        s = eryx__image_module((const uint8_t *)wasm.data, wasm.size, mem,
+                               (size_t)img->memory_size, img->stack_pointer,
+                               &module, &module_len, err);
+    eryx__free(mem);
+    mem = NULL;
+    wasmtime_instance_pre_t *pre = NULL;
+    if (s == ERYX_OK)
+        s = eryx__engine_image_pre(engine, module, module_len, &pre, err);
+    if (s == ERYX_OK)
+        __atomic_store_n(&img->pre, pre, __ATOMIC_RELEASE);
+done:
+    wasm_byte_vec_delete(&wasm);
+    eryx__free(module);
+    eryx__free(mem);
+    pthread_mutex_unlock(&img->compile_mu);
+    return s;
 }
 
 eryx_storage *
@@ -404,7 +494,7 @@ eryx_image_deserialize(eryx_engine *engine,
         return eryx__fail(err, ERYX_E_INVALID_INPUT,
                           "the image was made by another guest (another "
                           "runtime.wasm)");
-    eryx_image *img = eryx__calloc(1, sizeof *img);
+    eryx_image *img = image_new();
     if (img == NULL) {
         for (int i = 0; i < ERYX__IMAGE_FILES; i++)
             eryx__storage_unref(files[i]);

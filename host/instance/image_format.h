@@ -56,4 +56,17 @@ eryx_status eryx__image_format_parse(const uint8_t *data,
    the pages written at their offsets. */
 void eryx__image_format_seal(uint8_t *out, const eryx__image_view *v);
 
+/* ---- image_module.c ----
+   The guest module `wasm` rewritten to start as an image: its memory
+   `mem` (`size` bytes, a multiple of 64 KiB) as active data segments, its
+   stack pointer `sp`.  `*out` (`*out_len` bytes) is the caller's. */
+eryx_status eryx__image_module(const uint8_t *wasm,
+                               size_t len,
+                               const uint8_t *mem,
+                               size_t size,
+                               uint32_t sp,
+                               uint8_t **out,
+                               size_t *out_len,
+                               eryx_error *err);
+
 #endif /* ERYX_IMAGE_FORMAT_H */

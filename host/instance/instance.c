@@ -251,11 +251,14 @@ eryx__instance_start(eryx__instance *in,
     }
     wasm_trap_t *trap = NULL;
 #if ERYX__FIBERS
-    finish(wasmtime_instance_pre_instantiate_async(variant->pre, in->ctx,
-                                                   &in->instance, &trap, &e));
+    wasmtime_instance_pre_t *pre =
+        fs && fs->pre && settings->fuel == 0 ? fs->pre : variant->pre;
+    finish(wasmtime_instance_pre_instantiate_async(pre, in->ctx, &in->instance,
+                                                   &trap, &e));
 #else
-    e = wasmtime_instance_pre_instantiate(variant->pre, in->ctx, &in->instance,
-                                          &trap);
+    wasmtime_instance_pre_t *pre =
+        fs && fs->pre && settings->fuel == 0 ? fs->pre : variant->pre;
+    e = wasmtime_instance_pre_instantiate(pre, in->ctx, &in->instance, &trap);
 #endif
     if (e != NULL || trap != NULL) {
         s = eryx__wasm_fail(err, ERYX_E_ENGINE, e, trap,

@@ -35,9 +35,12 @@ typedef struct eryx__instance {
 } eryx__instance;
 
 /* The storages an owner keeps across its instances (a session's /data
-   and /tmp); NULL members (or no struct): the instance's own. */
+   and /tmp; NULL members, or no struct: the instance's own), and the
+   compiled image to start from instead of the engine's guest (NULL: the
+   guest; only without fuel). */
 typedef struct eryx__instance_fs {
     eryx_storage *data, *tmp;
+    wasmtime_instance_pre_t *pre;
 } eryx__instance_fs;
 
 /* Start a new instance of `engine`'s guest for `settings` (borrowed: must
@@ -106,5 +109,8 @@ const eryx_engine *eryx__image_engine(const eryx_image *img);
 enum { ERYX__IMAGE_DATA, ERYX__IMAGE_TMP, ERYX__IMAGE_PACKAGES };
 eryx_storage *eryx__image_files(const eryx_image *img, int which);
 const char *eryx__image_packages_dir(const eryx_image *img);
+/* The image compiled as a module (eryx_image_compile), or NULL. */
+wasmtime_instance_pre_t *eryx__image_pre(const eryx_image *img);
+uint64_t eryx__image_execution_count(const eryx_image *img);
 
 #endif /* ERYX_INSTANCE_H */

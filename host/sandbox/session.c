@@ -75,12 +75,24 @@ session_create(eryx_engine *engine,
     eryx_status s = eryx__sandbox_init(engine, config, &ss->settings, err);
     if (s == ERYX_OK)
         s = make_storages(ss, image, err);
+    /* A compiled image is instantiated as it is (its memory mapped
+       copy-on-write); otherwise the guest is, and the image copied in. */
+    eryx__instance_fs start = ss->fs;
+    start.pre = image && ss->settings.fuel == 0 ? eryx__image_pre(image) : NULL;
+    if (s == ERYX_OK && start.pre != NULL &&
+        eryx_image_memory_size(image) > ss->settings.memory_limit_bytes)
+        s = eryx__fail(err, ERYX_E_MEMORY_LIMIT,
+                       "the image's %llu bytes of memory exceed the "
+                       "session's memory limit",
+                       (unsigned long long)eryx_image_memory_size(image));
     if (s == ERYX_OK) {
         ss->engine = engine;
-        s = eryx__instance_start(&ss->instance, engine, &ss->settings, &ss->fs,
+        s = eryx__instance_start(&ss->instance, engine, &ss->settings, &start,
                                  &ss->interrupt, err);
     }
-    if (s == ERYX_OK && image != NULL)
+    if (s == ERYX_OK && start.pre != NULL)
+        ss->execution_count = eryx__image_execution_count(image);
+    else if (s == ERYX_OK && image != NULL)
         s = eryx__image_apply(&ss->instance, image, &ss->execution_count, err);
     if (s != ERYX_OK) {
         eryx_session_free(ss);

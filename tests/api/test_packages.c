@@ -83,6 +83,22 @@ ERYX_TEST(real_packages_from_pypi_imported_and_used)
                  "('jinja2', 'attrs', 'networkx', 'dateutil.parser')))\n",
                  "True\n");
     image_expect(img, use_them, expected);
+    /* Compiled as a module of its own, it starts sessions that are the
+       same, by mapping instead of copying; with fuel, by copying. */
+    eryx_error cerr;
+    if (eryx_image_compile(test_engine(), img, &cerr) != ERYX_OK)
+        ERYX_TEST_FAIL_("compile: %s", cerr.message);
+    ASSERT_EQ(eryx_image_compile(test_engine(), img, NULL), ERYX_OK);
+    image_expect(img, use_them, expected);
+    eryx_config *fuel = NULL;
+    ASSERT_EQ(eryx_config_new(&fuel, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_fuel(fuel, 1u << 30, NULL), ERYX_OK);
+    eryx_session *fs = NULL;
+    ASSERT_EQ(eryx_session_new_from_image(test_engine(), fuel, img, &fs, NULL),
+              ERYX_OK);
+    session_expect(fs, use_them, expected);
+    eryx_session_free(fs);
+    eryx_config_free(fuel);
     /* Saved and loaded: the packages travel inside the bytes. */
     uint8_t *bytes = NULL;
     size_t len = 0;

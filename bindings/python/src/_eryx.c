@@ -1215,8 +1215,26 @@ image_dealloc(PyObject *self_)
     Py_DECREF(tp);
 }
 
+static PyObject *
+image_compile(PyObject *self_, PyObject *unused)
+{
+    eryx_engine *e = get_engine();
+    if (e == NULL)
+        return NULL;
+    eryx_error err = {0};
+    eryx_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = eryx_image_compile(e, ((ImageObject *)self_)->image, &err);
+    Py_END_ALLOW_THREADS
+    if (st != ERYX_OK)
+        return init_error("cannot compile the image", &err);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef image_methods[] = {
     {"to_bytes", image_to_bytes, METH_NOARGS, "The image as bytes."},
+    {"compile", image_compile, METH_NOARGS,
+     "Compile the image as a module (sessions then map it)."},
     {NULL, NULL, 0, NULL},
 };
 
