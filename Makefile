@@ -146,6 +146,8 @@ python: host
 	    ERYX_BUILD_DIR=$(abspath $(BUILD)) \
 	    $(PYVENV_BUILD)/bin/pip wheel --quiet --disable-pip-version-check \
 	    --no-build-isolation --no-deps -w dist ./bindings/python
+	$(PYVENV_BUILD)/bin/python scripts/wheel-add-pyc.py dist/eryx-*.whl \
+	    $(STDLIB_DIR) $(PYTHON_VERSION)
 	@ls dist/*.whl
 
 # ctest alone (the C library, the CLI, the guest).
@@ -190,7 +192,7 @@ test-asan:
 # eryx vs pyeryx in one table (bench/table.py), then the limits table;
 # BENCH_QUICK=1 for fewer repetitions.
 bench: python
-	bash bench/run.sh $(HOST) "$(PYTHON_NATIVE)" "$(WASMTIME_VERSION)"
+	ERYX_TEST_PACKAGES_DIR=$(TEST_PACKAGES_DIR) bash bench/run.sh $(HOST) "$(PYTHON_NATIVE)" "$(WASMTIME_VERSION)"
 
 # libFuzzer over the host's decoders of guest and caller data, for a fixed
 # time (FUZZ_SECONDS); a crash or sanitizer report fails the target.

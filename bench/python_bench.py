@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import glob
 import json
+import os
+import tarfile
+import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -142,6 +147,121 @@ def main() -> None:
             missing("py_factory_new", str(e))
             missing("py_factory_create_sandbox", str(e))
             missing("py_pool_acquire_execute_release", str(e))
+    files_and_packages(reps)
+
+
+def guest_ms(sb: Any, code: str) -> float:
+    """Run ``code``, which prints a float of milliseconds it measured."""
+    return float(sb.execute(code).stdout_text.split()[-1])
+
+
+FS_WRITE = """
+import time
+blob = b'x' * 50_000_000
+t = time.perf_counter()
+with open('/data/big.bin', 'wb') as f:
+    f.write(blob)
+print((time.perf_counter() - t) * 1e3)
+"""
+FS_READ = """
+import time
+t = time.perf_counter()
+with open('/data/big.bin', 'rb') as f:
+    n = len(f.read())
+assert n == 50_000_000
+print((time.perf_counter() - t) * 1e3)
+"""
+FS_FILES = """
+import os, time
+t = time.perf_counter()
+os.mkdir('/data/many')
+for i in range(10000):
+    with open(f'/data/many/f{i}', 'w') as f:
+        f.write('x')
+for i in range(10000):
+    os.stat(f'/data/many/f{i}')
+for i in range(10000):
+    os.unlink(f'/data/many/f{i}')
+os.rmdir('/data/many')
+print((time.perf_counter() - t) * 1e3)
+"""
+IMPORTS = "import email, http.client, xml.dom.minidom, csv, sqlite3"
+RENDER = """
+import time
+t = time.perf_counter()
+tpl = jinja2.Environment(autoescape=True).from_string(
+    '<ul>{% for u in users %}<li>{{ u.name|title }}: {{ u.score }}</li>{% endfor %}</ul>')
+users = [{'name': f'user {i}', 'score': i * 7} for i in range(20)]
+for _ in range(1000):
+    out = tpl.render(users=users)
+print((time.perf_counter() - t) * 1e3)
+"""
+
+
+def jinja2_site() -> str | None:
+    """A site-packages directory with jinja2 and markupsafe's pure-Python
+    code, from the pinned packages (both packages get the same)."""
+    d = os.environ.get("ERYX_TEST_PACKAGES_DIR", "")
+    jin = glob.glob(os.path.join(d, "jinja2-*.whl"))
+    mks = glob.glob(os.path.join(d, "markupsafe-*.tar.gz"))
+    if not jin or not mks:
+        return None
+    site = tempfile.mkdtemp(prefix="eryx-bench-site-")
+    with zipfile.ZipFile(jin[0]) as z:
+        z.extractall(site)
+    with tarfile.open(mks[0]) as t:
+        for m in t.getmembers():
+            if "/src/markupsafe/" in m.name and m.isfile() and m.name.endswith(".py"):
+                m.name = m.name.split("/src/", 1)[1]
+                t.extract(m, site, filter="data")
+    return site
+
+
+def files_and_packages(reps: int) -> None:
+    sb = eryx.Sandbox(resource_limits=limits())
+    try:
+        s = eryx.Session()
+        writes, reads = [], []
+        for _ in range(max(3, reps // 20)):
+            writes.append(guest_ms(s, FS_WRITE))
+            reads.append(guest_ms(s, FS_READ))
+            s.execute("import os\nos.remove('/data/big.bin')")
+        emit("py_fs_write_50mb", writes, note="guest-timed")
+        emit("py_fs_read_50mb", reads, note="guest-timed")
+    except Exception as e:  # noqa: BLE001 - a package without the operation
+        missing("py_fs_write_50mb", str(e)[:80])
+        missing("py_fs_read_50mb", str(e)[:80])
+    try:
+        emit(
+            "py_fs_10k_files",
+            [guest_ms(sb, FS_FILES) for _ in range(max(3, reps // 20))],
+            note="guest-timed",
+        )
+    except Exception as e:  # noqa: BLE001
+        missing("py_fs_10k_files", str(e)[:80])
+    emit(
+        "py_import_5_stdlib",
+        timed(lambda: eryx.Sandbox(resource_limits=limits()).execute(IMPORTS), reps // 2),
+        note="a new sandbox each",
+    )
+    site = jinja2_site()
+    if site is None:
+        for row in ("py_jinja2_factory_ready", "py_jinja2_create_sandbox", "py_jinja2_render"):
+            missing(row, "ERYX_TEST_PACKAGES_DIR has no jinja2")
+        return
+    factory = eryx.SandboxFactory(site_packages=site, imports=["jinja2"])
+    emit(
+        "py_jinja2_factory_ready",
+        timed(lambda: factory.create_sandbox().execute("pass"), reps),
+        note="create_sandbox() + execute('pass')",
+    )
+    emit("py_jinja2_create_sandbox", timed(factory.create_sandbox, reps))
+    fs = factory.create_sandbox()
+    emit(
+        "py_jinja2_render",
+        [guest_ms(fs, RENDER) for _ in range(max(3, reps // 20))],
+        note="1,000 renders, guest-timed",
+    )
 
 
 if __name__ == "__main__":

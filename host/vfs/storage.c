@@ -449,12 +449,12 @@ write_dir(eryx__vfs_buf *b, const eryx__node *dir)
     for (uint32_t i = 0; i < dir->nents && !b->failed; i++) {
         const eryx__dirent *e = &dir->ents[i];
         const eryx__node *n = e->node;
-        eryx__vfs_buf_record(b, n->type, e->name, e->len, n->mtim,
-                             n->type == ERYX__FT_DIR ? NULL : n->data,
-                             n->type == ERYX__FT_DIR ? 0 : n->len);
+        eryx__storage_format_record(b, n->type, e->name, e->len, n->mtim,
+                                    n->type == ERYX__FT_DIR ? NULL : n->data,
+                                    n->type == ERYX__FT_DIR ? 0 : n->len);
         if (n->type == ERYX__FT_DIR) {
             write_dir(b, n);
-            eryx__vfs_buf_record(b, 0, NULL, 0, 0, NULL, 0);
+            eryx__storage_format_record(b, 0, NULL, 0, 0, NULL, 0);
         }
     }
 }
@@ -466,11 +466,11 @@ eryx__storage_serialize(eryx_storage *s,
                         eryx_error *err)
 {
     eryx__vfs_buf b;
-    eryx__vfs_buf_begin(&b);
+    eryx__storage_format_begin(&b);
     eryx__storage_lock(s);
     write_dir(&b, s->root);
     eryx__storage_unlock(s);
-    if (!eryx__vfs_buf_end(&b))
+    if (!eryx__storage_format_end(&b))
         return eryx__fail_nomem(err);
     *out = b.data;
     *len = b.len;
@@ -538,7 +538,7 @@ build(eryx_storage *s,
     r->atim = r->mtim = r->ctim = eryx__vfs_now_ns();
     builder b = {s, r, ERYX__EOK};
     eryx__vfs_sink sink = {build_record, &b};
-    eryx_status st = eryx__vfs_format_parse(data, len, &sink, err);
+    eryx_status st = eryx__storage_format_parse(data, len, &sink, err);
     if (st != ERYX_OK) {
         drop_tree(s, r);
         if (b.failure == ERYX__ENOSPC)

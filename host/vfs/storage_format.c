@@ -45,7 +45,7 @@ buf_le(eryx__vfs_buf *b, uint64_t v, unsigned bytes)
 }
 
 void
-eryx__vfs_buf_begin(eryx__vfs_buf *b)
+eryx__storage_format_begin(eryx__vfs_buf *b)
 {
     memset(b, 0, sizeof *b);
     uint8_t h[HEADER] = {0};
@@ -53,13 +53,13 @@ eryx__vfs_buf_begin(eryx__vfs_buf *b)
 }
 
 void
-eryx__vfs_buf_record(eryx__vfs_buf *b,
-                     int type,
-                     const char *name,
-                     size_t name_len,
-                     uint64_t mtime,
-                     const uint8_t *content,
-                     uint64_t len)
+eryx__storage_format_record(eryx__vfs_buf *b,
+                            int type,
+                            const char *name,
+                            size_t name_len,
+                            uint64_t mtime,
+                            const uint8_t *content,
+                            uint64_t len)
 {
     buf_le(b, (uint64_t)type, 1);
     if (type == 0)
@@ -73,7 +73,7 @@ eryx__vfs_buf_record(eryx__vfs_buf *b,
 }
 
 bool
-eryx__vfs_buf_end(eryx__vfs_buf *b)
+eryx__storage_format_end(eryx__vfs_buf *b)
 {
     buf_le(b, 0, 1); /* the root's end */
     if (b->failed) {
@@ -270,10 +270,10 @@ parse(const uint8_t *data,
 }
 
 eryx_status
-eryx__vfs_format_parse(const uint8_t *data,
-                       size_t len,
-                       const eryx__vfs_sink *sink,
-                       eryx_error *err)
+eryx__storage_format_parse(const uint8_t *data,
+                           size_t len,
+                           const eryx__vfs_sink *sink,
+                           eryx_error *err)
 {
     if (data == NULL || len < HEADER || memcmp(data, MAGIC, 8) != 0)
         return eryx__fail(err, ERYX_E_INVALID_INPUT,

@@ -191,26 +191,26 @@ typedef struct eryx__vfs_sink {
 } eryx__vfs_sink;
 /* Check `data` whole and feed its records to `sink` (which may be NULL: a
    check only).  ERYX_E_INVALID_INPUT naming the defect. */
-eryx_status eryx__vfs_format_parse(const uint8_t *data,
-                                   size_t len,
-                                   const eryx__vfs_sink *sink,
-                                   eryx_error *err);
+eryx_status eryx__storage_format_parse(const uint8_t *data,
+                                       size_t len,
+                                       const eryx__vfs_sink *sink,
+                                       eryx_error *err);
 /* A growing byte buffer for the writer. */
 typedef struct eryx__vfs_buf {
     uint8_t *data;
     size_t len, cap;
     bool failed; /* memory ran out */
 } eryx__vfs_buf;
-void eryx__vfs_buf_begin(eryx__vfs_buf *b);
-void eryx__vfs_buf_record(eryx__vfs_buf *b,
-                          int type,
-                          const char *name,
-                          size_t name_len,
-                          uint64_t mtime,
-                          const uint8_t *content,
-                          uint64_t len);
+void eryx__storage_format_begin(eryx__vfs_buf *b);
+void eryx__storage_format_record(eryx__vfs_buf *b,
+                                 int type,
+                                 const char *name,
+                                 size_t name_len,
+                                 uint64_t mtime,
+                                 const uint8_t *content,
+                                 uint64_t len);
 /* Seal the header; false when memory ran out (the buffer is freed). */
-bool eryx__vfs_buf_end(eryx__vfs_buf *b);
+bool eryx__storage_format_end(eryx__vfs_buf *b);
 
 /* ---- host.c: host directories and files, reached beneath a root ---- */
 

@@ -114,6 +114,33 @@ check "precompile -o writes" 0 $?
 "$eryx" precompile --bogus >/dev/null 2>&1
 check "precompile usage error" 2 $?
 
+# Volumes, packages and imports.
+mkdir -p "$tmp/vin" "$tmp/vout" "$tmp/pkg/clipkg"
+echo 'from the host' >"$tmp/vin/data.txt"
+echo 'NAME = "clipkg"' >"$tmp/pkg/clipkg/__init__.py"
+out=$("$eryx" -v "$tmp/vin:/in" --volume "$tmp/vout:/out:rw" \
+    --package "$tmp/pkg/clipkg" --import clipkg \
+    -c 'open("/out/r.txt", "w").write(open("/in/data.txt").read().strip() + " " + clipkg.NAME); print("ok")' 2>&1)
+check "volumes and packages" "ok" "$out"
+check "rw volume wrote the host" "from the host clipkg" "$(cat "$tmp/vout/r.txt")"
+"$eryx" -v "$tmp/vin:/in" -c 'open("/in/x", "w")' >/dev/null 2>"$tmp/err"
+check "ro volume refuses writes" "1" "$?"
+grep -q "Read-only file system" "$tmp/err"
+check "ro volume error" 0 $?
+"$eryx" -v "nocolon" -c 'pass' >/dev/null 2>&1
+check "-v without DST" "2" "$?"
+"$eryx" --package "$tmp/missing.whl" -c 'pass' >/dev/null 2>"$tmp/err"
+check "missing package status" "1" "$?"
+grep -q "missing.whl" "$tmp/err"
+check "missing package named" 0 $?
+out=$("$eryx" --vfs-limit 100000 -c '
+import errno
+try:
+    open("big", "wb").write(b"x" * 200000)
+except OSError as e:
+    print(errno.errorcode[e.errno])')
+check "--vfs-limit" "ENOSPC" "$out"
+
 # A process that cannot reserve terabytes of address space (here a ulimit;
 # also vm.overcommit_memory=2) still runs sandboxes: the engine pools
 # fewer instances, or none, instead of aborting.  Sanitizer runtimes need

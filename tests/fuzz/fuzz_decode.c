@@ -38,10 +38,11 @@ rewrite_record(void *ctx,
 {
     rewrite *r = ctx;
     if (type == 0 && r->depth-- == 0)
-        return true; /* the root's end: eryx__vfs_buf_end writes it */
+        return true; /* the root's end: eryx__storage_format_end writes it */
     if (type == ERYX__FT_DIR)
         r->depth++;
-    eryx__vfs_buf_record(&r->buf, type, name, name_len, mtime, content, len);
+    eryx__storage_format_record(&r->buf, type, name, name_len, mtime, content,
+                                len);
     return true;
 }
 
@@ -49,7 +50,7 @@ static void
 storage_format(const uint8_t *data, size_t size)
 {
     eryx_error err;
-    (void)eryx__vfs_format_parse(data, size, NULL, &err);
+    (void)eryx__storage_format_parse(data, size, NULL, &err);
     /* The same payload behind a valid header. */
     uint8_t *framed = malloc(size + 24);
     if (framed == NULL)
@@ -60,10 +61,10 @@ storage_format(const uint8_t *data, size_t size)
     if (size)
         memcpy(framed + 24, data, size);
     rewrite r = {.depth = 0};
-    eryx__vfs_buf_begin(&r.buf);
+    eryx__storage_format_begin(&r.buf);
     eryx__vfs_sink sink = {rewrite_record, &r};
-    if (eryx__vfs_format_parse(framed, size + 24, &sink, &err) == ERYX_OK) {
-        if (!eryx__vfs_buf_end(&r.buf) || r.buf.len != size + 24 ||
+    if (eryx__storage_format_parse(framed, size + 24, &sink, &err) == ERYX_OK) {
+        if (!eryx__storage_format_end(&r.buf) || r.buf.len != size + 24 ||
             memcmp(r.buf.data, framed, size + 24) != 0)
             __builtin_trap();
     }

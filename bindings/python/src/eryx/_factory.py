@@ -209,7 +209,6 @@ class SandboxFactory:
             and on_stderr is None
             and result_variable is None
             and self._callbacks is None
-            and self._site is None
             and site_packages is network is secrets is volumes is None
             and not (scrub_stdout or scrub_stderr or scrub_files)
         ):
@@ -217,7 +216,9 @@ class SandboxFactory:
             # the core is made at the first execute.
             template = self.__dict__.get("_plain")
             if template is None:
-                template = self._plain = self._make_sandbox(None, None, None, None, None).__dict__
+                template = self._plain = self._make_sandbox(
+                    None, None, None, None, None, None, self._site
+                ).__dict__
             sb = Sandbox.__new__(Sandbox)
             sb.__dict__.update(template)
             return sb
