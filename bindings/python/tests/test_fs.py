@@ -137,6 +137,10 @@ def test_factory_with_real_packages(tmp_path: Path) -> None:
         " parser.parse('2024-01-02').day, nx.path_graph(4).number_of_edges())"
     )
     assert factory.create_sandbox().execute(code).stdout_text == "OK 1 2 3\n"
+    # Once its image is compiled, sandboxes map it instead of copying it in:
+    # the same state either way.
+    assert factory._wait_compiled(timeout=300)
+    assert factory.create_sandbox().execute(code).stdout_text == "OK 1 2 3\n"
     path = tmp_path / "factory.bin"
     factory.save(path)
     loaded = eryx.SandboxFactory.load(path)

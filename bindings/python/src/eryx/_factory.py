@@ -104,13 +104,29 @@ class SandboxFactory:
         self._compile()
 
     def _compile(self) -> None:
-        # The image as a module of its own: sandboxes then map its memory
-        # copy-on-write instead of copying it (seconds once; the compiled
-        # code is cached on disk, keyed by the image).
-        try:
-            self._image.compile()
-        except RuntimeError as e:
-            raise _init_error(e) from None
+        # The image as a module of its own, compiled on a thread of its own
+        # (seconds; cached on disk, keyed by the image's bytes): until it is
+        # done, sandboxes copy the image in; after, they map it
+        # copy-on-write.  Either way they start from the same state.
+        image = self._image
+
+        def run() -> None:
+            try:
+                image.compile()
+            except RuntimeError:
+                pass  # sandboxes keep copying the image in
+
+        self._compiler = threading.Thread(target=run, name="eryx-image-compile", daemon=True)
+        self._compiler.start()
+
+    def _wait_compiled(self, timeout: float | None = None) -> bool:
+        """Wait until the image is compiled (sandboxes then start by
+        mapping it); True when it is."""
+        t = self.__dict__.get("_compiler")
+        if t is not None:
+            t.join(timeout)
+            return not t.is_alive()
+        return False
 
     @classmethod
     def _from_image(cls, image: Any) -> SandboxFactory:
