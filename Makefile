@@ -80,6 +80,7 @@ $(RUNTIME_BASE): $(GUEST_OBJS)
 # PREIMPORT modules imported) with the stdlib mounted where the host mounts
 # it, and writes the initialized memory into runtime.wasm.
 $(RUNTIME_WASM): $(RUNTIME_BASE)
+	mkdir -p $(abspath $(STDLIB_DIR)/../..)/data
 	$(WIZER) $< --allow-wasi --inherit-stdio true \
 	    --mapdir /::$(abspath $(STDLIB_DIR)/../..) -o $@.tmp
 	mv $@.tmp $@

@@ -5,6 +5,8 @@
 ** and tracing call these.
 */
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "runtime.h"
 
@@ -122,13 +124,16 @@ host_callbacks(PyObject *self, PyObject *unused)
     return text;
 }
 
-static PyObject *
-host_workdir(PyObject *self, PyObject *unused)
+void
+rt_enter_workdir(void)
 {
-    char buf[4097];
-    uint32_t len = eryx_workdir(buf, sizeof buf);
-    return PyUnicode_DecodeUTF8(buf, len < sizeof buf ? len : sizeof buf,
-                                "replace");
+    char want[4097], cur[4097];
+    uint32_t len = eryx_workdir(want, sizeof want - 1);
+    if (len >= sizeof want)
+        return; /* longer than any path the host resolves */
+    want[len] = '\0';
+    if (getcwd(cur, sizeof cur) == NULL || strcmp(cur, want) != 0)
+        (void)chdir(want);
 }
 
 static PyObject *
@@ -185,7 +190,6 @@ static PyMethodDef host_methods[] = {
     {"start", host_start, METH_VARARGS, "Start a callback call."},
     {"wait", host_wait, METH_O, "Wait for callback calls to finish."},
     {"callbacks", host_callbacks, METH_NOARGS, "The callbacks, as JSON."},
-    {"workdir", host_workdir, METH_NOARGS, "The directory to start in."},
     {"trace", host_trace, METH_VARARGS, "Report a trace event."},
     {"output", host_output, METH_VARARGS,
      "Write bytes (or str, as UTF-8) to stdout (1) or stderr (2)."},

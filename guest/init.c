@@ -179,8 +179,9 @@ initialize(void)
    snapshots memory and globals into a new module, and removes this export).
    Everything initialize() does is then done before a sandbox starts; the
    host's call to initialize() finds it done.  No descriptor beyond stdio and
-   the stdlib preopen (fd 3) may survive into the snapshot: a new instance's
-   WASI table has no others. */
+   the root preopen (fd 3) may survive into the snapshot: a new instance's
+   descriptor table has no others.  The snapshot starts in /data (Wizer's
+   "/" has an empty data directory), where most instances work. */
 EXPORT("wizer-initialize")
 void
 wizer_initialize(void)
@@ -205,6 +206,7 @@ wizer_initialize(void)
         abort();
     }
     Py_DECREF(done);
+    (void)chdir("/data");
     for (int fd = 4; fd < 256; fd++)
         (void)close(fd);
 }

@@ -32,6 +32,9 @@ extern int rt_initialized;
 
 /* Creates the module _eryx_host (an inittab entry). */
 PyObject *rt_host_module_init(void);
+/* Enter the directory the host names (workdir import) unless already
+   there: the pre-initialized image starts in /data, the default. */
+void rt_enter_workdir(void);
 
 /* ---- exports.c: strings for the host, and return areas ---- */
 

@@ -9,7 +9,6 @@ import builtins
 import importlib
 import io
 import json
-import os
 import linecache
 import marshal
 import pickle
@@ -433,28 +432,15 @@ def _stop_tracing():
 
 # -------------------------------------------------------------- execution
 
-_SITE = "/site-packages"
-_fs_ready = False  # this instance has entered its working directory
-
-
-def _enter_filesystem():
-    """Once per instance (never at pre-initialization): start in the data
-    mount, and put a factory's packages on sys.path."""
-    global _fs_ready
-    _fs_ready = True
-    try:
-        os.chdir(_eryx_host.workdir())
-    except OSError:
-        pass
-    if _SITE not in sys.path and os.path.isdir(_SITE):
-        sys.path.append(_SITE)
-        importlib.invalidate_caches()
+# A factory's packages are mounted here; the path is on sys.path from the
+# start (absent, it costs a failed stat when an import reaches it; present,
+# its finder sees the directory's mtime change and lists it).
+if "/site-packages" not in sys.path:
+    sys.path.append("/site-packages")
 
 
 def begin(code, namespace, trace):
     """Prepare one execution of `code` in `namespace`."""
-    if not _fs_ready:
-        _enter_filesystem()
     _install_streams()  # user code may have replaced them
     old = _globals
     offered = _runtime_globals()
