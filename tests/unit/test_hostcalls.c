@@ -44,6 +44,11 @@ setup(world *w)
     w->pool = eryx__workers_new();
     w->st = eryx__store_new(&w->settings, w->pool);
     ASSERT_NOT_NULL(w->st);
+    eryx__vfs_spec spec = {.stdlib_fd = -1,
+                           .stdlib_path = "/lib/python3.13",
+                           .data_path = "/data",
+                           .quota_bytes = 1 << 20};
+    ASSERT_EQ(eryx__vfs_new(&spec, &w->st->vfs, NULL), ERYX_OK);
     w->store = wasmtime_store_new(w->engine, w->st, NULL);
     w->ctx = wasmtime_store_context(w->store);
 
@@ -190,6 +195,18 @@ ERYX_TEST(clock_time_get_rejects_bad_pointers_and_ids)
     expect_result("clock_bad_id", 28); /* EINVAL */
 }
 
+ERYX_TEST(filesystem_imports_reject_bad_pointers)
+{
+    expect_violation("open_path_past_the_end");
+    expect_violation("open_fd_out_past_the_end");
+    expect_violation("read_iovecs_past_the_end");
+    expect_violation("read_iovec_buffer_past_the_end");
+    expect_violation("readdir_buffer_past_the_end");
+    expect_violation("filestat_out_past_the_end");
+    expect_result("open_path_too_long", 37); /* ENAMETOOLONG */
+    expect_result("close_unknown_fd", 8);    /* EBADF */
+}
+
 int
 main(int argc, char **argv)
 {
@@ -202,6 +219,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(report_output_rejects_bad_streams_and_pointers),
         ERYX_TEST_ENTRY(poll_oneoff_rejects_bad_pointers_and_counts),
         ERYX_TEST_ENTRY(clock_time_get_rejects_bad_pointers_and_ids),
+        ERYX_TEST_ENTRY(filesystem_imports_reject_bad_pointers),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
 import threading
 import time
@@ -47,6 +48,23 @@ def _module_name(name: Any) -> str:
     if not isinstance(name, str) or not all(part.isidentifier() for part in name.split(".")):
         raise ValueError(f"invalid module name in imports: {name!r}")
     return name
+
+
+_compile_queue: queue.SimpleQueue[tuple[Any, threading.Event]] = queue.SimpleQueue()
+_compile_lock = threading.Lock()
+_compile_thread: threading.Thread | None = None
+
+
+def _compile_worker() -> None:
+    while True:
+        image, done = _compile_queue.get()
+        try:
+            image.compile()
+        except RuntimeError:
+            pass  # its sandboxes keep copying the image in
+        finally:
+            done.set()
+        del image, done
 
 
 class SandboxFactory:
@@ -104,29 +122,36 @@ class SandboxFactory:
         self._compile()
 
     def _compile(self) -> None:
-        # The image as a module of its own, compiled on a thread of its own
-        # (seconds; cached on disk, keyed by the image's bytes): until it is
-        # done, sandboxes copy the image in; after, they map it
-        # copy-on-write.  Either way they start from the same state.
-        image = self._image
+        # Compiled on first use, not here: a factory that is never used
+        # costs no compile.
+        self._compiled = threading.Event()
+        self._compile_queued = False
 
-        def run() -> None:
-            try:
-                image.compile()
-            except RuntimeError:
-                pass  # sandboxes keep copying the image in
-
-        self._compiler = threading.Thread(target=run, name="eryx-image-compile", daemon=True)
-        self._compiler.start()
+    def _use(self) -> None:
+        """A sandbox, session or pool is being made: queue the image's
+        compile (once).  One background thread compiles images one at a
+        time (seconds each; cached on disk by the module's bytes); until
+        an image is done its sandboxes copy it in, then they map it
+        copy-on-write.  Either way they start from the same state."""
+        if self._compile_queued:
+            return
+        with _compile_lock:
+            if self._compile_queued:
+                return
+            self._compile_queued = True
+            global _compile_thread
+            _compile_queue.put((self._image, self._compiled))
+            if _compile_thread is None:
+                _compile_thread = threading.Thread(
+                    target=_compile_worker, name="eryx-image-compile", daemon=True
+                )
+                _compile_thread.start()
 
     def _wait_compiled(self, timeout: float | None = None) -> bool:
-        """Wait until the image is compiled (sandboxes then start by
-        mapping it); True when it is."""
-        t = self.__dict__.get("_compiler")
-        if t is not None:
-            t.join(timeout)
-            return not t.is_alive()
-        return False
+        """Queue the compile if it is not, and wait for it; True when the
+        image is compiled (sandboxes then start by mapping it)."""
+        self._use()
+        return self._compiled.wait(timeout)
 
     @classmethod
     def _from_image(cls, image: Any) -> SandboxFactory:
@@ -134,6 +159,7 @@ class SandboxFactory:
         self._image = image
         self._callbacks = None
         self._site = None
+        self._compile()
         return self
 
     @property
@@ -162,9 +188,7 @@ class SandboxFactory:
             raise InvalidFactoryError(f"failed to load factory: {e}") from None
         except RuntimeError as e:
             raise _init_error(e) from None
-        factory = SandboxFactory._from_image(image)
-        factory._compile()
-        return factory
+        return SandboxFactory._from_image(image)
 
     def save(self, path: PathLike) -> None:
         """Write the factory to ``path`` (atomically: a reader never sees
@@ -218,6 +242,8 @@ class SandboxFactory:
         result_variable: str | None = None,
     ) -> Sandbox:
         """A sandbox each execute of which starts from the factory's state."""
+        if not self._compile_queued:
+            self._use()
         if (
             resource_limits is None
             and callbacks is None
@@ -288,6 +314,7 @@ class SandboxFactory:
     ) -> Session:
         """A session that starts (and, after ``reset``, starts again) from
         the factory's state."""
+        self._use()
         _refuse(network=network)
         limits = resource_limits if resource_limits is not None else ResourceLimits()
         ss = Session.__new__(Session)
@@ -313,6 +340,7 @@ class SandboxFactory:
         idle_timeout_ms: int = 300000,
     ) -> SandboxPool:
         """A pool of sandboxes of this factory, lent one user at a time."""
+        self._use()
         return SandboxPool._make(self, max_size, min_idle, acquire_timeout_ms, idle_timeout_ms)
 
     def __repr__(self) -> str:
