@@ -1027,6 +1027,38 @@ file_of(eryx__vfs *v, uint32_t fd, ofile **out)
     return ERYX__EOK;
 }
 
+/* preadv or pwritev of a host file at `pos`, 64 iovecs at a time, until
+   all is done or a short count; *done: the bytes moved.  An error after
+   some bytes moved ends the transfer short (POSIX's short count). */
+static int
+host_rw(int fd,
+        const eryx__iov *iov,
+        size_t n,
+        uint64_t pos,
+        bool write,
+        uint64_t *done)
+{
+    struct iovec hv[64];
+    *done = 0;
+    for (size_t i = 0; i < n; i += 64) {
+        size_t k = n - i < 64 ? n - i : 64, want = 0;
+        for (size_t j = 0; j < k; j++) {
+            hv[j].iov_base = iov[i + j].p;
+            hv[j].iov_len = iov[i + j].n;
+            want += iov[i + j].n;
+        }
+        off_t at = (off_t)(pos + *done);
+        ssize_t r =
+            write ? pwritev(fd, hv, (int)k, at) : preadv(fd, hv, (int)k, at);
+        if (r < 0)
+            return *done == 0 ? eryx__host_errno(errno) : ERYX__EOK;
+        *done += (uint64_t)r;
+        if ((size_t)r < want)
+            break;
+    }
+    return ERYX__EOK;
+}
+
 int
 eryx__vfs_read(eryx__vfs *v,
                uint32_t fd,
@@ -1052,28 +1084,8 @@ eryx__vfs_read(eryx__vfs *v,
         got = eryx__node_pread(f->node, pos, iov, n);
         f->node->atim = eryx__vfs_now_ns();
         eryx__storage_unlock(f->m->mem);
-    } else {
-        struct iovec hv[64];
-        got = 0;
-        for (size_t i = 0; i < n; i += 64) {
-            size_t k = n - i < 64 ? n - i : 64;
-            size_t want = 0;
-            for (size_t j = 0; j < k; j++) {
-                hv[j].iov_base = iov[i + j].p;
-                hv[j].iov_len = iov[i + j].n;
-                want += iov[i + j].n;
-            }
-            ssize_t r = preadv(f->hfd, hv, (int)k, (off_t)(pos + got));
-            if (r < 0) {
-                if (got == 0)
-                    return eryx__host_errno(errno);
-                break;
-            }
-            got += (uint64_t)r;
-            if ((size_t)r < want)
-                break;
-        }
-    }
+    } else if ((e = host_rw(f->hfd, iov, n, pos, false, &got)) != 0)
+        return e;
     if (!at)
         f->pos = pos + got;
     *done_out = got;
@@ -1118,25 +1130,8 @@ eryx__vfs_write(eryx__vfs *v,
                 return eryx__host_errno(errno);
             pos = (uint64_t)st.st_size;
         }
-        struct iovec hv[64];
-        for (size_t i = 0; i < n; i += 64) {
-            size_t k = n - i < 64 ? n - i : 64;
-            size_t want = 0;
-            for (size_t j = 0; j < k; j++) {
-                hv[j].iov_base = iov[i + j].p;
-                hv[j].iov_len = iov[i + j].n;
-                want += iov[i + j].n;
-            }
-            ssize_t r = pwritev(f->hfd, hv, (int)k, (off_t)(pos + put));
-            if (r < 0) {
-                if (put == 0)
-                    return eryx__host_errno(errno);
-                break;
-            }
-            put += (uint64_t)r;
-            if ((size_t)r < want)
-                break;
-        }
+        if ((e = host_rw(f->hfd, iov, n, pos, true, &put)) != 0)
+            return e;
     }
     if (!at)
         f->pos = pos + put;
