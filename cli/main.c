@@ -207,7 +207,8 @@ main(int argc, char **argv)
         } else if (strcmp(a, "--trace") == 0) {
             trace = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--volume") == 0) {
-            if (++i >= argc || nvolumes == MAX_LIST ||
+            i++;
+            if (i >= argc || nvolumes == MAX_LIST ||
                 !parse_volume(argv[i], &vol_src[nvolumes], &vol_dst[nvolumes],
                               &vol_ro[nvolumes]))
                 return fail_usage("-v needs SRC:DST[:ro|:rw] with an "
@@ -215,7 +216,8 @@ main(int argc, char **argv)
             nvolumes++;
         } else if (strcmp(a, "--package") == 0 || strcmp(a, "--import") == 0) {
             int pkg = a[2] == 'p';
-            if (++i >= argc || (pkg ? npackages : nimports) == MAX_LIST)
+            i++;
+            if (i >= argc || (pkg ? npackages : nimports) == MAX_LIST)
                 return fail_usage(pkg ? "--package needs a path"
                                       : "--import needs a module name");
             if (pkg)

@@ -395,6 +395,8 @@ eryx__config_clone(const eryx_config *c, eryx_config **out, eryx_error *err)
     if (s != ERYX_OK || c == NULL)
         return s;
     eryx_config *d = *out;
+    if (d == NULL)
+        return eryx__fail_nomem(err);
     eryx__settings_clear(&d->settings);
     s = eryx__settings_copy(&d->settings, c, err);
     d->max_instances = c->max_instances;

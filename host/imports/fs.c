@@ -84,8 +84,9 @@ iovs_in(
                              (uint64_t)k * IOVEC_SIZE, raw) != ERYX_OK)
             return eryx__imports_violation(env->st, "iovec array");
         for (uint32_t j = 0; j < k; j++) {
-            uint32_t p = (uint32_t)eryx__le_get(raw + j * IOVEC_SIZE, 4);
-            uint32_t l = (uint32_t)eryx__le_get(raw + j * IOVEC_SIZE + 4, 4);
+            const uint8_t *v = raw + (size_t)j * IOVEC_SIZE;
+            uint32_t p = (uint32_t)eryx__le_get(v, 4);
+            uint32_t l = (uint32_t)eryx__le_get(v + 4, 4);
             if (!eryx__guest_check(env->ctx, &env->memory, p, l))
                 return eryx__imports_violation(env->st, "iovec buffer");
             out[i + j] = (eryx__iov){base + p, l};

@@ -61,7 +61,7 @@ typedef struct writer {
 static void
 put(writer *w, const void *p, size_t n)
 {
-    if (w->failed)
+    if (w->failed || n == 0)
         return;
     if (w->cap - w->len < n) {
         size_t cap = w->cap ? w->cap : 1 << 20;
@@ -198,20 +198,18 @@ rewrite_globals(
            no nested blocks, but their immediates may contain 0x0b. */
         const uint8_t *expr = r.p;
         uint8_t op = r.p < r.end ? *r.p++ : 0;
-        if (op == 0x41 || op == 0x42) /* i32/i64.const */
+        /* i32/i64.const, global.get, ref.func: one LEB immediate */
+        if (op == 0x41 || op == 0x42 || op == 0x23 || op == 0xd2)
             rd_leb(&r);
-        else if (op == 0x43)
-            skip(&r, 4);
-        else if (op == 0x44)
-            skip(&r, 8);
-        else if (op == 0x23 || op == 0xd2) /* global.get, ref.func */
-            rd_leb(&r);
+        else if (op == 0x43 || op == 0x44) /* f32/f64.const */
+            skip(&r, op == 0x43 ? 4 : 8);
         else if (op == 0xd0) /* ref.null */
             skip(&r, 1);
         else
             return false;
-        if (r.p >= r.end || *r.p++ != 0x0b)
+        if (r.p >= r.end || *r.p != 0x0b)
             return false;
+        r.p++;
         if (i == idx) {
             if (start[0] != 0x7f || op != 0x41)
                 return false; /* not an i32 const */
@@ -280,13 +278,17 @@ rewrite_data(
             break;
         }
         /* offset expression: i32.const N end (what Wizer writes) */
-        if (r.p >= r.end || *r.p++ != 0x41) {
+        if (r.p >= r.end || *r.p != 0x41) {
             r.bad = true;
             break;
         }
+        r.p++;
         rd_leb(&r);
-        if (r.p >= r.end || *r.p++ != 0x0b)
+        if (r.p >= r.end || *r.p != 0x0b) {
             r.bad = true;
+            break;
+        }
+        r.p++;
         skip(&r, rd_leb(&r));
     }
     uint64_t nactive = 0;

@@ -221,7 +221,8 @@ eryx__node_create(eryx_storage *s,
             node_free(s, n);
             return e;
         }
-        memcpy(n->data, target, tlen);
+        if (tlen != 0)
+            memcpy(n->data, target, tlen);
     }
     int e = eryx__node_attach(s, dir, name, len, n);
     if (e != ERYX__EOK) {
@@ -559,8 +560,8 @@ eryx__storage_fork(eryx_storage *s,
                    eryx_storage **out,
                    eryx_error *err)
 {
-    uint8_t *data;
-    size_t len;
+    uint8_t *data = NULL;
+    size_t len = 0;
     eryx_status st = eryx__storage_serialize(s, &data, &len, err);
     if (st != ERYX_OK)
         return st;
@@ -569,7 +570,7 @@ eryx__storage_fork(eryx_storage *s,
         eryx__free(data);
         return eryx__fail_nomem(err);
     }
-    eryx__node *root;
+    eryx__node *root = NULL;
     st = build(f, data, len, &root, err);
     eryx__free(data);
     if (st != ERYX_OK) {
@@ -632,7 +633,7 @@ eryx_storage_restore(eryx_storage *storage,
     eryx_storage *t = eryx__storage_new(NULL, storage->quota->limit);
     if (t == NULL)
         return eryx__fail_nomem(err);
-    eryx__node *root;
+    eryx__node *root = NULL;
     eryx_status st = build(t, data, len, &root, err);
     if (st == ERYX_OK) {
         uint64_t moved =

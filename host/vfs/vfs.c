@@ -105,7 +105,7 @@ typedef struct where {
 static void
 done(where *w)
 {
-    if (w->kind == K_MEM)
+    if (w->kind == K_MEM && w->m != NULL)
         eryx__storage_unlock(w->m->mem);
     w->kind = -1;
 }
@@ -357,7 +357,7 @@ add_fd(eryx__vfs *v, ofile *f, uint32_t *out)
 static void
 free_list(ofile *f)
 {
-    for (size_t i = 0; i < f->nlist; i++)
+    for (size_t i = 0; f->list != NULL && i < f->nlist; i++)
         eryx__free(f->list[i].name);
     eryx__free(f->list);
     f->list = NULL;
@@ -1560,11 +1560,9 @@ remove_entry(
         if (w.node == NULL)
             e = ERYX__ENOENT;
         else if ((e = refuse_change(&w)) != ERYX__EOK) {
-        } else if (dir && w.node->type != ERYX__FT_DIR)
-            e = ERYX__ENOTDIR;
-        else if (!dir && w.node->type == ERYX__FT_DIR)
+        } else if (!dir && w.node->type == ERYX__FT_DIR)
             e = ERYX__EISDIR;
-        else if (!dir && w.slash)
+        else if (dir ? w.node->type != ERYX__FT_DIR : w.slash)
             e = ERYX__ENOTDIR;
         else if (dir && w.node->nents != 0)
             e = ERYX__ENOTEMPTY;
