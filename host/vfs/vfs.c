@@ -516,12 +516,13 @@ eryx__vfs_new(const eryx__vfs_spec *spec, eryx__vfs **out, eryx_error *err)
             f->wr = fd != 0;
         }
     }
-    if (add_mount(v, spec->stdlib_path, NULL, spec->stdlib_fd, false, true) ||
+    /* The stdlib's descriptor is the engine's: kept encoded (host_root),
+       so that freeing, even half-made, never closes it. */
+    if (add_mount(v, spec->stdlib_path, NULL, -spec->stdlib_fd - 2, false,
+                  true) ||
         add_mount(v, spec->data_path, v->data, -1, false, false) ||
         add_mount(v, "/tmp", v->tmp, -1, false, false))
         goto nomem;
-    /* The stdlib's descriptor is the engine's: never closed here. */
-    v->mounts[0].hostfd = -v->mounts[0].hostfd - 2;
     if (spec->packages != NULL &&
         add_mount(v, "/site-packages", spec->packages, -1, false, true))
         goto nomem;
