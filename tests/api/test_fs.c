@@ -308,16 +308,17 @@ ERYX_TEST(a_session_image_carries_its_files)
         session_expect(b, check, "7 captured tmp too\n");
         eryx_session_free(b);
     }
+    eryx_image_free(back);
     /* Bytes after the memory that are not intact files are refused. */
     eryx_error err;
+    eryx_image *bad = NULL;
     bytes[len - 6] ^= 0x40;
-    ASSERT_EQ(eryx_image_deserialize(test_engine(), bytes, len, &back, &err),
+    ASSERT_EQ(eryx_image_deserialize(test_engine(), bytes, len, &bad, &err),
               ERYX_E_INVALID_INPUT);
-    ASSERT_EQ(
-        eryx_image_deserialize(test_engine(), bytes, len - 3, &back, &err),
-        ERYX_E_INVALID_INPUT);
+    ASSERT_EQ(eryx_image_deserialize(test_engine(), bytes, len - 3, &bad, &err),
+              ERYX_E_INVALID_INPUT);
+    ASSERT_NULL(bad);
     eryx_free(bytes);
-    eryx_image_free(back);
     eryx_image_free(img);
     eryx_session_free(a);
 }
