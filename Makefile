@@ -175,8 +175,9 @@ conformance-ci:
 	$(MAKE) conformance CONFORMANCE_ARGS="--modules tests/conformance/modules-ci.txt"
 
 # ThreadSanitizer over the tests that use threads: 50 sandboxes on 4
-# threads, callbacks answered from foreign threads, cancellation, and the
-# callback workers and hubs alone, and the session pool.  Wasmtime is linked
+# threads, callbacks answered from foreign threads, cancellation, the
+# callback workers and hubs alone, the session pool, a storage shared by
+# sessions on two threads, and a volume changed under a running guest.  Wasmtime is linked
 # as a shared library here and TSan ignores it: its Rust is not instrumented
 # (docs/security.md).
 test-tsan:
@@ -184,7 +185,7 @@ test-tsan:
 	cd $(BUILD)/host-tsan && \
 	    TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1" \
 	    ctest --output-on-failure -j $(JOBS) \
-	    -R 'test_stress.fifty|test_unit_threads|test_api_callbacks|test_api_limits.cancel|test_api_pool'
+	    -R 'test_stress.fifty|test_unit_threads|test_api_callbacks|test_api_limits.cancel|test_api_pool|test_api_fs.a_storage_shared|test_security_volumes.a_directory_swapped'
 
 # The same tests with AddressSanitizer and UBSan (LeakSanitizer included).
 test-asan:

@@ -213,7 +213,7 @@ ERYX_TEST(symlinks_planted_before_the_run_do_not_lead_out)
    outside while the guest writes into it as fast as it can. */
 typedef struct swapper {
     const scratch *s;
-    volatile int stop;
+    int stop; /* atomic */
 } swapper;
 
 static void *
@@ -223,7 +223,7 @@ swap_loop(void *arg)
     char p[200], tmp[200];
     snprintf(p, sizeof p, "%s/swap", w->s->vol);
     snprintf(tmp, sizeof tmp, "%s/swap.tmp", w->s->vol);
-    while (!w->stop) {
+    while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
         (void)symlink(w->s->outside, tmp);
         (void)rename(tmp, p); /* now a symlink */
         (void)unlink(p);
@@ -251,7 +251,7 @@ ERYX_TEST(a_directory_swapped_for_a_symlink_during_the_run)
                                  "    except OSError:\n"
                                  "        pass\n"
                                  "print('done')\n");
-    w.stop = 1;
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
     ASSERT_EQ(eryx_result_status(r), ERYX_OK);
     eryx_result_free(r);
