@@ -705,9 +705,11 @@ ERYX_API const char *eryx_journal_suspended(const eryx_journal *journal,
 ** begin exactly where the captured one was (imports, objects, open
 ** generators, lambdas: everything pickle cannot carry), and are independent
 ** of it and of each other afterwards.  Unlike a state snapshot it is not
-** portable: it belongs to the engine that captured it.  Not carried: files
-** the session had open (a new session sees only the stdlib mount) and
-** nothing else outside guest memory.  The random module's state is copied
+** portable: it belongs to the engine that captured it.  Carried besides
+** memory: copies of the session's /data and /tmp (each new session gets
+** its own) and the packages of an image from eryx_image_build.  Not
+** carried: the files the session had open (a new session starts with
+** stdio and the root preopen only).  The random module's state is copied
 ** too, so forks draw the same numbers until reseeded.
 */
 typedef struct eryx_image eryx_image;
