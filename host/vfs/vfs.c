@@ -188,6 +188,32 @@ get(eryx__vfs *v, uint32_t fd)
     return fd < v->nfds ? v->fds[fd] : NULL;
 }
 
+/* Resolve `path` under directory descriptor `dirfd`.  (Defined below.) */
+static int resolve(eryx__vfs *v,
+                   uint32_t dirfd,
+                   const char *path,
+                   size_t len,
+                   bool follow,
+                   eryx_storage *held,
+                   where *w);
+
+/* The node at in-memory directory descriptor `f`'s path (a directory
+   descriptor keeps its path, not its node): EOK with the storage locked
+   (done(w) unlocks), or ENOENT when nothing of a storage is there now. */
+static int
+dir_node(eryx__vfs *v, const ofile *f, where *w)
+{
+    int e =
+        resolve(v, ROOT_FD, f->gpath + 1, strlen(f->gpath + 1), true, NULL, w);
+    if (e != ERYX__EOK)
+        return e;
+    if (w->kind != K_MEM || w->node == NULL) {
+        done(w);
+        return ERYX__ENOENT;
+    }
+    return ERYX__EOK;
+}
+
 /* Resolve `path` under directory descriptor `dirfd`.  `follow`: a symlink
    at the end is followed.  `held`: the storage the caller has locked
    already (a rename's or link's second path), or NULL; a path that needs
@@ -731,18 +757,13 @@ eryx__vfs_fstat(eryx__vfs *v, uint32_t fd, uint8_t out[64])
         return ERYX__EOK;
     case K_MEM:
         if (f->dir) {
-            /* A directory descriptor keeps its path, not its node. */
             where w;
-            int e = resolve(v, ROOT_FD, f->gpath + 1, strlen(f->gpath + 1),
-                            true, NULL, &w);
+            int e = dir_node(v, f, &w);
             if (e != ERYX__EOK)
                 return e;
-            if (w.kind == K_MEM && w.node != NULL)
-                put_node_stat(v, w.m, w.node, out);
-            else
-                e = ERYX__ENOENT;
+            put_node_stat(v, w.m, w.node, out);
             done(&w);
-            return e;
+            return ERYX__EOK;
         }
         eryx__storage_lock(f->m->mem);
         put_node_stat(v, f->m, f->node, out);
@@ -1272,14 +1293,9 @@ eryx__vfs_set_times(eryx__vfs *v,
         if (f->kind != K_MEM)
             return ERYX__EACCES;
         if (f->dir) {
-            int e = resolve(v, ROOT_FD, f->gpath + 1, strlen(f->gpath + 1),
-                            true, NULL, &w);
+            int e = dir_node(v, f, &w);
             if (e != ERYX__EOK)
                 return e;
-            if (w.kind != K_MEM || w.node == NULL) {
-                done(&w);
-                return ERYX__ENOENT;
-            }
             n = w.node;
         } else {
             eryx__storage_lock(f->m->mem);
@@ -1425,12 +1441,9 @@ fill_list(eryx__vfs *v, ofile *f)
     int e = ERYX__EOK;
     if (f->kind == K_MEM) {
         where w;
-        e = f->gpath[1] == '\0' ? ERYX__ENOENT
-                                : resolve(v, ROOT_FD, f->gpath + 1,
-                                          strlen(f->gpath + 1), true, NULL, &w);
-        if (e != ERYX__EOK)
+        if ((e = dir_node(v, f, &w)) != ERYX__EOK)
             return e;
-        if (w.kind != K_MEM || w.node == NULL || w.node->type != ERYX__FT_DIR) {
+        if (w.node->type != ERYX__FT_DIR) {
             done(&w);
             return ERYX__ENOENT;
         }
