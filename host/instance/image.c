@@ -131,6 +131,40 @@ engine_identity(eryx_engine *engine, const uint8_t *ref, size_t size)
     return id;
 }
 
+/* A throwaway fresh instance of the engine's guest, with default settings
+   (no volumes to open, no fuel variant to build): its memory is what every
+   new session starts from, mapped copy-on-write, so reading it copies
+   nothing.  The settings are the instance's (they must outlive it). */
+typedef struct fresh {
+    eryx__settings settings;
+    eryx__instance in;
+    const uint8_t *mem;
+    size_t size;
+} fresh;
+
+static eryx_status
+fresh_start(eryx_engine *engine, fresh *f, eryx_error *err)
+{
+    eryx_status s = eryx__settings_copy(&f->settings, NULL, err);
+    if (s != ERYX_OK)
+        return s;
+    s = eryx__instance_start(&f->in, engine, &f->settings, NULL, NULL, err);
+    if (s != ERYX_OK) {
+        eryx__settings_clear(&f->settings);
+        return s;
+    }
+    f->mem = wasmtime_memory_data(f->in.ctx, &f->in.memory);
+    f->size = wasmtime_memory_data_size(f->in.ctx, &f->in.memory);
+    return ERYX_OK;
+}
+
+static void
+fresh_stop(fresh *f)
+{
+    eryx__instance_stop(&f->in);
+    eryx__settings_clear(&f->settings);
+}
+
 /* The engine's guest identity, starting an instance to read it if no
    image has been captured yet. */
 static eryx_status
@@ -139,19 +173,12 @@ engine_identity_fresh(eryx_engine *engine, uint64_t *out, eryx_error *err)
     *out = __atomic_load_n(&engine->guest_id, __ATOMIC_ACQUIRE);
     if (*out != 0)
         return ERYX_OK;
-    eryx__settings settings;
-    eryx_status s = eryx__settings_copy(&settings, NULL, err);
-    if (s != ERYX_OK)
-        return s;
-    eryx__instance base;
-    s = eryx__instance_start(&base, engine, &settings, NULL, NULL, err);
+    fresh base;
+    eryx_status s = fresh_start(engine, &base, err);
     if (s == ERYX_OK) {
-        *out = engine_identity(
-            engine, wasmtime_memory_data(base.ctx, &base.memory),
-            wasmtime_memory_data_size(base.ctx, &base.memory));
-        eryx__instance_stop(&base);
+        *out = engine_identity(engine, base.mem, base.size);
+        fresh_stop(&base);
     }
-    eryx__settings_clear(&settings);
     return s;
 }
 
@@ -177,18 +204,17 @@ eryx__image_capture(eryx__instance *in,
     wasmtime_global_get(in->ctx, &sp, &v);
     img->stack_pointer = (uint32_t)v.of.i32;
 
-    /* What a new session starts with: a fresh instance, mapped from the
-       pre-initialized image (copy-on-write: reading it copies nothing). */
-    eryx__instance base;
-    s = eryx__instance_start(&base, engine, settings, NULL, NULL, err);
+    /* The pages that differ from what a new session starts with. */
+    fresh base;
+    s = fresh_start(engine, &base, err);
     if (s != ERYX_OK) {
         eryx_image_free(img);
         return s;
     }
     const uint8_t *mem = wasmtime_memory_data(in->ctx, &in->memory);
     size_t size = wasmtime_memory_data_size(in->ctx, &in->memory);
-    const uint8_t *ref = wasmtime_memory_data(base.ctx, &base.memory);
-    size_t ref_size = wasmtime_memory_data_size(base.ctx, &base.memory);
+    const uint8_t *ref = base.mem;
+    size_t ref_size = base.size;
     static const uint8_t zero[PAGE];
     img->guest = engine_identity(engine, ref, ref_size);
     img->memory_size = size;
@@ -200,7 +226,7 @@ eryx__image_capture(eryx__instance *in,
             break;
         }
     }
-    eryx__instance_stop(&base);
+    fresh_stop(&base);
     for (int i = 0; i < 2 && s == ERYX_OK; i++)
         s = eryx__storage_fork(eryx__vfs_storage(in->st->vfs, i == 1), NULL,
                                &img->files[i], err);
@@ -245,28 +271,22 @@ eryx_image_compile(eryx_engine *engine, eryx_image *img, eryx_error *err)
         goto done;
     /* The image's whole memory: a fresh instance's, and the image's pages
        over it. */
-    eryx__settings settings;
-    if ((s = eryx__settings_copy(&settings, NULL, err)) != ERYX_OK)
-        goto done;
-    eryx__instance base;
-    s = eryx__instance_start(&base, engine, &settings, NULL, NULL, err);
+    fresh base;
+    s = fresh_start(engine, &base, err);
     if (s == ERYX_OK) {
-        const uint8_t *ref = wasmtime_memory_data(base.ctx, &base.memory);
-        size_t ref_size = wasmtime_memory_data_size(base.ctx, &base.memory);
         mem = eryx__calloc(1, (size_t)img->memory_size);
         if (mem == NULL)
             s = eryx__fail_nomem(err);
         else {
-            memcpy(mem, ref,
-                   ref_size < img->memory_size ? ref_size
-                                               : (size_t)img->memory_size);
+            memcpy(mem, base.mem,
+                   base.size < img->memory_size ? base.size
+                                                : (size_t)img->memory_size);
             for (size_t i = 0; i < img->npages; i++)
                 memcpy(mem + (size_t)img->index[i] * PAGE, img->data + i * PAGE,
                        PAGE);
         }
-        eryx__instance_stop(&base);
+        fresh_stop(&base);
     }
-    eryx__settings_clear(&settings);
     if (s == ERYX_OK)
         s = eryx__cache_read_file(engine->paths.runtime_path, &wasm, err);
     if (s == ERYX_OK)
