@@ -3,8 +3,9 @@
 ** WASI keeps only arguments, environment, randomness and exit).  Each
 ** checks the guest's pointers, copies paths into host buffers, turns
 ** iovecs into checked host pointers, and hands the operation to the
-** instance's filesystem (vfs/).  A bad pointer is an ABI violation (a
-** trap); everything else the guest asks gets a WASI errno.
+** instance's filesystem (vfs/); writes to descriptors 1 and 2 are the
+** execute's output.  A bad pointer is an ABI violation (a trap);
+** everything else the guest asks gets a WASI errno.
 */
 #include <string.h>
 
@@ -219,7 +220,27 @@ fd_prestat_dir_name(eryx__import_env *env,
     return ret(results, e);
 }
 
-/* read, pread, write (beyond stdout and stderr), pwrite. */
+/* Writes to descriptors 1 and 2: the guest's output at the descriptor
+   level (os.write, C code), joining the same streams as sys.stdout and
+   sys.stderr, on the thread that runs the execute.  NULL, or the trap of
+   a stop at the output limit. */
+static wasm_trap_t *
+output(eryx__import_env *env,
+       int stream,
+       const eryx__iov *iov,
+       size_t n,
+       uint64_t *done)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!eryx__store_output(env->st, stream, (const char *)iov[i].p,
+                                iov[i].n))
+            return eryx__imports_stop(env->st);
+        *done += iov[i].n;
+    }
+    return NULL;
+}
+
+/* read, pread, write, pwrite.  Writes to 1 and 2 are output. */
 static wasm_trap_t *
 rw(eryx__import_env *env,
    const wasmtime_val_t *args,
@@ -232,10 +253,14 @@ rw(eryx__import_env *env,
     wasm_trap_t *t = iovs_in(env, ARG_I(1), ARG_I(2), iov, &e);
     if (t != NULL || e != ERYX__EOK)
         return t ? t : ret(results, e);
+    uint32_t fd = ARG_I(0);
     uint64_t off = at ? ARG_L(3) : 0, done = 0;
-    e = write
-            ? eryx__vfs_write(vfs(env), ARG_I(0), iov, ARG_I(2), at, off, &done)
-            : eryx__vfs_read(vfs(env), ARG_I(0), iov, ARG_I(2), at, off, &done);
+    if (write && !at && (fd == ERYX_STDOUT || fd == ERYX_STDERR)) {
+        if ((t = output(env, (int)fd, iov, ARG_I(2), &done)) != NULL)
+            return t;
+    } else
+        e = write ? eryx__vfs_write(vfs(env), fd, iov, ARG_I(2), at, off, &done)
+                  : eryx__vfs_read(vfs(env), fd, iov, ARG_I(2), at, off, &done);
     if (e == ERYX__EOK &&
         (t = put_u(env, ARG_I(at ? 4 : 3), done, 4, "byte count pointer")))
         return t;
@@ -266,10 +291,10 @@ fd_pwrite(eryx__import_env *env,
     return rw(env, args, results, true, true);
 }
 
-wasm_trap_t *
-eryx__fs_write(eryx__import_env *env,
-               const wasmtime_val_t *args,
-               wasmtime_val_t *results)
+static wasm_trap_t *
+fd_write(eryx__import_env *env,
+         const wasmtime_val_t *args,
+         wasmtime_val_t *results)
 {
     return rw(env, args, results, true, false);
 }
@@ -492,6 +517,7 @@ const eryx__import eryx__fs_imports[] = {
     {W, "fd_readdir", "iiiIi", "i", fd_readdir},
     {W, "fd_seek", "iIii", "i", fd_seek},
     {W, "fd_tell", "ii", "i", fd_tell},
+    {W, "fd_write", "iiii", "i", fd_write},
     {W, "path_create_directory", "iii", "i", path_create_directory},
     {W, "path_filestat_get", "iiiii", "i", path_filestat_get},
     {W, "path_filestat_set_times", "iiiiIIi", "i", path_filestat_set_times},

@@ -123,9 +123,5 @@ extern const eryx__import eryx__wasi_imports[];
 extern const size_t eryx__wasi_count;
 extern const eryx__import eryx__fs_imports[];
 extern const size_t eryx__fs_count;
-/* fd_write to a descriptor other than stdout and stderr (fs.c). */
-wasm_trap_t *eryx__fs_write(eryx__import_env *env,
-                            const wasmtime_val_t *args,
-                            wasmtime_val_t *results);
 
 #endif /* ERYX_IMPORTS_H */

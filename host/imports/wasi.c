@@ -1,9 +1,8 @@
 /*
 ** wasi.c: the WASI preview-1 functions eryx implements itself instead of
-** Wasmtime's: poll_oneoff and clock_time_get, so that every wait of the
-** guest ends at its deadline or cancellation, and fd_write on stdout and
-** stderr, so that descriptor-level output joins the execute's streams on
-** the execute's thread.
+** Wasmtime's, beside the filesystem's (fs.c, fd_write among them):
+** poll_oneoff and clock_time_get, so that every wait of the guest ends at
+** its deadline or cancellation.
 */
 #include <string.h>
 #include <time.h>
@@ -21,8 +20,6 @@
 #define WASI_SUB_SIZE    48
 #define WASI_EVENT_SIZE  32
 #define WASI_MAX_SUBS    1024
-#define WASI_IOVEC_SIZE  8
-#define WASI_MAX_IOVS    1024 /* IOV_MAX */
 
 static uint64_t
 clock_ns(clockid_t id)
@@ -138,55 +135,8 @@ done:
 }
 
 
-/* fd_write(fd, iovs, iovs_len, nwritten_ptr) -> errno.  Writes to 1 and 2
-   are the guest's output at the descriptor level (os.write, C code): they
-   join the same streams as sys.stdout and sys.stderr, on the thread that
-   runs the execute.  Other descriptors are files (fs.c). */
-static wasm_trap_t *
-fd_write(eryx__import_env *env,
-         const wasmtime_val_t *args,
-         wasmtime_val_t *results)
-{
-    int32_t fd = args[0].of.i32;
-    uint32_t iovs = (uint32_t)args[1].of.i32, n = (uint32_t)args[2].of.i32;
-    results[0].kind = WASMTIME_I32;
-    if (fd != ERYX_STDOUT && fd != ERYX_STDERR)
-        return eryx__fs_write(env, args, results);
-    if (n > WASI_MAX_IOVS) {
-        results[0].of.i32 = WASI_ERRNO_INVAL;
-        return NULL;
-    }
-    uint8_t iov[WASI_IOVEC_SIZE * 16];
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < n; i += 16) {
-        uint32_t batch = n - i < 16 ? n - i : 16;
-        if (eryx__guest_read(env->ctx, &env->memory,
-                             iovs + (uint64_t)i * WASI_IOVEC_SIZE,
-                             (uint64_t)batch * WASI_IOVEC_SIZE, iov) != ERYX_OK)
-            return eryx__imports_violation(env->st, "fd_write iovecs");
-        for (uint32_t k = 0; k < batch; k++) {
-            const uint8_t *v = iov + (size_t)k * WASI_IOVEC_SIZE;
-            uint32_t buf = (uint32_t)eryx__le_get(v, 4);
-            uint32_t len = (uint32_t)eryx__le_get(v + 4, 4);
-            wasm_trap_t *trap =
-                eryx__imports_output(env, fd, buf, len, "fd_write buffer");
-            if (trap != NULL)
-                return trap;
-            total += len;
-        }
-    }
-    uint8_t out[4];
-    eryx__le_put(out, total, 4);
-    if (eryx__guest_write(env->ctx, &env->memory, (uint32_t)args[3].of.i32, out,
-                          4) != ERYX_OK)
-        return eryx__imports_violation(env->st, "fd_write nwritten pointer");
-    results[0].of.i32 = 0;
-    return NULL;
-}
-
 const eryx__import eryx__wasi_imports[] = {
     {"wasi_snapshot_preview1", "poll_oneoff", "iiii", "i", poll_oneoff},
     {"wasi_snapshot_preview1", "clock_time_get", "iIi", "i", clock_time_get},
-    {"wasi_snapshot_preview1", "fd_write", "iiii", "i", fd_write},
 };
 const size_t eryx__wasi_count = ERYX__COUNT(eryx__wasi_imports);
