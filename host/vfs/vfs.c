@@ -896,7 +896,8 @@ open_mem(eryx__vfs *v,
     eryx__node_open(n);
     int e = add_fd(v, f, fd);
     if (e != ERYX__EOK) {
-        /* Freed by the caller's lock?  ofile_free locks: close inline. */
+        /* The storage is locked here, and ofile_free would lock it again:
+           let go of the node first. */
         eryx__node_close(s, n);
         f->node = NULL;
         ofile_free(f);
