@@ -66,34 +66,39 @@ path_in(eryx__import_env *env, uint32_t ptr, uint32_t len, char *buf, int *e)
     return NULL;
 }
 
-/* The guest's iovecs as checked host pointers into its memory. */
-static wasm_trap_t *
-iovs_in(
-    eryx__import_env *env, uint32_t iovs, uint32_t n, eryx__iov *out, int *e)
+/* The guest's iovecs as checked host pointers into its memory: EOK with
+   all `n` in `out`, a WASI errno, or -1 with the violation's trap in *t. */
+static int
+iovs_in(eryx__import_env *env,
+        uint32_t iovs,
+        uint32_t n,
+        eryx__iov *out,
+        wasm_trap_t **t)
 {
-    *e = ERYX__EOK;
-    if (n > MAX_IOVS) {
-        *e = ERYX__EINVAL;
-        return NULL;
-    }
+    if (n > MAX_IOVS)
+        return ERYX__EINVAL;
     uint8_t raw[IOVEC_SIZE * 64];
     uint8_t *base = wasmtime_memory_data(env->ctx, &env->memory);
     for (uint32_t i = 0; i < n; i += 64) {
         uint32_t k = n - i < 64 ? n - i : 64;
         if (eryx__guest_read(env->ctx, &env->memory,
                              iovs + (uint64_t)i * IOVEC_SIZE,
-                             (uint64_t)k * IOVEC_SIZE, raw) != ERYX_OK)
-            return eryx__imports_violation(env->st, "iovec array");
+                             (uint64_t)k * IOVEC_SIZE, raw) != ERYX_OK) {
+            *t = eryx__imports_violation(env->st, "iovec array");
+            return -1;
+        }
         for (uint32_t j = 0; j < k; j++) {
             const uint8_t *v = raw + (size_t)j * IOVEC_SIZE;
             uint32_t p = (uint32_t)eryx__le_get(v, 4);
             uint32_t l = (uint32_t)eryx__le_get(v + 4, 4);
-            if (!eryx__guest_check(env->ctx, &env->memory, p, l))
-                return eryx__imports_violation(env->st, "iovec buffer");
+            if (!eryx__guest_check(env->ctx, &env->memory, p, l)) {
+                *t = eryx__imports_violation(env->st, "iovec buffer");
+                return -1;
+            }
             out[i + j] = (eryx__iov){base + p, l};
         }
     }
-    return NULL;
+    return ERYX__EOK;
 }
 
 static eryx__vfs *
@@ -249,10 +254,12 @@ rw(eryx__import_env *env,
    bool at)
 {
     eryx__iov iov[MAX_IOVS];
-    int e;
-    wasm_trap_t *t = iovs_in(env, ARG_I(1), ARG_I(2), iov, &e);
-    if (t != NULL || e != ERYX__EOK)
-        return t ? t : ret(results, e);
+    wasm_trap_t *t = NULL;
+    int e = iovs_in(env, ARG_I(1), ARG_I(2), iov, &t);
+    if (e < 0)
+        return t;
+    if (e != ERYX__EOK)
+        return ret(results, e);
     uint32_t fd = ARG_I(0);
     uint64_t off = at ? ARG_L(3) : 0, done = 0;
     if (write && !at && (fd == ERYX_STDOUT || fd == ERYX_STDERR)) {
