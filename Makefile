@@ -42,14 +42,17 @@ PREIMPORT_STAMP := $(BUILD)/guest/preimport.$(shell printf %s '$(PREIMPORT)' | c
 $(PREIMPORT_STAMP):
 	@mkdir -p $(@D) && rm -f $(BUILD)/guest/preimport.* && touch $@
 
-$(BUILD)/guest/runtime_py.h: guest/runtime.py
+# The guest's Python, embedded as C arrays: runtime.py, and the socket and
+# ssl modules over the host's network (net_socket.py, net_ssl.py).
+GUEST_PY := runtime net_socket net_ssl
+$(BUILD)/guest/%_py.h: guest/%.py
 	@mkdir -p $(@D)
-	{ echo '/* generated from guest/runtime.py by the Makefile */'; \
-	  echo 'static const unsigned char eryx_runtime_py[] = {'; \
+	{ echo '/* generated from guest/$*.py by the Makefile */'; \
+	  echo 'static const unsigned char eryx_$*_py[] = {'; \
 	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '0x00};'; } >$@.tmp && mv $@.tmp $@
 
-# One object per file of guest/; only init.c embeds runtime.py and reads
+# One object per file of guest/; only init.c embeds the Python and reads
 # PREIMPORT.
 GUEST_OBJS := $(BUILD)/guest/exports.o $(BUILD)/guest/host_module.o \
     $(BUILD)/guest/init.o $(BUILD)/guest/tz.o $(BUILD)/guest/uuid.o \
@@ -67,7 +70,7 @@ $(BUILD)/guest/_uuidmodule.o: $(PYTHON_SRC)/Modules/_uuidmodule.c \
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) -Iguest/compat -DHAVE_UUID_UUID_H=1 -c $< -o $@
 
-$(BUILD)/guest/init.o: $(BUILD)/guest/runtime_py.h $(PREIMPORT_STAMP)
+$(BUILD)/guest/init.o: $(GUEST_PY:%=$(BUILD)/guest/%_py.h) $(PREIMPORT_STAMP)
 $(BUILD)/guest/init.o: GUEST_DEFINES = -DERYX_PREIMPORT='"$(PREIMPORT)"'
 
 $(RUNTIME_BASE): $(GUEST_OBJS)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /** Bumped on any change below; the host refuses a guest of another version. */
-#define ERYX_ABI_VERSION 4
+#define ERYX_ABI_VERSION 5
 
 /* ---- export names (world sandbox) ---- */
 #define ERYX_ABI_EXPORT_MEMORY          "memory"
@@ -38,6 +38,17 @@
 #define ERYX_ABI_IMPORT_REPORT_TRACE   "report-trace"
 #define ERYX_ABI_IMPORT_REPORT_OUTPUT  "report-output"
 #define ERYX_ABI_IMPORT_WORKDIR        "workdir"
+#define ERYX_ABI_IMPORT_ENVIRONMENT    "environment"
+#define ERYX_ABI_IMPORT_NET_CONNECT    "net-connect"
+#define ERYX_ABI_IMPORT_NET_STATE      "net-state"
+#define ERYX_ABI_IMPORT_NET_SEND       "net-send"
+#define ERYX_ABI_IMPORT_NET_RECV       "net-recv"
+#define ERYX_ABI_IMPORT_NET_TLS        "net-tls"
+#define ERYX_ABI_IMPORT_NET_SHUTDOWN   "net-shutdown"
+#define ERYX_ABI_IMPORT_NET_CLOSE      "net-close"
+#define ERYX_ABI_IMPORT_NET_POLL       "net-poll"
+#define ERYX_ABI_IMPORT_NET_ERROR      "net-error"
+#define ERYX_ABI_IMPORT_NET_INFO       "net-info"
 
 /** invoke-wait's return values. */
 #define ERYX_ABI_WAIT_DONE    1    /* a call finished; see the out record */
@@ -49,6 +60,29 @@
 #define ERYX_ABI_CALL_ERROR   0 /* the payload is an error message */
 #define ERYX_ABI_CALL_OK      1 /* the payload is the JSON result */
 #define ERYX_ABI_CALL_TIMEOUT 2 /* the callback timeout passed; a message */
+
+/** The network imports' failures: a negative WASI errno, or one of these
+    (negated) for TLS. */
+#define ERYX_ABI_NET_TLS        1000 /* the TLS layer failed */
+#define ERYX_ABI_NET_TLS_VERIFY 1001 /* the peer's certificate was refused */
+
+/** net-poll's event bits (events asked, revents answered). */
+#define ERYX_ABI_NET_READ     1u /* data, end of stream or an error to read */
+#define ERYX_ABI_NET_WRITE    2u /* connected, with room for more bytes */
+#define ERYX_ABI_NET_ERROR    4u /* revents: the next operation fails */
+#define ERYX_ABI_NET_TIMEDOUT 8u /* revents: the I/O timeout passed */
+/** net-poll's flags. */
+#define ERYX_ABI_NET_POLL_CALLS 1u /* also return when a callback finished */
+/** The longest net-poll list. */
+#define ERYX_ABI_NET_POLL_MAX 1024u
+
+/** One entry of net-poll's list: the guest fills handle and events, the
+    host writes revents. */
+typedef struct eryx_abi_net_poll {
+    uint32_t handle;
+    uint32_t events;
+    uint32_t revents;
+} eryx_abi_net_poll;
 
 /** execute's flags. */
 #define ERYX_ABI_EXEC_TRACE 1u /* report trace events */
@@ -130,10 +164,12 @@ _Static_assert(sizeof(eryx_abi_execute_ret) == 28, "execute return area");
 _Static_assert(sizeof(eryx_abi_snapshot_ret) == 20, "snapshot return area");
 _Static_assert(sizeof(eryx_abi_unit_ret) == 12, "result<_, string>");
 _Static_assert(sizeof(eryx_abi_call_done) == 12, "call-done record");
+_Static_assert(sizeof(eryx_abi_net_poll) == 12, "net-poll entry");
 
 #define ERYX_ABI_EXECUTE_RET_SIZE  28u
 #define ERYX_ABI_SNAPSHOT_RET_SIZE 20u
 #define ERYX_ABI_UNIT_RET_SIZE     12u
 #define ERYX_ABI_CALL_DONE_SIZE    12u
+#define ERYX_ABI_NET_POLL_SIZE     12u
 
 #endif /* ERYX_ABI_H */

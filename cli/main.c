@@ -33,6 +33,19 @@ static const char usage[] =
     "                      pure-Python code at /site-packages (repeatable)\n"
     "  --site-packages DIR mount DIR at /site-packages\n"
     "  --import MOD        import MOD before the code (repeatable)\n"
+    "  --net               give the code the network: public hosts only\n"
+    "                      (every resolved address is checked)\n"
+    "  --allow-host PATTERN  only hosts matching PATTERN ('*' globs;\n"
+    "                      repeatable; implies --net)\n"
+    "  --allow-network CIDR  also allow addresses in CIDR, e.g.\n"
+    "                      10.0.0.0/8 (repeatable; implies --net)\n"
+    "  --allow-localhost   also allow localhost and 127.0.0.0/8, ::1\n"
+    "  --root-cert FILE    also trust the CA certificate(s) in FILE (PEM\n"
+    "                      or DER) for TLS (repeatable)\n"
+    "  --secret NAME=VALUE[@HOST,...]\n"
+    "              $NAME holds a placeholder; VALUE replaces it only in\n"
+    "              HTTP headers sent to HOST (patterns), and is scrubbed\n"
+    "              from the output (repeatable)\n"
     "  --version   print the eryx and CPython versions\n"
     "  -h, --help  print this help\n"
     "\n"
@@ -131,6 +144,84 @@ on_trace(void *userdata,
     fprintf(stderr, "%.*s\n", (int)len, json);
 }
 
+/* The network policy of --net, --allow-host, --allow-network and
+   --allow-localhost: the default policy, less what they allow.  Every
+   resolved address is checked against the blocked networks, so the
+   default's IP-literal host patterns ("10.*", ...) go: --allow-network
+   decides for addresses. */
+static eryx_status
+set_network(eryx_config *config,
+            const char *const *hosts,
+            size_t nhosts,
+            const char *const *nets,
+            size_t nnets,
+            int localhost,
+            const char *const *roots,
+            size_t nroots,
+            eryx_error *err)
+{
+    eryx_netconfig *nc = NULL;
+    eryx_status s = eryx_netconfig_new(&nc, err);
+    if (s == ERYX_OK)
+        s = eryx_netconfig_clear(nc, ERYX_NET_BLOCKED_HOSTS, err);
+    if (s == ERYX_OK && !localhost)
+        s = eryx_netconfig_add(nc, ERYX_NET_BLOCKED_HOSTS, "localhost", err);
+    if (s == ERYX_OK && !localhost)
+        s = eryx_netconfig_add(nc, ERYX_NET_BLOCKED_HOSTS, "*.localhost", err);
+    if (s == ERYX_OK && localhost)
+        s = eryx_netconfig_add(nc, ERYX_NET_ALLOWED_NETWORKS, "127.0.0.0/8",
+                               err);
+    if (s == ERYX_OK && localhost)
+        s = eryx_netconfig_add(nc, ERYX_NET_ALLOWED_NETWORKS, "::1/128", err);
+    for (size_t i = 0; s == ERYX_OK && i < nhosts; i++)
+        s = eryx_netconfig_add(nc, ERYX_NET_ALLOWED_HOSTS, hosts[i], err);
+    for (size_t i = 0; s == ERYX_OK && i < nnets; i++)
+        s = eryx_netconfig_add(nc, ERYX_NET_ALLOWED_NETWORKS, nets[i], err);
+    for (size_t i = 0; s == ERYX_OK && i < nroots; i++) {
+        size_t len = 0;
+        FILE *f = fopen(roots[i], "rb");
+        char *pem = f ? read_all(f, &len) : NULL;
+        if (f != NULL)
+            fclose(f);
+        if (pem == NULL) {
+            snprintf(err->message, sizeof err->message,
+                     "cannot read root certificate %.200s", roots[i]);
+            s = err->status = ERYX_E_IO;
+            break;
+        }
+        s = eryx_netconfig_add_root_cert(nc, pem, len, err);
+        free(pem);
+    }
+    if (s == ERYX_OK)
+        s = eryx_config_set_network(config, nc, err);
+    eryx_netconfig_free(nc);
+    return s;
+}
+
+/* --secret NAME=VALUE[@HOST,...] (each spec split in place). */
+static eryx_status
+add_secrets(eryx_config *config, char **specs, size_t n, eryx_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *name = specs[i], *value = strchr(name, '=');
+        *value++ = '\0';
+        const char *hosts[MAX_LIST];
+        size_t nhosts = 0;
+        char *at = strrchr(value, '@');
+        if (at != NULL) {
+            *at = '\0';
+            for (char *h = strtok(at + 1, ","); h && nhosts < MAX_LIST;
+                 h = strtok(NULL, ","))
+                hosts[nhosts++] = h;
+        }
+        eryx_status s =
+            eryx_config_add_secret(config, name, value, hosts, nhosts, err);
+        if (s != ERYX_OK)
+            return s;
+    }
+    return ERYX_OK;
+}
+
 static int
 fail_usage(const char *msg)
 {
@@ -186,6 +277,11 @@ main(int argc, char **argv)
     char *vol_src[MAX_LIST], *vol_dst[MAX_LIST];
     int vol_ro[MAX_LIST];
     size_t npackages = 0, nimports = 0, nvolumes = 0;
+    const char *allow_hosts[MAX_LIST], *allow_nets[MAX_LIST];
+    char *secrets[MAX_LIST];
+    const char *roots[MAX_LIST];
+    size_t nallow_hosts = 0, nallow_nets = 0, nsecrets = 0, nroots = 0;
+    int net = 0, localhost = 0;
     int trace = 0;
     unsigned long long timeout_ms = 30000, max_memory = 128ull << 20, fuel = 0,
                        vfs_limit = 0;
@@ -224,6 +320,30 @@ main(int argc, char **argv)
                 packages[npackages++] = argv[i];
             else
                 imports[nimports++] = argv[i];
+        } else if (strcmp(a, "--net") == 0) {
+            net = 1;
+        } else if (strcmp(a, "--allow-localhost") == 0) {
+            net = localhost = 1;
+        } else if (strcmp(a, "--allow-host") == 0 ||
+                   strcmp(a, "--allow-network") == 0) {
+            int host = a[8] == 'h';
+            if (++i >= argc || (host ? nallow_hosts : nallow_nets) == MAX_LIST)
+                return fail_usage(host ? "--allow-host needs a pattern"
+                                       : "--allow-network needs a CIDR");
+            if (host)
+                allow_hosts[nallow_hosts++] = argv[i];
+            else
+                allow_nets[nallow_nets++] = argv[i];
+            net = 1;
+        } else if (strcmp(a, "--root-cert") == 0) {
+            if (++i >= argc || nroots == MAX_LIST)
+                return fail_usage("--root-cert needs a file");
+            roots[nroots++] = argv[i];
+        } else if (strcmp(a, "--secret") == 0) {
+            if (++i >= argc || nsecrets == MAX_LIST ||
+                strchr(argv[i], '=') == NULL)
+                return fail_usage("--secret needs NAME=VALUE[@HOST,...]");
+            secrets[nsecrets++] = argv[i];
         } else if (strcmp(a, "--site-packages") == 0) {
             if (++i >= argc)
                 return fail_usage("--site-packages needs a directory");
@@ -303,6 +423,13 @@ main(int argc, char **argv)
             fprintf(stderr, "eryx: %s\n", err.message);
             goto done;
         }
+    }
+    if ((net &&
+         set_network(config, allow_hosts, nallow_hosts, allow_nets, nallow_nets,
+                     localhost, roots, nroots, &err) != ERYX_OK) ||
+        add_secrets(config, secrets, nsecrets, &err) != ERYX_OK) {
+        fprintf(stderr, "eryx: %s\n", err.message);
+        goto done;
     }
     /* Packages and imports: an image prepared with them, run as a session
        made from it. */

@@ -12,7 +12,7 @@ if(ERYX_SANITIZE)
 endif()
 
 # liberyx.a as installed holds Wasmtime too, so that a static link needs
-# only -lcjson -lpthread -ldl -lm besides it.  It is merged by llvm-ar, not
+# only -lcjson -lssl -lcrypto -lpthread -ldl -lm besides it.  It is merged by llvm-ar, not
 # GNU ar: GNU ar reads members through the plugins of bfd-plugins/, and
 # where LLVMgold is one it claims Rust's objects (they embed LLVM bitcode)
 # and indexes none of their symbols, so core, alloc and std went missing

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net_socket_py.h" /* eryx_net_socket_py[]: guest/net_socket.py */
+#include "net_ssl_py.h"    /* eryx_net_ssl_py[]: guest/net_ssl.py */
 #include "runtime.h"
 #include "runtime_py.h" /* eryx_runtime_py[]: guest/runtime.py's source */
 
@@ -95,9 +97,43 @@ init_python(void)
     return NULL;
 }
 
+/* Run embedded source `src` as module `name` (in sys.modules). */
+static PyObject *
+exec_module(const unsigned char *src, const char *name, const char *file)
+{
+    PyObject *code = Py_CompileString((const char *)src, file, Py_file_input);
+    if (code == NULL)
+        return NULL;
+    PyObject *m = PyImport_ExecCodeModule(name, code);
+    Py_DECREF(code);
+    return m;
+}
+
+/* The network modules, before anything imports socket or ssl: _socket
+   (under the stdlib's socket.py) and ssl, over the host's net-* imports;
+   select learns their sockets. */
+static int
+load_net(void)
+{
+    PyObject *sock =
+        exec_module(eryx_net_socket_py, "_socket", "<eryx-socket>");
+    if (sock == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethod(sock, "install_select_patch", NULL);
+    Py_DECREF(sock);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    PyObject *ssl = exec_module(eryx_net_ssl_py, "ssl", "<eryx-ssl>");
+    Py_XDECREF(ssl);
+    return ssl ? 0 : -1;
+}
+
 static int
 load_glue(void)
 {
+    if (load_net() < 0)
+        return -1;
     PyObject *code = Py_CompileString((const char *)eryx_runtime_py,
                                       "<eryx-runtime>", Py_file_input);
     if (code == NULL)

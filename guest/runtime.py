@@ -4,13 +4,16 @@
 # Python: output streams, the event loop over host callbacks, callback
 # proxies, tracing, traceback text, result JSON and state snapshots.
 # `_eryx_host` is the C module of the host's imports (guest/host_module.c).
+import _socket  # guest/net_socket.py, installed by init.c
 import asyncio
 import builtins
+import errno
 import importlib
 import io
 import json
 import linecache
 import marshal
+import os
 import pickle
 import selectors
 import sys
@@ -184,25 +187,64 @@ def _deliver(finished):
 
 
 class _HostSelector(selectors.BaseSelector):
-    """The event loop's selector.  WASI preview 1 has no sockets to watch,
-    so waiting means waiting for host callback calls, with the timeout of
-    the next timer: the host blocks in invoke-wait."""
+    """The event loop's selector.  It waits for host callback calls and for
+    the sandbox's sockets (the host's connections, _socket's), with the
+    timeout of the next timer: the host blocks in invoke-wait, or in
+    net-poll when sockets are registered (which also returns when a call
+    finishes)."""
+
+    def __init__(self):
+        self._keys = {}  # fd -> SelectorKey
 
     def register(self, fileobj, events, data=None):
-        raise OSError(58, "the sandbox has no file descriptors to watch")
+        fd = selectors._fileobj_to_fd(fileobj)
+        if _socket._handle_for_fd(fd) is None:
+            raise OSError(errno.EBADF,
+                          "only the sandbox's sockets can be watched")
+        if fd in self._keys:
+            raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
+        key = selectors.SelectorKey(fileobj, fd, events, data)
+        self._keys[fd] = key
+        return key
 
     def unregister(self, fileobj):
-        raise KeyError(fileobj)
+        return self._keys.pop(selectors._fileobj_to_fd(fileobj))
+
+    def get_key(self, fileobj):
+        return self._keys[selectors._fileobj_to_fd(fileobj)]
 
     def select(self, timeout=None):
-        _deliver(_eryx_host.wait(timeout))
-        return []
+        if not self._keys:
+            _deliver(_eryx_host.wait(timeout))
+            return []
+        items, keys = [], {}
+        for fd, key in self._keys.items():
+            handle = _socket._handle_for_fd(fd)
+            if handle is None:  # closed under the loop: let its callback see
+                items = None
+                break
+            items.append((handle, key.events))
+            keys[handle] = key
+        if items is None:
+            return [(key, key.events) for key in self._keys.values()
+                    if _socket._handle_for_fd(key.fd) is None]
+        ready = _eryx_host.net_poll(items, timeout, True)
+        _deliver(_eryx_host.wait(0))
+        out = []
+        for handle, revents in ready:
+            key = keys.get(handle)
+            if key is None:
+                continue
+            events = key.events if revents & 4 else revents & key.events
+            if events:
+                out.append((key, events))
+        return out
 
     def get_map(self):
-        return {}
+        return types.MappingProxyType(self._keys)
 
     def close(self):
-        pass
+        self._keys.clear()
 
 
 def _patch_selector_loops():
@@ -233,6 +275,58 @@ def _patch_selector_loops():
 
 
 _patch_selector_loops()
+
+
+def _patch_asyncio_network():
+    """asyncio over the host's sockets: names resolve where the host
+    connects (getaddrinfo answers at once, without the thread pool WASI
+    lacks), and TLS (ssl=) is the host's, done on the socket before a plain
+    transport is made over it."""
+    import socket
+    base = asyncio.base_events.BaseEventLoop
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0,
+                          flags=0):
+        return socket.getaddrinfo(host, port, family, type, proto, flags)
+
+    async def getnameinfo(self, sockaddr, flags=0):
+        return socket.getnameinfo(sockaddr, flags)
+
+    plain = base._create_connection_transport
+
+    async def _create_connection_transport(self, sock, protocol_factory, ssl,
+                                           server_hostname, server_side=False,
+                                           ssl_handshake_timeout=None,
+                                           ssl_shutdown_timeout=None):
+        handle = _socket._handle_for_fd(sock.fileno())
+        if not ssl or server_side or handle is None:
+            return await plain(self, sock, protocol_factory, ssl,
+                               server_hostname, server_side,
+                               ssl_handshake_timeout, ssl_shutdown_timeout)
+        import ssl as ssl_module
+        context = (ssl_module.create_default_context()
+                   if isinstance(ssl, bool) else ssl)
+        alpn = getattr(context, "_alpn_protocols", None)
+        _eryx_host.net_tls(handle, server_hostname, alpn)
+        fd = sock.fileno()
+        while _eryx_host.net_state(handle) == 0:  # raises if it failed
+            waiter = self.create_future()
+            self._add_writer(fd, waiter.set_result, None)
+            try:
+                await asyncio.wait_for(waiter, ssl_handshake_timeout or 60.0)
+            finally:
+                self._remove_writer(fd)
+        transport, protocol = await plain(self, sock, protocol_factory, None,
+                                          None, server_side)
+        transport._extra["sslcontext"] = context
+        return transport, protocol
+
+    base.getaddrinfo = getaddrinfo
+    base.getnameinfo = getnameinfo
+    base._create_connection_transport = _create_connection_transport
+
+
+_patch_asyncio_network()
 
 
 class WasiEventLoop(asyncio.SelectorEventLoop):
@@ -439,9 +533,21 @@ if "/site-packages" not in sys.path:
     sys.path.append("/site-packages")
 
 
+def _apply_environment():
+    """The variables the host adds (secrets' placeholders), each execute:
+    a session made from an image gets its own."""
+    text = _eryx_host.environment()
+    if text:
+        for line in text.splitlines():
+            name, _, value = line.partition("=")
+            if name and os.environ.get(name) != value:
+                os.environ[name] = value
+
+
 def begin(code, namespace, trace):
     """Prepare one execution of `code` in `namespace`."""
     _install_streams()  # user code may have replaced them
+    _apply_environment()
     old = _globals
     offered = _runtime_globals()
     if old is not None and offered is not old:  # other callbacks now

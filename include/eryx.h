@@ -337,6 +337,112 @@ ERYX_API eryx_status eryx_config_add_volume(eryx_config *config,
                                             int read_only,
                                             eryx_error *err);
 
+/* ----------------------------------------------------------------- network */
+
+/*
+** The guest has no network unless a config carries a network policy
+** (eryx_config_set_network).  Then Python's socket and ssl modules reach
+** the host, which resolves names, connects and does TLS (OpenSSL, the
+** system's roots plus eryx_netconfig_add_root_cert's, hostname verified
+** always) under the policy (docs/network.md):
+**   - blocked host patterns first, then allowed ones (none: every host);
+**     patterns are '*' globs, case-insensitive ("*.example.com" does not
+**     match "example.com");
+**   - every address a name resolves to is checked against the blocked
+**     networks (by default every non-public range), unless it lies in an
+**     allowed network or the name matches an internal host pattern;
+**   - at most max_connections open at once; connect and I/O timeouts.
+*/
+
+/** A network policy under construction; used by one thread at a time. */
+typedef struct eryx_netconfig eryx_netconfig;
+
+/** The lists of a policy. */
+typedef enum eryx_net_list {
+    ERYX_NET_ALLOWED_HOSTS = 0,    /* host patterns; empty: every host */
+    ERYX_NET_BLOCKED_HOSTS = 1,    /* host patterns, checked first */
+    ERYX_NET_BLOCKED_NETWORKS = 2, /* CIDRs resolved addresses may not use */
+    ERYX_NET_ALLOWED_NETWORKS = 3, /* CIDRs exempt from the blocked ones */
+    ERYX_NET_INTERNAL_HOSTS = 4    /* patterns that may resolve anywhere */
+} eryx_net_list;
+
+/** \brief A new policy with the defaults: every public host allowed;
+    localhost and private names blocked; every non-public network blocked
+    (loopback, RFC 1918, link-local and cloud metadata, CGNAT, multicast,
+    reserved, unspecified, IPv6 ULA and link-local; IPv4-mapped and
+    NAT64 forms are checked as the IPv4 address they carry); 10
+    connections, 30 s to connect, 60 s of I/O silence. */
+ERYX_API eryx_status eryx_netconfig_new(eryx_netconfig **out, eryx_error *err);
+ERYX_API void eryx_netconfig_free(eryx_netconfig *nc);
+/** \brief Append to a list.  Host patterns: 1 to 253 bytes, no NUL or
+    space; networks: "a.b.c.d/n" or "v6::/n" (a bare address is /32 or
+    /128); ERYX_E_INVALID_ARG otherwise. */
+ERYX_API eryx_status eryx_netconfig_add(eryx_netconfig *nc,
+                                        eryx_net_list list,
+                                        const char *item,
+                                        eryx_error *err);
+/** \brief Empty a list. */
+ERYX_API eryx_status eryx_netconfig_clear(eryx_netconfig *nc,
+                                          eryx_net_list list,
+                                          eryx_error *err);
+/** \brief Connections open at once (>= 1), the connect timeout and the
+    longest a blocking read or write waits (ms, >= 1). */
+ERYX_API eryx_status eryx_netconfig_set_limits(eryx_netconfig *nc,
+                                               uint32_t max_connections,
+                                               uint32_t connect_timeout_ms,
+                                               uint32_t io_timeout_ms,
+                                               eryx_error *err);
+/** \brief Trust one more root certificate (PEM or DER) besides the
+    system's. */
+ERYX_API eryx_status eryx_netconfig_add_root_cert(eryx_netconfig *nc,
+                                                  const void *cert,
+                                                  size_t len,
+                                                  eryx_error *err);
+/** \brief Resolve `host` to the IP address `address` instead of asking
+    DNS (as curl's --resolve).  The address is still checked against the
+    policy's networks. */
+ERYX_API eryx_status eryx_netconfig_resolve(eryx_netconfig *nc,
+                                            const char *host,
+                                            const char *address,
+                                            eryx_error *err);
+/** \brief Give sandboxes made from `config` the network under a copy of
+    `nc` (NULL: no network, the default). */
+ERYX_API eryx_status eryx_config_set_network(eryx_config *config,
+                                             const eryx_netconfig *nc,
+                                             eryx_error *err);
+
+/*
+** Secrets.  The guest's environment variable `name` holds a random
+** placeholder, never the value.  The host puts the value in place of the
+** placeholder only in HTTP/1.x header values sent to a host matching one
+** of `allowed_hosts` (inside TLS, before encryption); with secrets
+** configured, HTTP/2 is refused.  The placeholders and values are
+** replaced by "[REDACTED]" in callback arguments and results and trace
+** events always, and in stdout, stderr and files written to the guest's
+** filesystem as eryx_config_set_scrub says (all three by default), and in
+** the result variable when asked (ERYX_SCRUB_RESULT).  Values shorter
+** than 4 bytes are substituted but not scrubbed.
+*/
+#define ERYX_SCRUB_STDOUT 1u
+#define ERYX_SCRUB_STDERR 2u
+#define ERYX_SCRUB_FILES  4u
+#define ERYX_SCRUB_RESULT 8u
+
+/** \brief Add a secret: `name` a valid environment variable name (letters,
+    digits, '_', not starting with a digit, at most 128 bytes), `value`
+    1 to 65536 bytes without NUL, CR or LF; allowed_hosts patterns as the
+    network policy's (n may be 0: substituted nowhere). */
+ERYX_API eryx_status eryx_config_add_secret(eryx_config *config,
+                                            const char *name,
+                                            const char *value,
+                                            const char *const *allowed_hosts,
+                                            size_t n,
+                                            eryx_error *err);
+/** \brief Where secrets are scrubbed: ERYX_SCRUB_* flags. */
+ERYX_API eryx_status eryx_config_set_scrub(eryx_config *config,
+                                           unsigned flags,
+                                           eryx_error *err);
+
 /* --------------------------------------------------------------- callbacks */
 
 /*

@@ -124,6 +124,20 @@ int32_t eryx__hub_wait(eryx__hub *hub,
                        eryx_abi_call_done *out);
 /* Sleep until `until_us` (monotonic); false when `stop` cut it short. */
 bool eryx__hub_sleep(eryx__hub *hub, uint64_t until_us, const eryx__stop *stop);
+/* A rewrite of payloads (secrets scrubbing): a new buffer (NUL added,
+   eryx__free) when it changed something, else NULL (*nomem set when
+   memory ran out). */
+typedef char *(*eryx__hub_filter)(
+    const void *ctx, const char *in, size_t len, size_t *out_len, bool *nomem);
+/* Pass every call's payload through `filter` (NULL: none); ctx must
+   outlive the hub's use of it. */
+void
+eryx__hub_set_filter(eryx__hub *hub, eryx__hub_filter filter, const void *ctx);
+/* An eventfd the hub writes to whenever a call finishes or a wake comes
+   (the network's wait, which polls sockets too); -1: none. */
+void eryx__hub_set_notify_fd(eryx__hub *hub, int fd);
+/* Has a call finished (or passed its timeout) that no wait took yet? */
+bool eryx__hub_has_done(eryx__hub *hub);
 /* Wake every wait and sleep of `hub`, so that they check their stop. */
 void eryx__hub_wake(eryx__hub *hub);
 /* invoke-read: take the payload of a finished call (handed out by wait),

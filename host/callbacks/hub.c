@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -39,6 +40,9 @@ struct eryx__hub {
     bool nomem;        /* a call lost its answer for want of memory */
     eryx_journal *journal; /* the execute's journal, or NULL */
     int suspended;         /* atomic: a handler suspended the execute */
+    int notify_fd; /* an eventfd told of finished calls and wakes, or -1 */
+    eryx__hub_filter filter; /* applied to every payload, or NULL */
+    const void *filter_ctx;
 };
 
 struct eryx_call {
@@ -62,6 +66,7 @@ eryx__hub_new(void)
     pthread_mutex_init(&hub->mu, NULL);
     hub->refs = 1;
     hub->next_handle = 1;
+    hub->notify_fd = -1;
     return hub;
 }
 
@@ -173,13 +178,66 @@ add_slot(eryx__hub *hub, const char *name, size_t name_len, bool *nomem)
     return s;
 }
 
-/* Finish `s` (hub locked) with a copy of `text`. */
+/* Tell the notify fd (hub locked), if there is one. */
+static void
+notify(eryx__hub *hub)
+{
+    if (hub->notify_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(hub->notify_fd, &one, sizeof one);
+        (void)w; /* a full counter is already a wake-up */
+    }
+}
+
+void
+eryx__hub_set_notify_fd(eryx__hub *hub, int fd)
+{
+    pthread_mutex_lock(&hub->mu);
+    hub->notify_fd = fd;
+    pthread_mutex_unlock(&hub->mu);
+}
+
+bool
+eryx__hub_has_done(eryx__hub *hub)
+{
+    pthread_mutex_lock(&hub->mu);
+    bool done = false;
+    uint64_t now = eryx__clock_now_us();
+    for (size_t i = 0; i < hub->count && !done; i++) {
+        done = hub->slots[i].state == SLOT_DONE ||
+               (hub->slots[i].state == SLOT_RUNNING &&
+                hub->slots[i].deadline_us <= now);
+    }
+    pthread_mutex_unlock(&hub->mu);
+    return done;
+}
+
+void
+eryx__hub_set_filter(eryx__hub *hub, eryx__hub_filter filter, const void *ctx)
+{
+    pthread_mutex_lock(&hub->mu);
+    hub->filter = filter;
+    hub->filter_ctx = ctx;
+    pthread_mutex_unlock(&hub->mu);
+}
+
+/* Finish `s` (hub locked) with a copy of `text` (through the filter). */
 static void
 finish_slot(eryx__hub *hub, slot *s, bool ok, const char *text, size_t len)
 {
     s->state = SLOT_DONE;
     s->ok = ok;
-    s->payload = eryx__memdup(text, len);
+    bool nomem = false;
+    size_t flen = 0;
+    char *filtered =
+        hub->filter ? hub->filter(hub->filter_ctx, text, len, &flen, &nomem)
+                    : NULL;
+    if (filtered != NULL) {
+        s->payload = filtered;
+        len = flen;
+    } else {
+        s->payload = nomem ? NULL : eryx__memdup(text, len);
+    }
     s->len = s->payload ? len : 0;
     if (s->payload == NULL) {
         s->ok = false; /* an empty error: out of memory */
@@ -187,6 +245,7 @@ finish_slot(eryx__hub *hub, slot *s, bool ok, const char *text, size_t len)
     }
     __atomic_add_fetch(&hub->finished, 1u, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&hub->cv);
+    notify(hub);
 }
 
 static void finish_slotf(eryx__hub *hub, slot *s, const char *fmt, ...)
@@ -496,6 +555,7 @@ eryx__hub_wake(eryx__hub *hub)
 {
     pthread_mutex_lock(&hub->mu);
     pthread_cond_broadcast(&hub->cv);
+    notify(hub);
     pthread_mutex_unlock(&hub->mu);
 }
 

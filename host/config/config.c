@@ -412,3 +412,47 @@ eryx__config_clone(const eryx_config *c, eryx_config **out, eryx_error *err)
     }
     return s;
 }
+
+eryx_status
+eryx_config_add_secret(eryx_config *c,
+                       const char *name,
+                       const char *value,
+                       const char *const *allowed_hosts,
+                       size_t n,
+                       eryx_error *err)
+{
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    eryx__secrets *s;
+    eryx_status st = eryx__secrets_add(c->settings.secrets, name, value,
+                                       allowed_hosts, n, &s, err);
+    if (st != ERYX_OK)
+        return st;
+    eryx__secrets_unref(c->settings.secrets);
+    c->settings.secrets = s;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_scrub(eryx_config *c, unsigned flags, eryx_error *err)
+{
+    if (c == NULL || (flags & ~15u) != 0)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "bad scrub flags");
+    c->settings.scrub = flags;
+    return ERYX_OK;
+}
+
+eryx_status
+eryx_config_set_network(eryx_config *config,
+                        const eryx_netconfig *nc,
+                        eryx_error *err)
+{
+    if (config == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    eryx__netpolicy *p = NULL;
+    if (nc != NULL && (p = eryx__netconfig_freeze(nc)) == NULL)
+        return eryx__fail_nomem(err);
+    eryx__netpolicy_unref(config->settings.net);
+    config->settings.net = p;
+    return ERYX_OK;
+}

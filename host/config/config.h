@@ -4,13 +4,14 @@
 ** settings.c), and where an engine's files are (eryx__paths_* in
 ** paths.c).  struct eryx_config is the public builder's state;
 ** eryx__settings is the part a sandbox, session or pool copies and its
-** stores read while they run.  Depends on core and callbacks.
+** stores read while they run.  Depends on core, callbacks, net and vfs.
 */
 #ifndef ERYX_CONFIG_H
 #define ERYX_CONFIG_H
 
 #include "callbacks/callbacks.h"
 #include "core/internal.h"
+#include "net/net.h"
 #include "vfs/vfs.h"
 
 typedef struct eryx__settings {
@@ -33,6 +34,10 @@ typedef struct eryx__settings {
     eryx_storage *storage;  /* /data shared with the caller, or NULL */
     eryx_storage *packages; /* a factory's, at /site-packages, or NULL */
     char *packages_dir;     /* or a host directory there, or NULL */
+    /* The network (net/net.h). */
+    eryx__netpolicy *net;   /* NULL: no network */
+    eryx__secrets *secrets; /* NULL: none */
+    unsigned scrub;         /* ERYX_SCRUB_* */
 } eryx__settings;
 
 /* Is `path` an absolute, normalized guest path other than "/" (no "."

@@ -14,6 +14,7 @@ static const eryx__settings default_settings = {
     .timeout_ms = 30000,
     .fuel = 0,
     .vfs_limit_bytes = 64u << 20,
+    .scrub = ERYX_SCRUB_STDOUT | ERYX_SCRUB_STDERR | ERYX_SCRUB_FILES,
 };
 
 eryx_status
@@ -28,6 +29,8 @@ eryx__settings_copy(eryx__settings *dst,
     dst->nvolumes = 0;
     dst->storage = eryx__storage_ref(src->storage);
     dst->packages = eryx__storage_ref(src->packages);
+    dst->net = eryx__netpolicy_ref(src->net);
+    dst->secrets = eryx__secrets_ref(src->secrets);
     dst->result_variable =
         eryx__strdup(src->result_variable ? src->result_variable : "result");
     dst->data_path = eryx__strdup(src->data_path ? src->data_path : "/data");
@@ -76,6 +79,8 @@ eryx__settings_clear(eryx__settings *s)
     eryx__free(s->volumes);
     eryx__storage_unref(s->storage);
     eryx__storage_unref(s->packages);
+    eryx__netpolicy_unref(s->net);
+    eryx__secrets_unref(s->secrets);
     memset(s, 0, sizeof *s);
 }
 

@@ -21,8 +21,11 @@ invoke_start(eryx__import_env *env,
     if (trap == NULL)
         trap = eryx__imports_copy(env, args[2].of.i32, args[3].of.i32, &json,
                                   &json_len, "invoke-start bounds");
+    if (trap == NULL && !eryx__store_scrub(env->st, &json, &json_len))
+        trap = eryx__imports_nomem(env->st);
     if (trap != NULL) {
         eryx__free(name);
+        eryx__free(json);
         return trap;
     }
     const eryx__settings *set = env->st->settings;

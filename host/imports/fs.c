@@ -245,6 +245,50 @@ output(eryx__import_env *env,
     return NULL;
 }
 
+/* A write with secrets scrubbed (ERYX_SCRUB_FILES): the iovecs joined
+   and scrubbed, written as one; *done counts the guest's bytes.  -1 when
+   nothing needed scrubbing (write as given). */
+static int
+scrubbed_write(eryx__import_env *env,
+               uint32_t fd,
+               const eryx__iov *iov,
+               size_t n,
+               bool at,
+               uint64_t off,
+               uint64_t *done)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (iov[i].n > SIZE_MAX / 2 - total)
+            return -1;
+        total += iov[i].n;
+    }
+    char *joined = eryx__malloc(total ? total : 1);
+    if (joined == NULL)
+        return ERYX__ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(joined + k, iov[i].p, iov[i].n);
+        k += iov[i].n;
+    }
+    size_t len = total;
+    char *before = joined;
+    if (!eryx__store_scrub(env->st, &joined, &len)) {
+        eryx__free(joined);
+        return ERYX__ENOMEM;
+    }
+    if (joined == before) {
+        eryx__free(joined);
+        return -1;
+    }
+    eryx__iov one = {(uint8_t *)joined, len};
+    uint64_t wrote = 0;
+    int e = eryx__vfs_write(vfs(env), fd, &one, 1, at, off, &wrote);
+    *done = wrote == len ? total : (wrote < total ? wrote : total);
+    eryx__free(joined);
+    return e;
+}
+
 /* read, pread, write, pwrite.  Writes to 1 and 2 are output. */
 static wasm_trap_t *
 rw(eryx__import_env *env,
@@ -265,9 +309,17 @@ rw(eryx__import_env *env,
     if (write && !at && (fd == ERYX_STDOUT || fd == ERYX_STDERR)) {
         if ((t = output(env, (int)fd, iov, ARG_I(2), &done)) != NULL)
             return t;
-    } else
-        e = write ? eryx__vfs_write(vfs(env), fd, iov, ARG_I(2), at, off, &done)
-                  : eryx__vfs_read(vfs(env), fd, iov, ARG_I(2), at, off, &done);
+    } else {
+        const eryx__settings *set = env->st->settings;
+        e = -1;
+        if (write && set->secrets && (set->scrub & ERYX_SCRUB_FILES))
+            e = scrubbed_write(env, fd, iov, ARG_I(2), at, off, &done);
+        if (e < 0)
+            e = write ? eryx__vfs_write(vfs(env), fd, iov, ARG_I(2), at, off,
+                                        &done)
+                      : eryx__vfs_read(vfs(env), fd, iov, ARG_I(2), at, off,
+                                       &done);
+    }
     if (e == ERYX__EOK &&
         (t = put_u(env, ARG_I(at ? 4 : 3), done, 4, "byte count pointer")))
         return t;

@@ -144,6 +144,7 @@ eryx__imports_define(wasmtime_linker_t *linker, eryx_error *err)
         {eryx__report_imports, &eryx__report_count},
         {eryx__wasi_imports, &eryx__wasi_count},
         {eryx__fs_imports, &eryx__fs_count},
+        {eryx__net_imports, &eryx__net_count},
     };
     for (size_t t = 0; t < ERYX__COUNT(tables); t++) {
         for (size_t i = 0; i < *tables[t].count; i++) {

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "core/internal.h"
 #include "guest/guest.h"
+#include "net/net.h"
 #include "vfs/vfs.h"
 
 /* ---- store.c: the host-side state of one store (the store's data) ---- */
@@ -34,6 +35,9 @@ typedef struct eryx__store {
     eryx__hub *hub;                 /* callback calls */
     eryx__outbuf out[2];            /* stdout, stderr of the current execute */
     eryx__vfs *vfs;                 /* the filesystem (the store's own) */
+    eryx__net *net;                 /* connections (made on first use) */
+    size_t held[2]; /* stdout, stderr: bytes held back by scrubbing */
+    char *hold[2];
     eryx__stop stop;     /* deadline and cancel flag of the execute */
     eryx_status stopped; /* why the execute was stopped, or ERYX_OK */
     bool abi_violation;  /* an import caught the guest breaking the ABI */
@@ -57,6 +61,9 @@ eryx_status eryx__store_check_stop(eryx__store *st);
    execute (ERYX_OUTPUT_FAIL): the caller traps. */
 bool
 eryx__store_output(eryx__store *st, int stream, const char *data, size_t len);
+/* Replace the secrets in *buf (len bytes, NUL added, eryx__malloc'd) by
+   [REDACTED], in place; false when memory ran out (st->nomem set). */
+bool eryx__store_scrub(eryx__store *st, char **buf, size_t *len);
 /* Move one stream's output out: a NUL-terminated buffer the caller owns
    (NULL when memory runs out, which sets st->nomem). */
 char *eryx__store_take_output(eryx__store *st,
@@ -123,5 +130,7 @@ extern const eryx__import eryx__wasi_imports[];
 extern const size_t eryx__wasi_count;
 extern const eryx__import eryx__fs_imports[];
 extern const size_t eryx__fs_count;
+extern const eryx__import eryx__net_imports[];
+extern const size_t eryx__net_count;
 
 #endif /* ERYX_IMPORTS_H */

@@ -36,6 +36,10 @@ report_trace(eryx__import_env *env,
                                            &json, &len, "report-trace bounds");
     if (trap != NULL)
         return trap;
+    if (!eryx__store_scrub(env->st, &json, &len)) {
+        eryx__free(json);
+        return eryx__imports_nomem(env->st);
+    }
     cJSON *event = cJSON_ParseWithLength(json, len);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(event, "event");
     for (size_t i = 0;

@@ -8,6 +8,32 @@
 
 #include "imports/imports.h"
 
+static char *
+scrub_filter(
+    const void *ctx, const char *in, size_t len, size_t *out_len, bool *nomem)
+{
+    return eryx__secrets_scrub(ctx, in, len, out_len, nomem);
+}
+
+bool
+eryx__store_scrub(eryx__store *st, char **buf, size_t *len)
+{
+    bool nomem;
+    size_t n;
+    char *s =
+        eryx__secrets_scrub(st->settings->secrets, *buf, *len, &n, &nomem);
+    if (nomem) {
+        st->nomem = true;
+        return false;
+    }
+    if (s != NULL) {
+        eryx__free(*buf);
+        *buf = s;
+        *len = n;
+    }
+    return true;
+}
+
 eryx__store *
 eryx__store_new(const eryx__settings *settings, eryx__workers *workers)
 {
@@ -18,6 +44,8 @@ eryx__store_new(const eryx__settings *settings, eryx__workers *workers)
     }
     st->settings = settings;
     st->workers = workers;
+    if (settings->secrets != NULL)
+        eryx__hub_set_filter(st->hub, scrub_filter, settings->secrets);
     st->stop.deadline_us = UINT64_MAX;
     return st;
 }
@@ -28,8 +56,13 @@ eryx__store_free(void *data)
     eryx__store *st = data;
     if (st == NULL)
         return;
+    eryx__net_free(st->net); /* before the hub: it lets go of its fd */
+    /* Calls still running finish without the settings' secrets. */
+    eryx__hub_set_filter(st->hub, NULL, NULL);
     eryx__hub_release(st->hub);
     eryx__vfs_free(st->vfs);
+    eryx__free(st->hold[0]);
+    eryx__free(st->hold[1]);
     eryx__free(st->out[0].data);
     eryx__free(st->out[1].data);
     eryx__free(st);
@@ -41,6 +74,7 @@ eryx__store_arm(eryx__store *st, uint32_t timeout_ms, const int *cancel)
     for (int i = 0; i < 2; i++) {
         eryx__free(st->out[i].data);
         memset(&st->out[i], 0, sizeof st->out[i]);
+        st->held[i] = 0;
     }
     eryx__hub_reset(st->hub);
     st->abi_violation = false;
@@ -87,8 +121,8 @@ append(eryx__outbuf *b, const char *data, size_t len)
     return true;
 }
 
-bool
-eryx__store_output(eryx__store *st, int stream, const char *data, size_t len)
+static bool
+emit_output(eryx__store *st, int stream, const char *data, size_t len)
 {
     eryx__outbuf *b = &st->out[stream == ERYX_STDERR];
     if (b->truncated || len == 0)
@@ -127,13 +161,79 @@ eryx__store_output(eryx__store *st, int stream, const char *data, size_t len)
     return true;
 }
 
+/* Secrets in output: each write is scrubbed together with what the last
+   one held back, and the end of it that could begin a placeholder or a
+   value is held back in turn, so that a secret split across writes is
+   still caught; eryx__store_take_output lets the rest go. */
+bool
+eryx__store_output(eryx__store *st, int stream, const char *data, size_t len)
+{
+    const eryx__secrets *sec = st->settings->secrets;
+    unsigned flag =
+        stream == ERYX_STDERR ? ERYX_SCRUB_STDERR : ERYX_SCRUB_STDOUT;
+    if (sec == NULL || (st->settings->scrub & flag) == 0)
+        return emit_output(st, stream, data, len);
+    int i = stream == ERYX_STDERR;
+    char *joined = NULL;
+    const char *text = data;
+    size_t n = len;
+    if (st->held[i] > 0) {
+        joined = eryx__malloc(st->held[i] + len);
+        if (joined == NULL) {
+            st->nomem = true;
+            return emit_output(st, stream, ERYX__REDACTED, ERYX__REDACTED_LEN);
+        }
+        memcpy(joined, st->hold[i], st->held[i]);
+        memcpy(joined + st->held[i], data, len);
+        text = joined;
+        n = st->held[i] + len;
+        st->held[i] = 0;
+    }
+    bool nomem;
+    size_t slen = 0;
+    char *scrubbed = eryx__secrets_scrub(sec, text, n, &slen, &nomem);
+    if (nomem) {
+        /* Nothing unscrubbed leaves: say so instead. */
+        eryx__free(joined);
+        st->nomem = true;
+        return emit_output(st, stream, ERYX__REDACTED, ERYX__REDACTED_LEN);
+    }
+    if (scrubbed != NULL) {
+        text = scrubbed;
+        n = slen;
+    }
+    size_t tail = eryx__secrets_tail(sec, text, n);
+    bool ok = true;
+    if (tail > 0) {
+        char *h = eryx__realloc(st->hold[i], tail);
+        if (h == NULL) {
+            st->nomem = true;
+            tail = 0; /* let it go now rather than lose it */
+        } else {
+            memcpy(h, text + n - tail, tail);
+            st->hold[i] = h;
+            st->held[i] = tail;
+        }
+    }
+    ok = emit_output(st, stream, text, n - tail);
+    eryx__free(scrubbed);
+    eryx__free(joined);
+    return ok;
+}
+
 char *
 eryx__store_take_output(eryx__store *st,
                         int stream,
                         size_t *len,
                         bool *truncated)
 {
-    eryx__outbuf *b = &st->out[stream == ERYX_STDERR];
+    int i = stream == ERYX_STDERR;
+    if (st->held[i] > 0) {
+        size_t n = st->held[i];
+        st->held[i] = 0;
+        (void)emit_output(st, stream, st->hold[i], n);
+    }
+    eryx__outbuf *b = &st->out[i];
     char *text = b->data;
     *len = b->len;
     *truncated = b->truncated;

@@ -441,6 +441,14 @@ eryx__instance_execute(eryx__instance *in,
     if (s == ERYX_OK && d.has_json_error)
         s = take_string(in, d.json_error, &r->json_error, &r->json_error_len,
                         &err, "result error");
+    /* Secrets: the traceback as stderr, the result when asked. */
+    unsigned scrub = st->settings->secrets ? st->settings->scrub : 0;
+    if (r->error && (scrub & ERYX_SCRUB_STDERR))
+        (void)eryx__store_scrub(st, &r->error, &r->error_len);
+    if (r->json && (scrub & ERYX_SCRUB_RESULT))
+        (void)eryx__store_scrub(st, &r->json, &r->json_len);
+    if (r->json_error && (scrub & ERYX_SCRUB_RESULT))
+        (void)eryx__store_scrub(st, &r->json_error, &r->json_error_len);
     if (s == ERYX_OK || s == raised) {
         eryx_status post = call_i32(in, &in->post_execute_fn, &ret, 1, NULL,
                                     &err, "cabi_post_execute");

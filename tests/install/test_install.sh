@@ -161,7 +161,7 @@ check "ERYX_RUNTIME missing: exit 1, path named" missing_runtime
 # (f) static link: the installed liberyx.a holds Wasmtime.  A program
 # outside a prefix is told where the guest is; one in PREFIX/bin finds it.
 check "static: link hello" cc examples/hello.c -I"$prefix/include" \
-    "$prefix/lib/liberyx.a" -lcjson -lpthread -ldl -lm -o "$tmp/hello-static"
+    "$prefix/lib/liberyx.a" -lcjson -lssl -lcrypto -lpthread -ldl -lm -o "$tmp/hello-static"
 check "static: hello runs (ERYX_RUNTIME, ERYX_STDLIB)" hello_ok \
     env ERYX_RUNTIME="$prefix/share/eryx/runtime.wasm" \
     ERYX_STDLIB="$prefix/share/eryx/lib/python$mm" "$tmp/hello-static"

@@ -8,6 +8,7 @@ set -u
 host=${1:?usage: check_layers.sh HOST_DIR}
 LAYERS="core
 callbacks guest vfs
+net
 config
 imports
 engine
