@@ -440,6 +440,124 @@ bad:
     return -1;
 }
 
+/* Append each str of `list` to list `which` of `nc`; -1 with an error. */
+static int
+add_items(eryx_netconfig *nc, eryx_net_list which, PyObject *list,
+          eryx_error *err)
+{
+    for (Py_ssize_t i = 0; i < PyList_Size(list); i++) {
+        const char *item = utf8(PyList_GetItem(list, i));
+        if (item == NULL)
+            return -1;
+        if (eryx_netconfig_add(nc, which, item, err) != ERYX_OK) {
+            PyErr_SetString(PyExc_ValueError, err->message);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The network's part of a config, as eryx/_net.py's net_args gives it:
+   net = (spec or None, [(name, value, [hosts])], scrub flags), spec =
+   (max_connections, connect_timeout_ms, io_timeout_ms, allowed_hosts,
+   blocked_hosts, blocked_networks, allowed_networks, internal_hosts,
+   [root cert bytes], [(host, address)]).  -1 with a Python error. */
+static int
+apply_net(eryx_config *cfg, PyObject *net, eryx_error *err)
+{
+    if (net == Py_None)
+        return 0;
+    PyObject *spec, *secrets;
+    unsigned int scrub;
+    if (!PyArg_ParseTuple(net, "OO!I:net", &spec, &PyList_Type, &secrets,
+                          &scrub))
+        return -1;
+    if (spec != Py_None) {
+        unsigned int maxc, cto, ioto;
+        PyObject *lists[5], *roots, *resolve;
+        if (!PyArg_ParseTuple(spec, "IIIO!O!O!O!O!O!O!:spec", &maxc, &cto,
+                              &ioto, &PyList_Type, &lists[0], &PyList_Type,
+                              &lists[1], &PyList_Type, &lists[2], &PyList_Type,
+                              &lists[3], &PyList_Type, &lists[4], &PyList_Type,
+                              &roots, &PyList_Type, &resolve))
+            return -1;
+        static const eryx_net_list which[5] = {
+            ERYX_NET_ALLOWED_HOSTS, ERYX_NET_BLOCKED_HOSTS,
+            ERYX_NET_BLOCKED_NETWORKS, ERYX_NET_ALLOWED_NETWORKS,
+            ERYX_NET_INTERNAL_HOSTS};
+        eryx_netconfig *nc = NULL;
+        int rc = -1;
+        if (eryx_netconfig_new(&nc, err) != ERYX_OK ||
+            eryx_netconfig_set_limits(nc, maxc, cto, ioto, err) != ERYX_OK)
+            goto net_bad;
+        for (int i = 0; i < 5; i++) {
+            if (eryx_netconfig_clear(nc, which[i], err) != ERYX_OK)
+                goto net_bad;
+            if (add_items(nc, which[i], lists[i], err) < 0)
+                goto net_done;
+        }
+        for (Py_ssize_t i = 0; i < PyList_Size(roots); i++) {
+            char *data;
+            Py_ssize_t len;
+            if (PyBytes_AsStringAndSize(PyList_GetItem(roots, i), &data,
+                                        &len) < 0)
+                goto net_done;
+            if (eryx_netconfig_add_root_cert(nc, data, (size_t)len, err) !=
+                ERYX_OK)
+                goto net_bad;
+        }
+        for (Py_ssize_t i = 0; i < PyList_Size(resolve); i++) {
+            const char *host, *addr;
+            if (!PyArg_ParseTuple(PyList_GetItem(resolve, i), "ss:resolve",
+                                  &host, &addr))
+                goto net_done;
+            if (eryx_netconfig_resolve(nc, host, addr, err) != ERYX_OK)
+                goto net_bad;
+        }
+        if (eryx_config_set_network(cfg, nc, err) != ERYX_OK)
+            goto net_bad;
+        rc = 0;
+        goto net_done;
+    net_bad:
+        PyErr_SetString(PyExc_ValueError, err->message);
+    net_done:
+        eryx_netconfig_free(nc);
+        if (rc < 0)
+            return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_Size(secrets); i++) {
+        const char *name, *value;
+        PyObject *hosts;
+        if (!PyArg_ParseTuple(PyList_GetItem(secrets, i), "ssO!:secret", &name,
+                              &value, &PyList_Type, &hosts))
+            return -1;
+        Py_ssize_t n = PyList_Size(hosts);
+        const char **h = PyMem_Calloc((size_t)n + 1, sizeof *h);
+        if (h == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        int ok = 1;
+        for (Py_ssize_t k = 0; ok && k < n; k++)
+            ok = (h[k] = utf8(PyList_GetItem(hosts, k))) != NULL;
+        eryx_status st = ok ? eryx_config_add_secret(cfg, name, value, h,
+                                                     (size_t)n, err)
+                            : ERYX_E_INVALID_ARG;
+        PyMem_Free(h);
+        if (!ok)
+            return -1;
+        if (st != ERYX_OK) {
+            PyErr_SetString(PyExc_ValueError, err->message);
+            return -1;
+        }
+    }
+    if (eryx_config_set_scrub(cfg, scrub, err) != ERYX_OK) {
+        PyErr_SetString(PyExc_ValueError, err->message);
+        return -1;
+    }
+    return 0;
+}
+
 /* Builds the config from the Python layer's arguments:
    limits = (timeout_ms, callback_timeout_ms, memory_bytes,
              max_callback_invocations, fuel) with 0 meaning none,
@@ -451,7 +569,8 @@ make_config(PyObject *limits,
             PyObject *callbacks,
             PyObject *on_output,
             PyObject *on_trace,
-            PyObject *fs)
+            PyObject *fs,
+            PyObject *net)
 {
     unsigned long long timeout, cb_timeout, memory, invocations, fuel;
     if (!PyArg_ParseTuple(limits, "KKKKK:limits", &timeout, &cb_timeout,
@@ -513,7 +632,7 @@ make_config(PyObject *limits,
                                           release_pyobject, &err) != ERYX_OK)
             goto bad_value;
     }
-    if (apply_fs(cfg, fs, &err) < 0)
+    if (apply_fs(cfg, fs, &err) < 0 || apply_net(cfg, net, &err) < 0)
         goto fail;
     return cfg;
 bad_value:
@@ -538,10 +657,10 @@ core_init(PyObject *self_, PyObject *args, PyObject *kwds)
     CoreObject *self = (CoreObject *)self_;
     int session;
     PyObject *limits, *result_variable, *callbacks, *on_output,
-        *on_trace = Py_None, *image = Py_None, *fs = Py_None;
-    if (!PyArg_ParseTuple(args, "pOOO!O|OOO:Core", &session, &limits,
+        *on_trace = Py_None, *image = Py_None, *fs = Py_None, *net = Py_None;
+    if (!PyArg_ParseTuple(args, "pOOO!O|OOOO:Core", &session, &limits,
                           &result_variable, &PyList_Type, &callbacks,
-                          &on_output, &on_trace, &image, &fs))
+                          &on_output, &on_trace, &image, &fs, &net))
         return -1;
     if (self->sandbox || self->session || self->config) {
         PyErr_SetString(PyExc_RuntimeError, "Core is already initialized");
@@ -555,7 +674,7 @@ core_init(PyObject *self_, PyObject *args, PyObject *kwds)
     if (e == NULL)
         return -1;
     eryx_config *cfg = make_config(limits, result_variable, callbacks,
-                                   on_output, on_trace, fs);
+                                   on_output, on_trace, fs, net);
     if (cfg == NULL)
         return -1;
     eryx_error err = {0};
@@ -1441,7 +1560,7 @@ mod_build_image(PyObject *self, PyObject *args)
     if ((setup != Py_None && (o.setup_code = utf8(setup)) == NULL) ||
         (site != Py_None && (o.site_packages = utf8(site)) == NULL))
         goto done;
-    cfg = make_config(limits, rv, callbacks, Py_None, Py_None, fs);
+    cfg = make_config(limits, rv, callbacks, Py_None, Py_None, fs, Py_None);
     if (cfg == NULL)
         goto done;
     eryx_image *img = NULL;

@@ -33,7 +33,8 @@ from ._core import (
 )
 from ._factory import PooledSandbox, PoolStats, SandboxFactory, SandboxPool
 from ._journal import ReplayOutcome, SuspendedCallback
-from ._later import MCPManager, NetConfig
+from ._later import MCPManager
+from ._net import NetConfig
 from ._vfs import VfsStorage
 
 __version__: str = _eryx.LIB_VERSION

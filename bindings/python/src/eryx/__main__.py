@@ -30,6 +30,7 @@ from ._core import (
     TimeoutError,
 )
 from ._factory import SandboxFactory
+from ._net import NetConfig
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,8 +97,66 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MOD",
         help="import MOD before the code",
     )
+    p.add_argument("--net", action="store_true", help="the network: public hosts only")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only hosts matching PATTERN (implies --net)",
+    )
+    p.add_argument(
+        "--allow-network",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="also allow addresses in CIDR (implies --net)",
+    )
+    p.add_argument(
+        "--allow-localhost", action="store_true", help="also allow localhost (implies --net)"
+    )
+    p.add_argument(
+        "--root-cert", action="append", default=[], metavar="FILE", help="trust this CA too"
+    )
+    p.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE[@HOST,...]",
+        help="$NAME holds a placeholder; VALUE goes only into headers to HOST",
+    )
     p.add_argument("--version", action="store_true", help="print the eryx and CPython versions")
     return p
+
+
+def make_net_config(ns: Any) -> NetConfig | None:
+    """The CLI's policy, as the C CLI's: the default, without the IP-literal
+    host patterns (every resolved address is checked against the networks),
+    plus what --allow-* allow."""
+    if not (ns.net or ns.allow_host or ns.allow_network or ns.allow_localhost):
+        return None
+    blocked = [] if ns.allow_localhost else ["localhost", "*.localhost"]
+    net = NetConfig(allowed_hosts=ns.allow_host, blocked_hosts=blocked)
+    if ns.allow_localhost:
+        net.allow_localhost()
+    for cidr in ns.allow_network:
+        net.allow_network(cidr)
+    for path in ns.root_cert:
+        with open(path, "rb") as f:
+            net.with_root_cert(f.read())
+    return net
+
+
+def parse_secrets(specs: Sequence[str]) -> dict[str, Any] | None:
+    """--secret NAME=VALUE[@HOST,...] as Sandbox(secrets=...)."""
+    out: dict[str, Any] = {}
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        if not sep or not name:
+            raise ValueError(f"secret {spec!r} is not NAME=VALUE[@HOST,...]")
+        value, _at, hosts = rest.rpartition("@") if "@" in rest else (rest, "", "")
+        out[name] = {"value": value, "allowed_hosts": [h for h in hosts.split(",") if h]}
+    return out or None
 
 
 def parse_volume(spec: str) -> tuple[str, str, bool]:
@@ -159,7 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().error("limits must not be negative")
     try:
         volumes = [parse_volume(v) for v in ns.volume]
-    except ValueError as e:
+        secrets = parse_secrets(ns.secret)
+        network = make_net_config(ns)
+    except (ValueError, OSError) as e:
         _parser().error(str(e))
     if ns.code is not None:
         code = ns.code
@@ -190,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sandbox = factory.create_sandbox(
                 resource_limits=limits,
                 volumes=volumes,
+                network=network,
+                secrets=secrets,
                 on_stdout=_write(sys.stdout.buffer),
                 on_stderr=_write(sys.stderr.buffer),
             )
@@ -197,6 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sandbox = Sandbox(
                 resource_limits=limits,
                 volumes=volumes,
+                network=network,
+                secrets=secrets,
                 on_stdout=_write(sys.stdout.buffer),
                 on_stderr=_write(sys.stderr.buffer),
                 on_trace=trace if ns.trace else None,

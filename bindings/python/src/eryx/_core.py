@@ -13,6 +13,7 @@ from typing import Any
 from . import _eryx
 from ._callbacks import CallbackDict, CallbackRegistry, _normalize_callbacks
 from ._journal import ReplayOutcome, SuspendedCallback
+from ._net import NetConfig, net_args
 from ._vfs import VfsStorage, fs_args
 
 __all__ = [
@@ -405,30 +406,10 @@ def _make_handler(fn: Callable[..., Any]) -> Callable[[Any, str], None]:
 
 CallbacksArg = CallbackRegistry | Sequence[CallbackDict | CallbackRegistry] | None
 
-_NOT_YET = {
-    "network": "the network (NetConfig)",
-    "mcp": "MCP servers",
-    "secrets": "secrets",
-    "scrub_files": "scrubbing, which belongs to secrets,",
-}
 
-
-def _refuse(**kwargs: Any) -> None:
-    if not any(v is not None for v in kwargs.values()):
-        return
-    for name, value in kwargs.items():
-        if value is not None:
-            raise NotImplementedError(
-                f"{name}: {_NOT_YET[name]} is not available in this version of eryx yet"
-            )
-
-
-def _check_scrub(**kwargs: Any) -> None:
-    for name, value in kwargs.items():
-        if value:
-            raise NotImplementedError(
-                f"{name}: scrubbing belongs to secrets, not available in this version of eryx yet"
-            )
+def _refuse_mcp(mcp: Any) -> None:
+    if mcp is not None:
+        raise NotImplementedError("mcp: MCP servers are not available in this version of eryx yet")
 
 
 def _output_dispatch(
@@ -466,6 +447,7 @@ class _Runner:
         on_trace: Callable[[dict[str, Any]], None] | None = None,
         image: Any = None,
         fs: Any = None,
+        net: Any = None,
     ) -> None:
         if result_variable is not None and not isinstance(result_variable, str):
             raise TypeError("result_variable must be a str")
@@ -495,6 +477,7 @@ class _Runner:
             trace,
             image,
             fs,
+            net,
         )
         self._core_obj: Any = None
         # A sandbox without callbacks has nothing liberyx could refuse, and
@@ -619,7 +602,7 @@ class Sandbox(_Runner):
         self,
         *,
         resource_limits: ResourceLimits | None = None,
-        network: Any = None,
+        network: NetConfig | None = None,
         callbacks: CallbacksArg = None,
         mcp: Any = None,
         secrets: dict[str, Any] | None = None,
@@ -633,16 +616,22 @@ class Sandbox(_Runner):
         result_variable: str | None = None,
         on_trace: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        _refuse(network=network, mcp=mcp, secrets=secrets, scrub_files=scrub_files)
-        _check_scrub(
-            scrub_stdout=scrub_stdout, scrub_stderr=scrub_stderr, scrub_result=scrub_result
-        )
+        _refuse_mcp(mcp)
+        net = net_args(network, secrets, scrub_stdout, scrub_stderr, scrub_files, scrub_result)
         limits = resource_limits if resource_limits is not None else ResourceLimits()
         if not isinstance(limits, ResourceLimits):
             raise TypeError("resource_limits must be a ResourceLimits")
         fs = fs_args(volumes=volumes, max_vfs_bytes=limits.max_vfs_bytes)
         self._start(
-            False, limits, callbacks, on_stdout, on_stderr, result_variable, on_trace, fs=fs
+            False,
+            limits,
+            callbacks,
+            on_stdout,
+            on_stderr,
+            result_variable,
+            on_trace,
+            fs=fs,
+            net=net,
         )
 
     def __repr__(self) -> str:
@@ -659,7 +648,7 @@ class Session(_Runner):
         vfs_mount_path: str | None = None,
         execution_timeout_ms: int | None = None,
         max_fuel: int | None = None,
-        network: Any = None,
+        network: NetConfig | None = None,
         callbacks: CallbacksArg = None,
         mcp: Any = None,
         volumes: Sequence[tuple[str, str, bool]] | None = None,
@@ -668,8 +657,16 @@ class Session(_Runner):
         result_variable: str | None = None,
         resource_limits: ResourceLimits | None = None,
         on_trace: Callable[[dict[str, Any]], None] | None = None,
+        secrets: dict[str, Any] | None = None,
+        scrub_stdout: bool | None = None,
+        scrub_stderr: bool | None = None,
+        scrub_result: bool | None = None,
+        scrub_files: bool | None = None,
     ) -> None:
-        _refuse(network=network, mcp=mcp)
+        _refuse_mcp(mcp)
+        self._net = net_args(
+            network, secrets, scrub_stdout, scrub_stderr, scrub_files, scrub_result
+        )
         base = resource_limits if resource_limits is not None else ResourceLimits()
         self._args = (callbacks, on_stdout, on_stderr, result_variable, on_trace)
         self._base = base
@@ -704,7 +701,7 @@ class Session(_Runner):
             max_fuel=fuel,
             max_vfs_bytes=b.max_vfs_bytes,
         )
-        self._start(True, limits, *self._args, image=self._image, fs=self._fs)
+        self._start(True, limits, *self._args, image=self._image, fs=self._fs, net=self._net)
 
     @property
     def execution_count(self) -> int:

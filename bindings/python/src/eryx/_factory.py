@@ -24,14 +24,13 @@ from ._core import (
     ResourceLimits,
     Sandbox,
     Session,
-    _check_scrub,
     _configure,
     _init_error,
     _make_handler,
-    _refuse,
     _schema_text,
 )
 from ._journal import ReplayOutcome
+from ._net import NetConfig, net_args
 from ._vfs import VfsStorage, fs_args
 
 __all__ = ["PoolStats", "PooledSandbox", "SandboxFactory", "SandboxPool"]
@@ -230,7 +229,7 @@ class SandboxFactory:
         *,
         site_packages: PathLike | None = None,
         resource_limits: ResourceLimits | None = None,
-        network: Any = None,
+        network: NetConfig | None = None,
         callbacks: CallbacksArg = None,
         secrets: dict[str, Any] | None = None,
         scrub_stdout: bool | None = None,
@@ -240,6 +239,7 @@ class SandboxFactory:
         on_stdout: Callable[[bytes], None] | None = None,
         on_stderr: Callable[[bytes], None] | None = None,
         result_variable: str | None = None,
+        scrub_result: bool | None = None,
     ) -> Sandbox:
         """A sandbox each execute of which starts from the factory's state."""
         if not self._compile_queued:
@@ -252,7 +252,7 @@ class SandboxFactory:
             and result_variable is None
             and self._callbacks is None
             and site_packages is network is secrets is volumes is None
-            and not (scrub_stdout or scrub_stderr or scrub_files)
+            and scrub_stdout is scrub_stderr is scrub_files is scrub_result is None
         ):
             # The common case, made from a template: nothing to check, and
             # the core is made at the first execute.
@@ -264,11 +264,10 @@ class SandboxFactory:
             sb = Sandbox.__new__(Sandbox)
             sb.__dict__.update(template)
             return sb
-        _refuse(network=network, secrets=secrets, scrub_files=scrub_files)
-        _check_scrub(scrub_stdout=scrub_stdout, scrub_stderr=scrub_stderr)
+        net = net_args(network, secrets, scrub_stdout, scrub_stderr, scrub_files, scrub_result)
         site = site_packages if site_packages is not None else self._site
         return self._make_sandbox(
-            resource_limits, callbacks, on_stdout, on_stderr, result_variable, volumes, site
+            resource_limits, callbacks, on_stdout, on_stderr, result_variable, volumes, site, net
         )
 
     def _make_sandbox(
@@ -280,6 +279,7 @@ class SandboxFactory:
         result_variable: str | None,
         volumes: Sequence[tuple[str, str, bool]] | None = None,
         site_packages: PathLike | None = None,
+        net: Any = None,
     ) -> Sandbox:
         limits = resource_limits if resource_limits is not None else ResourceLimits()
         fs = fs_args(
@@ -296,6 +296,7 @@ class SandboxFactory:
             None,
             image=self._image,
             fs=fs,
+            net=net,
         )
         return sb
 
@@ -305,19 +306,25 @@ class SandboxFactory:
         vfs: VfsStorage | None = None,
         vfs_mount_path: str | None = None,
         resource_limits: ResourceLimits | None = None,
-        network: Any = None,
+        network: NetConfig | None = None,
         callbacks: CallbacksArg = None,
         volumes: Sequence[tuple[str, str, bool]] | None = None,
         on_stdout: Callable[[bytes], None] | None = None,
         on_stderr: Callable[[bytes], None] | None = None,
         result_variable: str | None = None,
+        secrets: dict[str, Any] | None = None,
+        scrub_stdout: bool | None = None,
+        scrub_stderr: bool | None = None,
+        scrub_result: bool | None = None,
+        scrub_files: bool | None = None,
     ) -> Session:
         """A session that starts (and, after ``reset``, starts again) from
         the factory's state."""
         self._use()
-        _refuse(network=network)
+        net = net_args(network, secrets, scrub_stdout, scrub_stderr, scrub_files, scrub_result)
         limits = resource_limits if resource_limits is not None else ResourceLimits()
         ss = Session.__new__(Session)
+        ss._net = net
         ss._args = (
             callbacks if callbacks is not None else self._callbacks,
             on_stdout,

@@ -6,28 +6,15 @@ NotImplementedError naming the capability, so nothing is silently ignored.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import NoReturn
 
 __all__ = [
     "MCPManager",
-    "NetConfig",
 ]
 
 
 def _not_yet(what: str) -> NoReturn:
     raise NotImplementedError(f"{what} is not available in this version of eryx yet")
-
-
-class NetConfig:
-    """Network policy (not available yet: the network capability)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_yet("the network (NetConfig)")
-
-    @staticmethod
-    def permissive() -> NetConfig:
-        """A permissive policy (not available yet)."""
-        _not_yet("the network (NetConfig)")
 
 
 class MCPManager:
