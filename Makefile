@@ -219,9 +219,15 @@ $(BUILD)/fuzz/fuzz_schema: tests/fuzz/fuzz_schema.c $(FUZZ_CORE) \
 	$(FUZZ_CC) tests/fuzz/fuzz_schema.c $(FUZZ_CORE) host/callbacks/schema.c \
 	    host/callbacks/journal.c -lcjson -lm -lpthread -o $@
 
+$(BUILD)/fuzz/fuzz_net: tests/fuzz/fuzz_net.c $(FUZZ_CORE) host/net/secrets.c \
+        host/net/policy.c host/net/tls.c $(wildcard host/*/*.h) $(DEPS_MK)
+	@mkdir -p $(@D)/corpus-net
+	$(FUZZ_CC) tests/fuzz/fuzz_net.c $(FUZZ_CORE) host/net/secrets.c \
+	    host/net/policy.c host/net/tls.c -lcjson -lssl -lcrypto -o $@
+
 # Each target for FUZZ_SECONDS; a crash or sanitizer report fails it.
-fuzz: $(BUILD)/fuzz/fuzz_decode $(BUILD)/fuzz/fuzz_schema
-	@for t in decode schema; do \
+fuzz: $(BUILD)/fuzz/fuzz_decode $(BUILD)/fuzz/fuzz_schema $(BUILD)/fuzz/fuzz_net
+	@for t in decode schema net; do \
 	    if $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -seed=1 \
 	        -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-$$t \
 	        tests/fuzz/seeds-$$t >$(BUILD)/fuzz/log-$$t 2>&1; then \

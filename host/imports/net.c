@@ -45,6 +45,8 @@ give(eryx__import_env *env,
      wasmtime_val_t *results,
      const char *what)
 {
+    if (!eryx__guest_check(env->ctx, &env->memory, buf, cap))
+        return eryx__imports_violation(env->st, what);
     if (len > INT32_MAX)
         len = 0;
     size_t n = len < cap ? len : cap;

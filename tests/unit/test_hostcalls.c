@@ -207,6 +207,24 @@ ERYX_TEST(filesystem_imports_reject_bad_pointers)
     expect_result("close_unknown_fd", 8);    /* EBADF */
 }
 
+ERYX_TEST(network_imports_reject_bad_pointers)
+{
+    expect_violation("net_connect_host_past_the_end");
+    expect_violation("net_send_past_the_end");
+    expect_violation("net_recv_past_the_end");
+    expect_violation("net_tls_name_past_the_end");
+    expect_violation("net_poll_entries_past_the_end");
+    expect_violation("net_info_buffer_past_the_end");
+    expect_violation("net_error_buffer_past_the_end");
+    expect_violation("environment_buffer_past_the_end");
+    expect_result("net_poll_too_many", -28);           /* -EINVAL */
+    expect_result("net_send_unknown_handle", -8);      /* -EBADF */
+    expect_result("net_recv_unknown_handle", -8);      /* -EBADF */
+    expect_result("net_connect_without_a_policy", -2); /* -EACCES */
+    expect_result("net_connect_host_with_nul", -28);   /* -EINVAL */
+    expect_result("net_connect_host_too_long", -28);   /* -EINVAL */
+}
+
 int
 main(int argc, char **argv)
 {
@@ -220,6 +238,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(poll_oneoff_rejects_bad_pointers_and_counts),
         ERYX_TEST_ENTRY(clock_time_get_rejects_bad_pointers_and_ids),
         ERYX_TEST_ENTRY(filesystem_imports_reject_bad_pointers),
+        ERYX_TEST_ENTRY(network_imports_reject_bad_pointers),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -442,7 +442,9 @@ bad:
 
 /* Append each str of `list` to list `which` of `nc`; -1 with an error. */
 static int
-add_items(eryx_netconfig *nc, eryx_net_list which, PyObject *list,
+add_items(eryx_netconfig *nc,
+          eryx_net_list which,
+          PyObject *list,
           eryx_error *err)
 {
     for (Py_ssize_t i = 0; i < PyList_Size(list); i++) {
@@ -499,8 +501,8 @@ apply_net(eryx_config *cfg, PyObject *net, eryx_error *err)
         for (Py_ssize_t i = 0; i < PyList_Size(roots); i++) {
             char *data;
             Py_ssize_t len;
-            if (PyBytes_AsStringAndSize(PyList_GetItem(roots, i), &data,
-                                        &len) < 0)
+            if (PyBytes_AsStringAndSize(PyList_GetItem(roots, i), &data, &len) <
+                0)
                 goto net_done;
             if (eryx_netconfig_add_root_cert(nc, data, (size_t)len, err) !=
                 ERYX_OK)
@@ -518,9 +520,9 @@ apply_net(eryx_config *cfg, PyObject *net, eryx_error *err)
             goto net_bad;
         rc = 0;
         goto net_done;
-    net_bad:
+net_bad:
         PyErr_SetString(PyExc_ValueError, err->message);
-    net_done:
+net_done:
         eryx_netconfig_free(nc);
         if (rc < 0)
             return -1;
@@ -540,9 +542,9 @@ apply_net(eryx_config *cfg, PyObject *net, eryx_error *err)
         int ok = 1;
         for (Py_ssize_t k = 0; ok && k < n; k++)
             ok = (h[k] = utf8(PyList_GetItem(hosts, k))) != NULL;
-        eryx_status st = ok ? eryx_config_add_secret(cfg, name, value, h,
-                                                     (size_t)n, err)
-                            : ERYX_E_INVALID_ARG;
+        eryx_status st =
+            ok ? eryx_config_add_secret(cfg, name, value, h, (size_t)n, err)
+               : ERYX_E_INVALID_ARG;
         PyMem_Free(h);
         if (!ok)
             return -1;
