@@ -14,8 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import glob
+import http.client
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -154,6 +157,7 @@ def main() -> None:
             missing("py_factory_create_sandbox", str(e))
             missing("py_pool_acquire_execute_release", str(e))
     files_and_packages(reps)
+    network(reps)
 
 
 def guest_ms(sb: Any, code: str) -> float:
@@ -234,7 +238,7 @@ def files_and_packages(reps: int) -> None:
             s.execute("import os\nos.remove('/data/big.bin')")
         emit("py_fs_write_50mb", writes, note="guest-timed")
         emit("py_fs_read_50mb", reads, note="guest-timed")
-    except Exception as e:  # noqa: BLE001 - a package without the operation
+    except Exception as e:
         missing("py_fs_write_50mb", str(e)[:80])
         missing("py_fs_read_50mb", str(e)[:80])
     try:
@@ -243,7 +247,7 @@ def files_and_packages(reps: int) -> None:
             [guest_ms(sb, FS_FILES) for _ in range(max(3, reps // 20))],
             note="guest-timed",
         )
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         missing("py_fs_10k_files", str(e)[:80])
     emit(
         "py_import_5_stdlib",
@@ -274,6 +278,93 @@ def files_and_packages(reps: int) -> None:
         [guest_ms(fs, RENDER) for _ in range(max(3, reps // 20))],
         note="1,000 renders, guest-timed",
     )
+
+
+NET_GET = """
+import http.client, time
+c = http.client.HTTPConnection("127.0.0.1", {port})
+for _ in range(20):
+    c.request("GET", "/"); c.getresponse().read()
+t = time.perf_counter()
+for _ in range({n}):
+    c.request("GET", "/"); c.getresponse().read()
+print((time.perf_counter() - t) * 1e3 / {n})
+"""
+NET_BIG = """
+import socket, time
+s = socket.create_connection(("127.0.0.1", {port}))
+t = time.perf_counter()
+s.sendall(b"GET /big?n=100000000 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+buf = bytearray(1 << 20)
+got = 0
+while got < 100_000_000:
+    n = s.recv_into(buf)
+    if not n:
+        break
+    got += n
+assert got >= 100_000_000, got
+print((time.perf_counter() - t) * 1e3)
+"""
+NET_GATHER = """
+import asyncio
+async def fetch():
+    r, w = await asyncio.open_connection("127.0.0.1", {port})
+    w.write(b"GET /slow HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+    await w.drain()
+    await r.read()
+    w.close()
+await asyncio.gather(*[fetch() for _ in range(5)])
+"""
+
+
+def network(reps: int) -> None:
+    """Loopback HTTP against a server in another process: the guest's GET
+    round trip beside native Python's on the same server, a 100 MB
+    download, and five 100 ms fetches gathered."""
+    srv = subprocess.Popen(
+        [sys.executable, os.path.join(os.path.dirname(__file__), "netserver.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(srv.stdout.readline())  # type: ignore[union-attr]
+        c = http.client.HTTPConnection("127.0.0.1", port)
+
+        def get() -> None:
+            c.request("GET", "/")
+            c.getresponse().read()
+
+        emit("py_net_native_get", timed(get, reps * 5, warm=20), note="native Python")
+        net = eryx.NetConfig.permissive()
+
+        def row(name: str, measure: Callable[[], list[float]], note: str) -> None:
+            try:
+                emit(name, measure(), note=note)
+            except Exception as e:
+                missing(name, str(e).strip().splitlines()[-1][:80])
+
+        ss = eryx.Session(network=net)
+        n = reps * 2
+        row(
+            "py_net_get",
+            lambda: [guest_ms(ss, NET_GET.format(port=port, n=n)) for _ in range(5)],
+            "guest-timed, keep-alive",
+        )
+        row(
+            "py_net_download_100mb",
+            lambda: [guest_ms(ss, NET_BIG.format(port=port)) for _ in range(3)],
+            "guest-timed",
+        )
+        sb = eryx.Sandbox(network=net, resource_limits=limits())
+        row(
+            "py_net_gather5_100ms",
+            lambda: timed(lambda: sb.execute(NET_GATHER.format(port=port)), 10, warm=2),
+            "whole execute",
+        )
+    finally:
+        srv.stdin.close()  # type: ignore[union-attr]
+        srv.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -232,6 +232,7 @@ def main():
 
     python_table(args)
     files_table(args)
+    net_table(args)
 
     print("Details (the rest of each side's figures):")
     print()
@@ -372,6 +373,43 @@ def files_table(args):
             ratio(p, e) if e is not None and p is not None else "n/a",
             ", ".join(target) or "—",
             ("yes" if all(ok) else "**no**") if ok else "n/a"))
+    print()
+
+
+def net_table(args):
+    """The network (the network issue), from Python, against one loopback
+    server in another process; native Python's GET on the same server."""
+    E, _ = load(args.py_eryx)
+    P, _ = load(args.py_pyeryx)
+    if "py_net_native_get" not in E:
+        return
+    print("## Network, measured from Python (loopback server, both packages, this run)")
+    print()
+    print("| operation | eryx | pyeryx | native Python | target | met? |")
+    print("|---|---:|---:|---:|---|---|")
+
+    def med(rows, key):
+        return rows.get(key, {}).get("median_ms")
+
+    native = med(E, "py_net_native_get")
+    e, p = med(E, "py_net_get"), med(P, "py_net_get")
+    ok = e is not None and native is not None and e <= 2 * native
+    print("| HTTP GET round trip (keep-alive) | %s | %s | %s | ≤ 2x native | %s |" % (
+        fmt_ms(e), fmt_ms(p), fmt_ms(native),
+        ("yes (%.2fx)" if ok else "**no** (%.2fx)") % (e / native) if e and native
+        else "n/a"))
+
+    def rate(ms):
+        return None if ms is None else 100.0 / (ms / 1e3)
+
+    e, p = rate(med(E, "py_net_download_100mb")), rate(med(P, "py_net_download_100mb"))
+    print("| download 100 MB | %s | %s | — | ≥ 200 MB/s | %s |" % (
+        "n/a" if e is None else "%.0f MB/s" % e, "n/a" if p is None else "%.0f MB/s" % p,
+        "yes" if e is not None and e >= 200 else "**no**"))
+    e, p = med(E, "py_net_gather5_100ms"), med(P, "py_net_gather5_100ms")
+    print("| `asyncio.gather` of 5 fetches of a 100 ms endpoint (whole execute) "
+          "| %s | %s | — | ≤ 150 ms | %s |" % (
+              fmt_ms(e), fmt_ms(p), "yes" if e is not None and e <= 150 else "**no**"))
     print()
 
 
