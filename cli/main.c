@@ -340,7 +340,8 @@ main(int argc, char **argv)
                 return fail_usage("--root-cert needs a file");
             roots[nroots++] = argv[i];
         } else if (strcmp(a, "--secret") == 0) {
-            if (++i >= argc || nsecrets == MAX_LIST ||
+            i++;
+            if (i >= argc || nsecrets == MAX_LIST ||
                 strchr(argv[i], '=') == NULL)
                 return fail_usage("--secret needs NAME=VALUE[@HOST,...]");
             secrets[nsecrets++] = argv[i];
