@@ -299,6 +299,8 @@ eryx__secrets_add(const eryx__secrets *old,
 static bool
 put(char **buf, size_t *len, size_t *cap, const void *p, size_t n)
 {
+    if (n == 0)
+        return true;
     if (n > *cap - *len) {
         size_t c = *cap ? *cap : 256;
         while (c - *len < n)

@@ -141,6 +141,49 @@ except OSError as e:
     print(errno.errorcode[e.errno])')
 check "--vfs-limit" "ENOSPC" "$out"
 
+# The network: refused without a flag; a loopback server the test runs
+# (python3's http.server) reached with --allow-localhost only; a secret's
+# placeholder in the environment, scrubbed from output; bad flags.
+out=$("$eryx" -c '
+import socket
+try:
+    socket.create_connection(("127.0.0.1", 9))
+except OSError as e:
+    print(type(e).__name__)')
+check "no network by default" "PermissionError" "$out"
+mkdir -p "$tmp/www" && echo 'served' >"$tmp/www/f.txt"
+python3 -m http.server 0 --bind 127.0.0.1 --directory "$tmp/www" >"$tmp/http.log" 2>&1 &
+srv=$!
+port=
+for _ in $(seq 50); do
+    port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/http.log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+get="import urllib.request
+try:
+    print(urllib.request.urlopen('http://127.0.0.1:$port/f.txt').read().decode().strip())
+except OSError as e:
+    print(e)"
+check "--net keeps loopback out" \
+    "<urlopen error [Errno 2] host '127.0.0.1' resolves to 127.0.0.1, in the blocked network 127.0.0.0/8>" \
+    "$("$eryx" --net -c "$get")"
+check "--allow-localhost" "served" "$("$eryx" --allow-localhost -c "$get")"
+check "--allow-host narrows" \
+    "<urlopen error [Errno 2] host '127.0.0.1' is not among the network policy's allowed hosts>" \
+    "$("$eryx" --allow-localhost --allow-host '*.example.com' -c "$get")"
+kill "$srv" 2>/dev/null
+out=$("$eryx" --secret TOKEN=s3cr3t-v@api.example.com -c '
+import os
+print(os.environ["TOKEN"][:24], "s3cr3t-v")')
+check "--secret placeholder, scrubbed" "ERYX_SECRET_PLACEHOLDER_ [REDACTED]" "$out"
+"$eryx" --allow-network 10.0.0.0/33 -c 'pass' >/dev/null 2>"$tmp/err"
+check "bad CIDR status" "1" "$?"
+grep -q "not a network" "$tmp/err"
+check "bad CIDR named" 0 $?
+"$eryx" --secret NOVALUE -c 'pass' >/dev/null 2>&1
+check "--secret without =" "2" "$?"
+
 # A process that cannot reserve terabytes of address space (here a ulimit;
 # also vm.overcommit_memory=2) still runs sandboxes: the engine pools
 # fewer instances, or none, instead of aborting.  Sanitizer runtimes need

@@ -91,3 +91,24 @@ def test_volumes_packages_and_imports(tmp_path: Path) -> None:
     assert p.returncode == 2 and b"SRC:DST" in p.stderr
     p = run("-v", f"{tmp_path}:/in", "-c", "open('/in/x', 'w')")
     assert p.returncode == 1 and b"Read-only file system" in p.stderr
+
+
+def test_network_flags() -> None:
+    probe = (
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('10.1.2.3', 80), timeout=1)\n"
+        "except OSError as e:\n"
+        "    print(e)\n"
+    )
+    p = run("-c", probe)
+    assert b"the sandbox has no network" in p.stdout
+    p = run("--net", "-c", probe)
+    assert b"in the blocked network 10.0.0.0/8" in p.stdout
+    p = run("--allow-host", "*.example.com", "-c", probe)
+    assert b"not among the network policy's allowed hosts" in p.stdout
+    p = run("--secret", "TOKEN=s3cr3t-v@api.example.com", "-c",
+            "import os\nprint(os.environ['TOKEN'][:24], 's3cr3t-v')")  # fmt: skip
+    assert p.stdout == b"ERYX_SECRET_PLACEHOLDER_ [REDACTED]\n"
+    assert run("--secret", "NOVALUE", "-c", "pass").returncode == 2
+    assert run("--allow-network", "10.0.0.0/33", "-c", "pass").returncode == 2

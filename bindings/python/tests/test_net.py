@@ -171,6 +171,9 @@ except requests.exceptions.SSLError:
         .stdout_text
     )
     assert out == "refused\n"
+    # The image compiles in the background once used: let it finish here,
+    # not during a later test that measures the process's memory.
+    assert factory._wait_compiled(timeout=300)
 
 
 def test_asyncio_gather_of_five_fetches_runs_them_at_once(http_srv: Server) -> None:
