@@ -116,6 +116,9 @@ typedef struct eryx__stop {
     const int *cancel;    /* non-zero: cancelled */
     const int *suspended; /* non-zero: a handler suspended the execute */
 } eryx__stop;
+/* Has `stop`'s deadline passed (at `now`), or its cancel or suspend flag
+   been raised? */
+bool eryx__stop_due(const eryx__stop *stop, uint64_t now);
 /* invoke-wait: an ERYX_ABI_WAIT_* code; on DONE, *out is the call.
    ERYX_ABI_WAIT_STOP when `stop` says so. */
 int32_t eryx__hub_wait(eryx__hub *hub,

@@ -447,8 +447,8 @@ eryx__hub_start(eryx__hub *hub,
     return handle;
 }
 
-static bool
-stopped(const eryx__stop *stop, uint64_t now)
+bool
+eryx__stop_due(const eryx__stop *stop, uint64_t now)
 {
     return now >= stop->deadline_us ||
            (stop->cancel != NULL &&
@@ -470,7 +470,7 @@ eryx__hub_wait(eryx__hub *hub,
     pthread_mutex_lock(&hub->mu);
     for (;;) {
         uint64_t now = eryx__clock_now_us(), wake = until;
-        if (stopped(stop, now)) {
+        if (eryx__stop_due(stop, now)) {
             pthread_mutex_unlock(&hub->mu);
             return ERYX_ABI_WAIT_STOP;
         }
@@ -536,7 +536,7 @@ eryx__hub_sleep(eryx__hub *hub, uint64_t until_us, const eryx__stop *stop)
     bool ok = true;
     for (;;) {
         uint64_t now = eryx__clock_now_us();
-        if (stopped(stop, now)) {
+        if (eryx__stop_due(stop, now)) {
             ok = false;
             break;
         }

@@ -132,18 +132,31 @@ net_state(eryx__import_env *env,
              : eryx__imports_nomem(env->st);
 }
 
+/* net-send and net-recv: (handle, ptr, len) over a checked span of guest
+   memory, which the host reads from or writes into directly. */
 static wasm_trap_t *
-net_send(eryx__import_env *env,
-         const wasmtime_val_t *args,
-         wasmtime_val_t *results)
+net_io(eryx__import_env *env,
+       const wasmtime_val_t *args,
+       wasmtime_val_t *results,
+       bool send)
 {
     eryx__net *n = net(env);
     if (n == NULL)
         return eryx__imports_nomem(env->st);
     uint8_t *p = span(env, ARG_I(1), ARG_I(2));
     if (p == NULL)
-        return eryx__imports_violation(env->st, "net-send buffer");
-    return ret(results, eryx__net_send(n, ARG_I(0), p, ARG_I(2)));
+        return eryx__imports_violation(env->st, send ? "net-send buffer"
+                                                     : "net-recv buffer");
+    return ret(results, send ? eryx__net_send(n, ARG_I(0), p, ARG_I(2))
+                             : eryx__net_recv(n, ARG_I(0), p, ARG_I(2)));
+}
+
+static wasm_trap_t *
+net_send(eryx__import_env *env,
+         const wasmtime_val_t *args,
+         wasmtime_val_t *results)
+{
+    return net_io(env, args, results, true);
 }
 
 static wasm_trap_t *
@@ -151,13 +164,7 @@ net_recv(eryx__import_env *env,
          const wasmtime_val_t *args,
          wasmtime_val_t *results)
 {
-    eryx__net *n = net(env);
-    if (n == NULL)
-        return eryx__imports_nomem(env->st);
-    uint8_t *p = span(env, ARG_I(1), ARG_I(2));
-    if (p == NULL)
-        return eryx__imports_violation(env->st, "net-recv buffer");
-    return ret(results, eryx__net_recv(n, ARG_I(0), p, ARG_I(2)));
+    return net_io(env, args, results, false);
 }
 
 /* net-tls(handle, name_ptr, name_len, alpn_ptr, alpn_len) -> 0 or -errno */

@@ -780,16 +780,6 @@ eryx__net_info(eryx__net *net, uint32_t handle)
 
 /* ------------------------------------------------------------- waiting */
 
-static bool
-stopped(const eryx__stop *stop, uint64_t now)
-{
-    return now >= stop->deadline_us ||
-           (stop->cancel != NULL &&
-            __atomic_load_n(stop->cancel, __ATOMIC_ACQUIRE) != 0) ||
-           (stop->suspended != NULL &&
-            __atomic_load_n(stop->suspended, __ATOMIC_ACQUIRE) != 0);
-}
-
 /* What `c` offers of `events` without waiting; *want: what to poll its fd
    for. */
 static uint32_t
@@ -866,7 +856,7 @@ eryx__net_poll(eryx__net *net,
             return count;
         uint64_t now = eryx__clock_now_us();
         bool wait = timeout_ns != 0 && now < until;
-        if (wait && stopped(stop, now))
+        if (wait && eryx__stop_due(stop, now))
             return ERYX_ABI_WAIT_STOP;
         if (wait && calls && eryx__hub_has_done(net->hub))
             return 0;

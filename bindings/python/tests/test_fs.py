@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from pkgs import packages
 
 import eryx
 
@@ -116,17 +117,8 @@ def test_volumes_read_only_and_read_write(tmp_path: Path) -> None:
         eryx.Session(volumes=[("/tmp", "relative", True)])
 
 
-def _packages() -> list[str]:
-    d = os.environ.get("ERYX_TEST_PACKAGES_DIR")
-    if not d or not os.path.isdir(d):
-        if os.environ.get("CI") == "true":
-            pytest.fail("ERYX_TEST_PACKAGES_DIR is not set (scripts/deps.sh sets it)")
-        pytest.skip("ERYX_TEST_PACKAGES_DIR is not set")
-    return sorted(str(p) for p in Path(d).iterdir())
-
-
 def test_factory_with_real_packages(tmp_path: Path) -> None:
-    pkgs = _packages()
+    pkgs = packages()
     factory = eryx.SandboxFactory(
         packages=pkgs, imports=["jinja2", "tabulate"], setup_code="env = jinja2.Environment()"
     )

@@ -5,7 +5,6 @@ loopback and started by the tests."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from netservers import Server, make_ca, silent_server
+from pkgs import packages
 
 import eryx
 
@@ -130,19 +130,10 @@ except Exception as e:
     assert run(code, network=local()) == "URLError True\n"
 
 
-def _packages() -> list[str]:
-    d = os.environ.get("ERYX_TEST_PACKAGES_DIR")
-    if not d or not os.path.isdir(d):
-        if os.environ.get("CI") == "true":
-            pytest.fail("ERYX_TEST_PACKAGES_DIR is not set (scripts/deps.sh sets it)")
-        pytest.skip("ERYX_TEST_PACKAGES_DIR is not set")
-    names = ("requests", "urllib3", "idna", "certifi", "charset_normalizer", "httpx",
-             "httpcore", "h11", "anyio", "sniffio")  # fmt: skip
-    return sorted(str(p) for p in Path(d).iterdir() if p.name.split("-")[0] in names)
-
-
 def test_requests_and_httpx_over_https(https_srv: Server, ca: dict[str, Path]) -> None:
-    factory = eryx.SandboxFactory(packages=_packages(), imports=["requests", "httpx"])
+    names = ("requests", "urllib3", "idna", "certifi", "charset_normalizer")
+    names += ("httpx", "httpcore", "h11", "anyio", "sniffio")
+    factory = eryx.SandboxFactory(packages=packages(*names), imports=["requests", "httpx"])
     code = f"""
 r = requests.get("https://localhost:{https_srv.port}/x")
 print(r.status_code, r.text)
