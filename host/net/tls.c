@@ -6,7 +6,9 @@
 ** it chooses only the name and the ALPN protocols offered.
 */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -325,10 +327,47 @@ eryx__tls_info(void *ssl_)
 
 /* ------------------------------------------------------------- I/O */
 
+/* OpenSSL writes to its socket with plain send(): a peer that closed makes
+   the kernel raise SIGPIPE, whose default action ends the whole host
+   process.  Around every call that may write, SIGPIPE is blocked for the
+   calling thread, and one it raised is taken back before the mask is
+   restored (a SIGPIPE already pending is left alone). */
+typedef struct sigpipe_guard {
+    sigset_t old;
+    bool was_pending;
+} sigpipe_guard;
+
+static void
+sigpipe_block(sigpipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pending);
+    (void)sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void
+sigpipe_restore(sigpipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pending);
+    (void)sigpending(&pending);
+    if (!g->was_pending && sigismember(&pending, SIGPIPE) == 1) {
+        struct timespec zero = {0, 0};
+        (void)sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 /* Why `ssl` failed after `r`, into why; the failure code
    (ERYX_ABI_NET_TLS or _TLS_VERIFY). */
 static int
-tls_failure(SSL *ssl, int r, char *why, size_t why_len)
+tls_failure(SSL *ssl, char *why, size_t why_len)
 {
     long v = SSL_get_verify_result(ssl);
     unsigned long e = ERR_peek_error();
@@ -343,8 +382,9 @@ tls_failure(SSL *ssl, int r, char *why, size_t why_len)
         ERR_error_string_n(e, buf, sizeof buf);
         snprintf(why, why_len, "TLS error: %s", buf);
     } else {
-        snprintf(why, why_len, "TLS error: the connection closed (%d)",
-                 SSL_get_error(ssl, r));
+        int en = errno;
+        snprintf(why, why_len, "TLS error: the connection closed (%s)",
+                 en != 0 ? strerror(en) : "by the peer");
     }
     ERR_clear_error();
     return ERYX_ABI_NET_TLS;
@@ -355,7 +395,11 @@ eryx__tls_handshake(void *ssl_, int *want, char *why, size_t why_len)
 {
     SSL *ssl = ssl_;
     ERR_clear_error();
+    errno = 0;
+    sigpipe_guard g;
+    sigpipe_block(&g);
     int r = SSL_do_handshake(ssl);
+    sigpipe_restore(&g);
     if (r == 1)
         return 0;
     switch (SSL_get_error(ssl, r)) {
@@ -366,7 +410,7 @@ eryx__tls_handshake(void *ssl_, int *want, char *why, size_t why_len)
         *want = 2;
         return -1;
     default:
-        return tls_failure(ssl, r, why, why_len);
+        return tls_failure(ssl, why, why_len);
     }
 }
 
@@ -392,7 +436,7 @@ tls_result(
         ERR_clear_error();
         return 0; /* the end, with or without close_notify */
     }
-    return -(long)tls_failure(ssl, r, why, why_len) - 1;
+    return -(long)tls_failure(ssl, why, why_len) - 1;
 }
 
 long
@@ -400,7 +444,11 @@ eryx__tls_read(void *ssl, void *p, size_t n, int *want, char *why, size_t len)
 {
     size_t done = 0;
     ERR_clear_error();
+    errno = 0;
+    sigpipe_guard g;
+    sigpipe_block(&g); /* a read may send an alert or a key update */
     int r = SSL_read_ex(ssl, p, n, &done);
+    sigpipe_restore(&g);
     return tls_result(ssl, true, r, done, want, why, len);
 }
 
@@ -410,7 +458,11 @@ eryx__tls_write(
 {
     size_t done = 0;
     ERR_clear_error();
+    errno = 0;
+    sigpipe_guard g;
+    sigpipe_block(&g);
     int r = SSL_write_ex(ssl, p, n, &done);
+    sigpipe_restore(&g);
     return tls_result(ssl, false, r, done, want, why, len);
 }
 
@@ -424,7 +476,10 @@ void
 eryx__tls_close(void *ssl)
 {
     ERR_clear_error();
+    sigpipe_guard g;
+    sigpipe_block(&g);
     (void)SSL_shutdown((SSL *)ssl); /* close_notify, if it goes at once */
+    sigpipe_restore(&g);
     ERR_clear_error();
     SSL_free(ssl);
 }

@@ -173,6 +173,35 @@ check "--allow-host narrows" \
     "<urlopen error [Errno 2] host '127.0.0.1' is not among the network policy's allowed hosts>" \
     "$("$eryx" --allow-localhost --allow-host '*.example.com' -c "$get")"
 kill "$srv" 2>/dev/null
+# TLS to a server that hangs up while the guest still writes: OpenSSL's
+# send() would raise SIGPIPE, which must not end the eryx process (the
+# plain `eryx` keeps SIGPIPE's default action, unlike Python).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+    -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1
+cat >"$tmp/tls.py" <<'PY'
+import http.server, ssl, sys
+srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+PY
+python3 "$tmp/tls.py" "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/tls.port" 2>/dev/null &
+tsrv=$!
+for _ in $(seq 50); do [ -s "$tmp/tls.port" ] && break; sleep 0.1; done
+out=$("$eryx" --allow-localhost --root-cert "$tmp/cert.pem" -c "
+import socket, ssl
+s = ssl.create_default_context().wrap_socket(
+    socket.create_connection(('localhost', $(cat "$tmp/tls.port"))), server_hostname='localhost')
+try:
+    s.sendall(b'GET / HTTP/1.1\\r\\nX-Big: ' + b'a' * 10_000_000 + b'\\r\\n\\r\\n')
+    print('sent')
+except OSError:
+    print('refused')" 2>&1; echo "exit $?")
+kill "$tsrv" 2>/dev/null
+check "TLS peer hangs up: no SIGPIPE" "refused
+exit 0" "$out"
 out=$("$eryx" --secret TOKEN=s3cr3t-v@api.example.com -c '
 import os
 print(os.environ["TOKEN"][:24], "s3cr3t-v")')
