@@ -28,8 +28,7 @@
 #include "net/net.h"
 #include "vfs/vfs.h" /* ERYX__E* and eryx__host_errno */
 
-#define OUT_HIGH  (256u << 10) /* buffered bytes past which sends wait */
-#define SEND_MAX  (1u << 20)   /* taken per net-send */
+#define OUT_HIGH  (256u << 10) /* buffered bytes: sends wait past this */
 #define RECV_MAX  (4u << 20)   /* read per net-recv */
 #define MAX_CONNS 4096         /* handles a store keeps, whatever the policy */
 
@@ -69,6 +68,7 @@ struct eryx__net {
     conn **conns;
     size_t count, cap;
     uint32_t next_handle;
+    int inflight; /* atomic: connect workers still running */
     char last_error[256];
 };
 
@@ -339,6 +339,7 @@ connect_job(void *arg)
     pthread_mutex_unlock(&net->mu);
     wake(net);
     conn_unref(c);
+    __atomic_sub_fetch(&net->inflight, 1, __ATOMIC_RELEASE);
     net_unref(net);
 }
 
@@ -366,10 +367,15 @@ eryx__net_connect(eryx__net *net, const char *host, uint32_t port)
         name[--n] = '\0';
     if (!eryx__netpolicy_host_ok(net->policy, name, why, why_len))
         return -ERYX__EACCES;
-    if (net->count >= net->policy->max_connections || net->count >= MAX_CONNS) {
+    /* Connections, and lookups still running for connections closed
+       before they finished (a guest that connects and closes in a loop
+       must not pile up threads waiting on DNS). */
+    uint32_t max = net->policy->max_connections;
+    if (net->count >= max || net->count >= MAX_CONNS ||
+        (uint32_t)__atomic_load_n(&net->inflight, __ATOMIC_ACQUIRE) >= max) {
         snprintf(why, why_len,
                  "too many connections: the network policy allows %u at once",
-                 net->policy->max_connections);
+                 max);
         return -ERYX__EMFILE;
     }
     if (net->count == net->cap) {
@@ -398,7 +404,9 @@ eryx__net_connect(eryx__net *net, const char *host, uint32_t port)
     } while (find(net, c->handle) != NULL);
     net->conns[net->count++] = c;
     __atomic_add_fetch(&net->refs, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&net->inflight, 1, __ATOMIC_ACQ_REL);
     if (!eryx__workers_submit(net->workers, connect_job, c)) {
+        __atomic_sub_fetch(&net->inflight, 1, __ATOMIC_RELEASE);
         net_unref(net);
         pthread_mutex_lock(&net->mu);
         c->state = C_FAILED;
@@ -565,9 +573,10 @@ eryx__net_send(eryx__net *net, uint32_t handle, const uint8_t *p, size_t n)
     int e = flush(c, NULL);
     if (e != 0)
         return -e;
-    if (c->out_len - c->out_off >= OUT_HIGH)
+    size_t pending = c->out_len - c->out_off;
+    if (pending >= OUT_HIGH)
         return -ERYX__NET_EAGAIN;
-    size_t take = n < SEND_MAX ? n : SEND_MAX;
+    size_t take = n < OUT_HIGH - pending ? n : OUT_HIGH - pending;
     if (net->secrets != NULL) {
         size_t len = c->out_len, cap = c->out_cap;
         if (c->out_off > 0 && c->out_off == c->out_len)

@@ -143,6 +143,10 @@ typedef struct eryx__http_filter {
     bool has_length, chunked, first_line;
 } eryx__http_filter;
 
+/* The most one run of the filter adds by substitution (beyond that,
+   placeholders go out as they are). */
+#define ERYX__HTTP_EXPANSION_MAX (1u << 20)
+
 /* Pass data[0, len) through `f` for a connection to `host`: appends to
    *out (grown with eryx__realloc).  Returns a WASI errno (ERYX__EOK; or
    ERYX__NET_EPROTO for HTTP/2 while secrets exist, ENOMEM). */

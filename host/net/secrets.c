@@ -403,6 +403,7 @@ enum {
 typedef struct outbuf {
     uint8_t **p;
     size_t *len, *cap;
+    size_t budget; /* bytes substitution may still add in this run */
 } outbuf;
 
 static bool
@@ -451,10 +452,17 @@ emit_header(outbuf *o,
         }
         if (best == NULL)
             return emit(o, p, (size_t)(end - p));
+        size_t pl = strlen(best->placeholder);
+        /* A line of placeholders must not make the host's buffer grow
+           without bound: past the run's budget they go as they are. */
+        size_t grow = best->value_len > pl ? best->value_len - pl : 0;
+        bool fits = grow <= o->budget;
+        if (fits)
+            o->budget -= grow;
         if (!emit(o, p, (size_t)(at - p)) ||
-            !emit(o, best->value, best->value_len))
+            !(fits ? emit(o, best->value, best->value_len) : emit(o, at, pl)))
             return false;
-        p = at + strlen(best->placeholder);
+        p = at + pl;
     }
     return true;
 }
@@ -557,7 +565,7 @@ eryx__http_filter_run(eryx__http_filter *f,
                       size_t *out_len,
                       size_t *out_cap)
 {
-    outbuf o = {out, out_len, out_cap};
+    outbuf o = {out, out_len, out_cap, ERYX__HTTP_EXPANSION_MAX};
     size_t i = 0;
     while (i < len) {
         if (f->state == F_RAW)

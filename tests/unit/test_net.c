@@ -227,6 +227,37 @@ ERYX_TEST(http_filter_substitutes_header_values_only)
     eryx__secrets_unref(s);
 }
 
+ERYX_TEST(substitution_cannot_blow_up_the_host_buffer)
+{
+    /* A 64 KiB value, and a request whose header holds 100 placeholders:
+       at most ERYX__HTTP_EXPANSION_MAX is added; the rest go as they
+       are. */
+    char *value = eryx__malloc(65537);
+    memset(value, 'v', 65536);
+    value[65536] = '\0';
+    eryx__secrets *s = one_secret(value, "*");
+    const char *ph = s->items[0].placeholder;
+    size_t pl = strlen(ph);
+    char *in = eryx__malloc(100 * pl + 64);
+    size_t n = (size_t)sprintf(in, "GET / HTTP/1.1\r\nX: ");
+    for (int i = 0; i < 100; i++) {
+        memcpy(in + n, ph, pl);
+        n += pl;
+    }
+    memcpy(in + n, "\r\n\r\n", 5);
+    int err;
+    char *out = filter(s, "h", in, 100000, &err);
+    ASSERT_EQ(err, 0);
+    size_t len = strlen(out);
+    ASSERT(len <= strlen(in) + ERYX__HTTP_EXPANSION_MAX);
+    ASSERT(strstr(out, ph) != NULL); /* the later ones went as they were */
+    ASSERT(strstr(out, "vvvv") != NULL);
+    eryx__free(out);
+    eryx__free(in);
+    eryx__free(value);
+    eryx__secrets_unref(s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -237,6 +268,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(host_names_before_resolution),
         ERYX_TEST_ENTRY(scrubbing_and_what_a_stream_holds_back),
         ERYX_TEST_ENTRY(http_filter_substitutes_header_values_only),
+        ERYX_TEST_ENTRY(substitution_cannot_blow_up_the_host_buffer),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
