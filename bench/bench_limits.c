@@ -3,10 +3,14 @@
 ** in a session (so interpreter start-up is not counted).  Prints one table
 ** row per limit: median and worst of a few runs, in milliseconds.
 */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <eryx.h>
 
@@ -55,6 +59,13 @@ measure(eryx_engine *eng, const char *code, int cancel)
     eryx_result *r = NULL;
     eryx_config_new(&cfg, NULL);
     eryx_config_set_timeout_ms(cfg, cancel ? 0 : 1000, NULL);
+    /* Loopback allowed, for the blocked reads. */
+    eryx_netconfig *nc = NULL;
+    eryx_netconfig_new(&nc, NULL);
+    eryx_netconfig_clear(nc, ERYX_NET_BLOCKED_HOSTS, NULL);
+    eryx_netconfig_add(nc, ERYX_NET_ALLOWED_NETWORKS, "127.0.0.0/8", NULL);
+    eryx_config_set_network(cfg, nc, NULL);
+    eryx_netconfig_free(nc);
     eryx_config_add_callback(cfg, "slow", "", NULL, hold, NULL, NULL, NULL);
     if (eryx_session_new(eng, cfg, &ss, NULL) != ERYX_OK)
         exit(1);
@@ -88,7 +99,24 @@ main(void)
         fprintf(stderr, "bench_limits: %s\n", err.message);
         return 1;
     }
-    static const struct {
+    /* A listener that never accepts: connects complete (the kernel's
+       backlog), reads wait forever. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(lfd, 64) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+        return 1;
+    char read_code[160];
+    snprintf(read_code, sizeof read_code,
+             "import socket\n"
+             "socket.create_connection(('127.0.0.1', %d)).recv(1)\n",
+             ntohs(a.sin_port));
+    const struct {
         const char *what, *code;
         int cancel;
     } cases[] = {
@@ -98,6 +126,8 @@ main(void)
         {"cancel to return: compute loop", "while True: pass", 1},
         {"cancel to return: time.sleep(60)", "import time\ntime.sleep(60)", 1},
         {"cancel to return: waiting on a callback", "await slow()", 1},
+        {"timeout overshoot: a blocked socket read", read_code, 0},
+        {"cancel to return: a blocked socket read", read_code, 1},
     };
     printf("| %-52s | %8s | %8s |\n", "limit (1000 ms timeout)", "median",
            "worst");
@@ -126,6 +156,7 @@ main(void)
         eryx_sandbox_free(sb);
     }
     row("memory: 1 GiB allocation to MemoryError (128 MiB)", t);
+    close(lfd);
     eryx_engine_free(eng);
     return 0;
 }
