@@ -429,7 +429,10 @@ main(int argc, char **argv)
          set_network(config, allow_hosts, nallow_hosts, allow_nets, nallow_nets,
                      localhost, roots, nroots, &err) != ERYX_OK) ||
         add_secrets(config, secrets, nsecrets, &err) != ERYX_OK) {
+        /* A bad pattern, CIDR or secret is a usage error. */
         fprintf(stderr, "eryx: %s\n", err.message);
+        if (err.status == ERYX_E_INVALID_ARG)
+            status = 2;
         goto done;
     }
     /* Packages and imports: an image prepared with them, run as a session

@@ -207,11 +207,13 @@ import os
 print(os.environ["TOKEN"][:24], "s3cr3t-v")')
 check "--secret placeholder, scrubbed" "ERYX_SECRET_PLACEHOLDER_ [REDACTED]" "$out"
 "$eryx" --allow-network 10.0.0.0/33 -c 'pass' >/dev/null 2>"$tmp/err"
-check "bad CIDR status" "1" "$?"
+check "bad CIDR status" "2" "$?"
 grep -q "not a network" "$tmp/err"
 check "bad CIDR named" 0 $?
 "$eryx" --secret NOVALUE -c 'pass' >/dev/null 2>&1
 check "--secret without =" "2" "$?"
+"$eryx" --secret '1BAD=x' -c 'pass' >/dev/null 2>&1
+check "--secret with a bad name" "2" "$?"
 
 # A process that cannot reserve terabytes of address space (here a ulimit;
 # also vm.overcommit_memory=2) still runs sandboxes: the engine pools
