@@ -15,6 +15,11 @@ import os
 import platform
 
 
+def med(rows, key):
+    """A row's median, or None."""
+    return rows.get(key, {}).get("median_ms")
+
+
 def load(path):
     rows, warnings = {}, []
     if not path or not os.path.exists(path):
@@ -329,9 +334,6 @@ def files_table(args):
     print("| operation | eryx | pyeryx | pyeryx/eryx | target | met? |")
     print("|---|---:|---:|---:|---|---|")
 
-    def med(rows, key):
-        return rows.get(key, {}).get("median_ms")
-
     def mbps(ms):
         return None if ms is None else 50.0 / (ms / 1e3)
 
@@ -387,9 +389,6 @@ def net_table(args):
     print()
     print("| operation | eryx | pyeryx | native Python | target | met? |")
     print("|---|---:|---:|---:|---|---|")
-
-    def med(rows, key):
-        return rows.get(key, {}).get("median_ms")
 
     native = med(E, "py_net_native_get")
     e, p = med(E, "py_net_get"), med(P, "py_net_get")

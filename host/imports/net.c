@@ -107,16 +107,13 @@ net_connect(eryx__import_env *env,
     if (n == NULL)
         return eryx__imports_nomem(env->st);
     char *host;
-    int32_t code;
+    int32_t code; /* unused: eryx__net_connect(NULL) says why */
     wasm_trap_t *t = small_string(env, ARG_I(0), ARG_I(1), HOST_MAX, &host,
                                   &code, "net-connect host");
     if (t != NULL)
         return t;
-    if (host == NULL) {
-        /* Said through net-error 0, like any refused connect. */
-        (void)eryx__net_connect(n, "", 0);
-        return ret(results, code);
-    }
+    if (host == NULL) /* said through net-error 0, as any refusal */
+        return ret(results, eryx__net_connect(n, NULL, 0));
     int32_t r = eryx__net_connect(n, host, ARG_I(2));
     eryx__free(host);
     return ret(results, r);

@@ -11,7 +11,6 @@
 */
 #define _GNU_SOURCE /* ppoll */
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -348,6 +347,11 @@ eryx__net_connect(eryx__net *net, const char *host, uint32_t port)
 {
     char *why = net->last_error;
     size_t why_len = sizeof net->last_error;
+    if (host == NULL) {
+        snprintf(why, why_len,
+                 "bad host name: longer than 1024 bytes, or with a NUL byte");
+        return -ERYX__EINVAL;
+    }
     if (net->policy == NULL) {
         snprintf(why, why_len,
                  "the sandbox has no network (no network policy is set)");
@@ -503,11 +507,11 @@ flush(conn *c, short *want)
     return 0;
 }
 
+/* Append to the buffered bytes (flush empties a drained buffer, so only
+   a partly sent one has bytes before out_off to move). */
 static bool
 buffer(conn *c, const uint8_t *p, size_t n)
 {
-    if (c->out_off > 0 && c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
     if (n > c->out_cap - c->out_len) {
         if (c->out_off > 0) {
             memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
@@ -579,8 +583,6 @@ eryx__net_send(eryx__net *net, uint32_t handle, const uint8_t *p, size_t n)
     size_t take = n < OUT_HIGH - pending ? n : OUT_HIGH - pending;
     if (net->secrets != NULL) {
         size_t len = c->out_len, cap = c->out_cap;
-        if (c->out_off > 0 && c->out_off == c->out_len)
-            c->out_off = c->out_len = len = 0;
         e = eryx__http_filter_run(&c->filter, net->secrets, c->host, p, take,
                                   &c->out, &len, &cap);
         c->out_len = len;
@@ -839,7 +841,8 @@ eryx__net_poll(eryx__net *net,
             ? UINT64_MAX
             : start + (uint64_t)net->policy->io_timeout_ms * 1000u;
     struct pollfd fds[ERYX_ABI_NET_POLL_MAX + 1];
-    size_t which[ERYX_ABI_NET_POLL_MAX];
+    size_t which[ERYX_ABI_NET_POLL_MAX]; /* the entry of each polled fd */
+    bool open[ERYX_ABI_NET_POLL_MAX];    /* its connection was open */
     for (int rounds = 0;; rounds++) {
         /* What is ready without asking the sockets (handshakes and
            buffered bytes move on here). */
@@ -858,6 +861,7 @@ eryx__net_poll(eryx__net *net,
                 count++;
             else if (want != 0 && c->fd >= 0) {
                 fds[k] = (struct pollfd){c->fd, want, 0};
+                open[k] = get_state(net, c) == C_OPEN;
                 which[k++] = i;
             }
         }
@@ -899,14 +903,12 @@ eryx__net_poll(eryx__net *net,
         bool moved = false;
         for (size_t j = 0; r > 0 && j < k; j++) {
             eryx_abi_net_poll *it = &items[which[j]];
-            conn *c = find(net, it->handle);
             short re = fds[j].revents;
             if (re == 0)
                 continue;
             moved = true;
-            if ((it->events & ERYX_ABI_NET_READ) &&
-                (re & (POLLIN | POLLHUP | POLLERR)) &&
-                get_state(net, c) == C_OPEN) {
+            if (open[j] && (it->events & ERYX_ABI_NET_READ) &&
+                (re & (POLLIN | POLLHUP | POLLERR))) {
                 it->revents |= ERYX_ABI_NET_READ;
                 count++;
             }

@@ -25,7 +25,6 @@ enum {
     ERYX__NET_ECONNREFUSED = 14,
     ERYX__NET_ECONNRESET = 15,
     ERYX__NET_EHOSTUNREACH = 23,
-    ERYX__NET_EINPROGRESS = 26,
     ERYX__NET_ENETUNREACH = 40,
     ERYX__NET_ENOTCONN = 53,
     ERYX__NET_EPIPE = 64,
@@ -184,7 +183,6 @@ void *eryx__tls_new(void *ctx,
                     bool no_h2,
                     char *why,
                     size_t why_len);
-void eryx__tls_free(void *ssl);
 /* Send close_notify if it goes at once, and free. */
 void eryx__tls_close(void *ssl);
 /* One step of the handshake: 0 done; -1 wait (*want: 1 readable, 2
@@ -219,6 +217,7 @@ void eryx__net_free(eryx__net *net);
 
 /* Each returns as the import does (guest/runtime.wit): >= 0, or a negated
    WASI errno / ERYX_ABI_NET_TLS*. */
+/* host NULL: a name the import refused (too long, or with NUL). */
 int32_t eryx__net_connect(eryx__net *net, const char *host, uint32_t port);
 int32_t eryx__net_state(eryx__net *net, uint32_t handle);
 int32_t

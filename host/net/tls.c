@@ -167,12 +167,6 @@ fail:
     return NULL;
 }
 
-void
-eryx__tls_free(void *ssl)
-{
-    SSL_free(ssl);
-}
-
 const char *
 eryx__tls_version_text(void)
 {
