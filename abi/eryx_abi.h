@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /** Bumped on any change below; the host refuses a guest of another version. */
-#define ERYX_ABI_VERSION 5
+#define ERYX_ABI_VERSION 6
 
 /* ---- export names (world sandbox) ---- */
 #define ERYX_ABI_EXPORT_MEMORY          "memory"
@@ -25,6 +25,7 @@
 #define ERYX_ABI_EXPORT_RESTORE         "restore-state"
 #define ERYX_ABI_EXPORT_POST_RESTORE    "cabi_post_restore-state"
 #define ERYX_ABI_EXPORT_CLEAR           "clear-state"
+#define ERYX_ABI_EXPORT_INTERRUPT       "eryx_interrupt_target"
 /* The C stack pointer (wasm-ld's __stack_pointer), exported so that the
    host can capture and restore a whole interpreter (host/image.c). */
 #define ERYX_ABI_EXPORT_STACK_POINTER "__stack_pointer"
@@ -85,7 +86,8 @@ typedef struct eryx_abi_net_poll {
 } eryx_abi_net_poll;
 
 /** execute's flags. */
-#define ERYX_ABI_EXEC_TRACE 1u /* report trace events */
+#define ERYX_ABI_EXEC_TRACE       1u /* report trace events */
+#define ERYX_ABI_EXEC_INTERACTIVE 2u /* a REPL statement (compile "single") */
 
 /** Discriminants of result<T, E> and option<T>. */
 #define ERYX_ABI_OK   0
@@ -95,6 +97,9 @@ typedef struct eryx_abi_net_poll {
 /** execute's third outcome: the code ended in an uncaught MemoryError (the
     guest ran out of memory); the payload is the traceback, as for ERR. */
 #define ERYX_ABI_ERR_MEMORY 2
+/** An interactive execute's fourth: the statement is unfinished (a block
+    not yet ended); nothing ran.  The payload is a message. */
+#define ERYX_ABI_ERR_INCOMPLETE 3
 
 /** A string or list<u8> in guest memory: offset and length in bytes. */
 typedef struct eryx_abi_string {
@@ -143,6 +148,18 @@ typedef struct eryx_abi_snapshot_ret {
 } eryx_abi_snapshot_ret;
 
 /** The return area of result<_, string> (initialize, restore-state). */
+/** What eryx_interrupt_target returns a pointer to: to raise
+    KeyboardInterrupt in the running code, the host stores `value` at
+    `slot` and ORs `mask` into the 32-bit word at `breaker` (all 0: the
+    guest cannot be interrupted). */
+typedef struct eryx_abi_interrupt_target {
+    uint32_t breaker;
+    uint32_t mask;
+    uint32_t slot;
+    uint32_t value;
+} eryx_abi_interrupt_target;
+#define ERYX_ABI_INTERRUPT_TARGET_SIZE 16
+
 typedef struct eryx_abi_unit_ret {
     uint8_t tag;
     uint8_t pad_[3];

@@ -135,14 +135,34 @@ rt_post_unit(eryx_abi_unit_ret *ret)
 /* ----------------------------------------------------------------- execute */
 
 /* Runs the user's code; returns NULL on success or a new reference to the
-   exception it raised. */
+   exception it raised.  Interactive (the REPL): compiled as Python's REPL
+   compiles a statement, and *incomplete set, with nothing run, while the
+   statement is unfinished. */
 static PyObject *
-run_user_code(const char *source)
+run_user_code(const char *source,
+              PyObject *source_obj,
+              int interactive,
+              int *incomplete)
 {
-    PyCompilerFlags flags = _PyCompilerFlags_INIT;
-    flags.cf_flags = PyCF_ALLOW_TOP_LEVEL_AWAIT;
-    PyObject *code =
-        Py_CompileStringExFlags(source, "<user>", Py_file_input, &flags, -1);
+    PyObject *code;
+    if (interactive) {
+        code = PyObject_CallOneArg(rt_fn_compile_interactive, source_obj);
+        if (code == Py_None) {
+            Py_DECREF(code);
+            *incomplete = 1;
+            return NULL;
+        }
+        if (code != NULL && !PyCode_Check(code)) {
+            Py_DECREF(code);
+            PyErr_SetString(PyExc_SystemError, "compile_interactive failed");
+            code = NULL;
+        }
+    } else {
+        PyCompilerFlags flags = _PyCompilerFlags_INIT;
+        flags.cf_flags = PyCF_ALLOW_TOP_LEVEL_AWAIT;
+        code = Py_CompileStringExFlags(source, "<user>", Py_file_input, &flags,
+                                       -1);
+    }
     if (code == NULL)
         return PyErr_GetRaisedException();
     PyObject *value = PyEval_EvalCode(code, rt_namespace, rt_namespace);
@@ -157,6 +177,45 @@ run_user_code(const char *source)
         return PyErr_GetRaisedException();
     Py_DECREF(value);
     return NULL;
+}
+
+/* ------------------------------------------------------------- interrupts */
+
+/* Where the host raises KeyboardInterrupt in the running code (between two
+   bytecodes, as CPython's PyThreadState_SetAsyncExc does): it stores
+   `value` at `slot` (the thread's pending asynchronous exception) and ORs
+   `mask` into the word at `breaker` (its eval breaker).  The host writes
+   them only on the guest's own thread, while the guest is paused in an
+   epoch check or an import, and checks them against the memory's bounds. */
+static eryx_abi_interrupt_target interrupt_target;
+
+/* _PY_ASYNC_EXCEPTION_BIT of CPython's internal pycore_ceval.h. */
+#define ASYNC_EXCEPTION_BIT (1u << 3)
+
+EXPORT("eryx_interrupt_target")
+eryx_abi_interrupt_target *
+eryx_interrupt_target(void)
+{
+    PyThreadState *ts = PyThreadState_GetUnchecked();
+    memset(&interrupt_target, 0, sizeof interrupt_target);
+    if (ts != NULL) {
+        interrupt_target.breaker = (uint32_t)(uintptr_t)&ts->eval_breaker;
+        interrupt_target.mask = ASYNC_EXCEPTION_BIT;
+        interrupt_target.slot = (uint32_t)(uintptr_t)&ts->async_exc;
+        interrupt_target.value = (uint32_t)(uintptr_t)PyExc_KeyboardInterrupt;
+    }
+    return &interrupt_target;
+}
+
+/* An interrupt that arrived after the user's code ended is dropped, so
+   that it cannot fire in the runtime or in the next execute.  (The value
+   is an immortal type: nothing to release.) */
+static void
+drop_interrupt(void)
+{
+    PyThreadState *ts = PyThreadState_GetUnchecked();
+    if (ts != NULL)
+        ts->async_exc = NULL;
 }
 
 static void
@@ -211,8 +270,14 @@ execute(char *code, size_t code_len, char *var, size_t var_len, uint32_t flags)
     }
     Py_DECREF(r);
 
-    exc = run_user_code(text);
-    if (exc != NULL) {
+    int incomplete = 0;
+    exc = run_user_code(text, source, (flags & ERYX_ABI_EXEC_INTERACTIVE) != 0,
+                        &incomplete);
+    drop_interrupt();
+    if (incomplete) {
+        execute_ret.tag = ERYX_ABI_ERR_INCOMPLETE;
+        execute_ret.u.err = rt_abi_cstring("incomplete input");
+    } else if (exc != NULL) {
         PyObject *message = PyObject_CallOneArg(rt_fn_format_exception, exc);
         if (message == NULL) {
             PyErr_Clear();
@@ -226,7 +291,7 @@ execute(char *code, size_t code_len, char *var, size_t var_len, uint32_t flags)
     }
     outs =
         PyObject_CallFunctionObjArgs(rt_fn_finish, rt_namespace, varname, NULL);
-    if (exc != NULL) {
+    if (exc != NULL || incomplete) {
         PyErr_Clear();
     } else if (outs == NULL || !PyTuple_Check(outs) ||
                PyTuple_GET_SIZE(outs) != 2) {

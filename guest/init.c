@@ -23,7 +23,7 @@
 
 /* Declared, with what they are, in runtime.h. */
 PyObject *rt_fn_begin, *rt_fn_run_coroutine, *rt_fn_format_exception,
-    *rt_fn_finish;
+    *rt_fn_finish, *rt_fn_compile_interactive;
 PyObject *rt_fn_snapshot, *rt_fn_restore, *rt_fn_clear;
 PyObject *rt_namespace;
 int rt_initialized;
@@ -150,6 +150,7 @@ load_glue(void)
         {&rt_fn_run_coroutine, "run_coroutine"},
         {&rt_fn_format_exception, "format_exception"},
         {&rt_fn_finish, "finish"},
+        {&rt_fn_compile_interactive, "compile_interactive"},
         {&rt_fn_snapshot, "snapshot_state"},
         {&rt_fn_restore, "restore_state"},
         {&rt_fn_clear, "clear_state"},

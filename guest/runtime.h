@@ -23,7 +23,7 @@
 /* The functions of runtime.py, held from initialization on, so that user
    code that rebinds names in module _eryx_runtime cannot redirect them. */
 extern PyObject *rt_fn_begin, *rt_fn_run_coroutine, *rt_fn_format_exception,
-    *rt_fn_finish;
+    *rt_fn_finish, *rt_fn_compile_interactive;
 extern PyObject *rt_fn_snapshot, *rt_fn_restore, *rt_fn_clear;
 extern PyObject *rt_namespace; /* the user's globals */
 extern int rt_initialized;

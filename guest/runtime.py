@@ -573,6 +573,19 @@ def format_exception(exc):
         type(exc), exc, tb))
 
 
+def compile_interactive(source):
+    """Compile `source` as Python's REPL does (mode "single": expression
+    statements echo through sys.displayhook; top-level await allowed):
+    a code object, None while it is an unfinished statement, or a raised
+    SyntaxError."""
+    compiler = __import__("codeop").CommandCompiler()
+    compiler.compiler.flags |= _PyCF_ALLOW_TOP_LEVEL_AWAIT
+    return compiler(source, USER_FILENAME, "single")
+
+
+_PyCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+
+
 def finish(namespace, result_variable):
     """End one execution: (result_json, result_error).  The result variable
     is consumed."""

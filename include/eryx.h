@@ -15,8 +15,9 @@
 ** Threads.  These objects may be used from several threads at once: an
 ** eryx_engine (everything that takes one, even as non-const: sandboxes,
 ** sessions and pools of one engine run in parallel) and an eryx_pool
-** (acquire, release and stats from any thread).  eryx_sandbox_cancel and
-** eryx_session_cancel may be called from any thread.  Every other object
+** (acquire, release and stats from any thread).  eryx_sandbox_cancel,
+** eryx_session_cancel and eryx_session_interrupt may be called from any
+** thread.  Every other object
 ** (config, sandbox, session, result, snapshot, image) is used by one thread
 ** at a time; a const one (a finished result, a snapshot, an image) may be
 ** read by several at once.  Handlers run on the threads each one's
@@ -110,6 +111,8 @@ ERYX_API const char *eryx_python_version(void);
 **   ERYX_E_CANCELLED     eryx_sandbox_cancel or eryx_session_cancel.
 **   ERYX_E_SUSPENDED     a callback handler suspended the execute
 **                        (eryx_call_suspend); see journals.
+**   ERYX_E_INCOMPLETE    eryx_session_execute_interactive: the statement is
+**                        unfinished (a block not yet ended); nothing ran.
 */
 #define ERYX_STATUS_MAP(X)                                  \
     X(ERYX_OK, 0, "ok")                                     \
@@ -127,7 +130,8 @@ ERYX_API const char *eryx_python_version(void);
     X(ERYX_E_OUTPUT_LIMIT, 36, "output limit")              \
     X(ERYX_E_TRAP, 37, "sandbox failure")                   \
     X(ERYX_E_CANCELLED, 38, "cancelled")                    \
-    X(ERYX_E_SUSPENDED, 39, "suspended by a callback")
+    X(ERYX_E_SUSPENDED, 39, "suspended by a callback")      \
+    X(ERYX_E_INCOMPLETE, 40, "incomplete statement")
 
 typedef enum eryx_status {
 #define ERYX_STATUS_ENUM_(name, value, text) name = (value),
@@ -705,6 +709,25 @@ ERYX_API eryx_status eryx_session_execute(eryx_session *session,
 /** \brief As eryx_sandbox_cancel, for a session; the session is then reset
     (its interpreter stopped mid-way cannot be trusted).  Thread-safe. */
 ERYX_API void eryx_session_cancel(eryx_session *session);
+/** \brief Run one statement as Python's REPL does: compiled in mode
+    "single", so that an expression statement's value is echoed through
+    sys.displayhook to stdout (and kept as `_`); top-level await allowed.
+    ERYX_E_INCOMPLETE, with nothing run, while the statement is unfinished
+    (the caller reads another line and tries the whole again; a block ends
+    on an empty line).  Otherwise as eryx_session_execute. */
+ERYX_API eryx_status eryx_session_execute_interactive(eryx_session *session,
+                                                      const char *code,
+                                                      size_t code_len,
+                                                      eryx_result **out,
+                                                      eryx_error *err);
+/** \brief Raise KeyboardInterrupt in the session's running execute, as
+    Ctrl-C does in Python, from another thread: the code sees it at its next
+    bytecode or wait (a sleep, a callback, a socket), may catch it, and the
+    session keeps its state.  Code stuck in one long C call (a huge
+    regular expression, `sum(range(10**12))`) does not see it until the
+    call returns: eryx_session_cancel stops anything.  Does nothing when no
+    execute runs.  Thread-safe. */
+ERYX_API void eryx_session_interrupt(eryx_session *session);
 /** \brief Discard the session's interpreter; the next execute starts fresh. */
 ERYX_API void eryx_session_reset(eryx_session *session);
 /** \brief Executes run since the session began or was last reset. */

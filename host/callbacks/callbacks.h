@@ -115,17 +115,22 @@ typedef struct eryx__stop {
     uint64_t deadline_us; /* UINT64_MAX: none */
     const int *cancel;    /* non-zero: cancelled */
     const int *suspended; /* non-zero: a handler suspended the execute */
+    int *keyboard; /* non-zero: raise KeyboardInterrupt (not a stop: waits
+                      return early so that the guest sees it; may be NULL) */
 } eryx__stop;
 /* Has `stop`'s deadline passed (at `now`), or its cancel or suspend flag
    been raised? */
 bool eryx__stop_due(const eryx__stop *stop, uint64_t now);
+/* Is a KeyboardInterrupt waiting to reach the guest? */
+bool eryx__stop_keyboard(const eryx__stop *stop);
 /* invoke-wait: an ERYX_ABI_WAIT_* code; on DONE, *out is the call.
    ERYX_ABI_WAIT_STOP when `stop` says so. */
 int32_t eryx__hub_wait(eryx__hub *hub,
                        int64_t timeout_ns,
                        const eryx__stop *stop,
                        eryx_abi_call_done *out);
-/* Sleep until `until_us` (monotonic); false when `stop` cut it short. */
+/* Sleep until `until_us` (monotonic); false when `stop` cut it short.  A
+   KeyboardInterrupt waiting ends it early (true). */
 bool eryx__hub_sleep(eryx__hub *hub, uint64_t until_us, const eryx__stop *stop);
 /* A rewrite of payloads (secrets scrubbing): a new buffer (NUL added,
    eryx__free) when it changed something, else NULL (*nomem set when

@@ -457,6 +457,13 @@ eryx__stop_due(const eryx__stop *stop, uint64_t now)
             __atomic_load_n(stop->suspended, __ATOMIC_ACQUIRE) != 0);
 }
 
+bool
+eryx__stop_keyboard(const eryx__stop *stop)
+{
+    return stop->keyboard != NULL &&
+           __atomic_load_n(stop->keyboard, __ATOMIC_ACQUIRE) != 0;
+}
+
 int32_t
 eryx__hub_wait(eryx__hub *hub,
                int64_t timeout_ns,
@@ -473,6 +480,10 @@ eryx__hub_wait(eryx__hub *hub,
         if (eryx__stop_due(stop, now)) {
             pthread_mutex_unlock(&hub->mu);
             return ERYX_ABI_WAIT_STOP;
+        }
+        if (eryx__stop_keyboard(stop)) { /* the guest raises it on return */
+            pthread_mutex_unlock(&hub->mu);
+            return ERYX_ABI_WAIT_TIMEOUT;
         }
         if (stop->deadline_us < wake)
             wake = stop->deadline_us;
@@ -540,7 +551,7 @@ eryx__hub_sleep(eryx__hub *hub, uint64_t until_us, const eryx__stop *stop)
             ok = false;
             break;
         }
-        if (now >= until_us)
+        if (now >= until_us || eryx__stop_keyboard(stop))
             break;
         eryx__sync_cond_wait_until(
             &hub->cv, &hub->mu,

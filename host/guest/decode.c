@@ -39,7 +39,8 @@ eryx__guest_decode_execute(const uint8_t *b, eryx__execute_ret *out)
             return ERYX_E_ABI;
         return ERYX_OK;
     }
-    if (out->tag == ERYX_ABI_ERR || out->tag == ERYX_ABI_ERR_MEMORY) {
+    if (out->tag == ERYX_ABI_ERR || out->tag == ERYX_ABI_ERR_MEMORY ||
+        out->tag == ERYX_ABI_ERR_INCOMPLETE) {
         out->message = str_at(payload);
         return ERYX_OK;
     }

@@ -38,7 +38,11 @@ typedef struct eryx__store {
     eryx__net *net;                 /* connections (made on first use) */
     size_t held[2]; /* stdout, stderr: bytes held back by scrubbing */
     char *hold[2];
-    eryx__stop stop;     /* deadline and cancel flag of the execute */
+    eryx__stop stop; /* deadline and cancel flag of the execute */
+    /* Where a KeyboardInterrupt is written (all 0: nowhere), and the
+       memory it is written in: set once the instance is initialized. */
+    eryx_abi_interrupt_target keyboard;
+    wasmtime_memory_t memory;
     eryx_status stopped; /* why the execute was stopped, or ERYX_OK */
     bool abi_violation;  /* an import caught the guest breaking the ABI */
     bool nomem;          /* the host ran out of memory serving the guest */
@@ -50,8 +54,17 @@ eryx__store *eryx__store_new(const eryx__settings *settings,
 /* Frees the state (the store's finalizer: takes void *). */
 void eryx__store_free(void *store);
 /* A new execute begins: output, faults and calls start empty, and the stop
-   conditions are armed (timeout_ms 0: none; cancel may be NULL). */
-void eryx__store_arm(eryx__store *st, uint32_t timeout_ms, const int *cancel);
+   conditions are armed (timeout_ms 0: none; cancel and keyboard, the
+   owner's flags, may be NULL). */
+void eryx__store_arm(eryx__store *st,
+                     uint32_t timeout_ms,
+                     const int *cancel,
+                     int *keyboard);
+/* On the guest's thread, while it is paused (an epoch check, an import):
+   when a KeyboardInterrupt was asked for, consume the request and write
+   it into the guest (st->keyboard, checked against the memory's bounds).
+   True when one was delivered. */
+bool eryx__store_keyboard(eryx__store *st, wasmtime_context_t *ctx);
 /* Should the running execute stop?  Records and returns ERYX_E_TIMEOUT or
    ERYX_E_CANCELLED, or ERYX_OK to go on. */
 eryx_status eryx__store_check_stop(eryx__store *st);

@@ -69,7 +69,10 @@ eryx__store_free(void *data)
 }
 
 void
-eryx__store_arm(eryx__store *st, uint32_t timeout_ms, const int *cancel)
+eryx__store_arm(eryx__store *st,
+                uint32_t timeout_ms,
+                const int *cancel,
+                int *keyboard)
 {
     for (int i = 0; i < 2; i++) {
         eryx__free(st->out[i].data);
@@ -85,6 +88,27 @@ eryx__store_arm(eryx__store *st, uint32_t timeout_ms, const int *cancel)
                    : UINT64_MAX;
     st->stop.cancel = cancel;
     st->stop.suspended = eryx__hub_suspend_flag(st->hub);
+    st->stop.keyboard = keyboard;
+}
+
+bool
+eryx__store_keyboard(eryx__store *st, wasmtime_context_t *ctx)
+{
+    if (!eryx__stop_keyboard(&st->stop) ||
+        !__atomic_exchange_n(st->stop.keyboard, 0, __ATOMIC_ACQ_REL))
+        return false;
+    const eryx_abi_interrupt_target *t = &st->keyboard;
+    if (t->breaker == 0 || t->slot == 0)
+        return false;
+    /* The addresses are the guest's word: a bad one is refused by the
+       bounds checks and the interrupt is lost, nothing else. */
+    uint8_t word[4], value[4];
+    eryx__le_put(value, t->value, 4);
+    if (eryx__guest_read(ctx, &st->memory, t->breaker, 4, word) != ERYX_OK ||
+        eryx__guest_write(ctx, &st->memory, t->slot, value, 4) != ERYX_OK)
+        return false;
+    eryx__le_put(word, (uint32_t)eryx__le_get(word, 4) | t->mask, 4);
+    return eryx__guest_write(ctx, &st->memory, t->breaker, word, 4) == ERYX_OK;
 }
 
 eryx_status

@@ -107,6 +107,10 @@ poll_oneoff(eryx__import_env *env,
         goto done;
     }
     now = eryx__clock_now_us();
+    /* A KeyboardInterrupt ends the sleep: its clocks fire now, and the
+       guest raises it at its next bytecode. */
+    if (eryx__store_keyboard(env->st, env->ctx))
+        until = now;
     uint32_t count = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *s = sub + (size_t)i * WASI_SUB_SIZE;

@@ -138,9 +138,9 @@ on_epoch(wasmtime_context_t *ctx,
          uint64_t *delta,
          wasmtime_update_deadline_kind_t *kind)
 {
-    (void)ctx;
     if (eryx__store_check_stop(data) != ERYX_OK)
         return wasmtime_error_new("eryx: the execution was stopped");
+    (void)eryx__store_keyboard(data, ctx);
     *delta = 1;
     *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
     return NULL;
@@ -151,7 +151,8 @@ static void
 arm(eryx__instance *in, uint32_t timeout_ms)
 {
     eryx__store_arm(in->st, timeout_ms,
-                    in->interrupt ? &in->interrupt->cancel : NULL);
+                    in->interrupt ? &in->interrupt->cancel : NULL,
+                    in->interrupt ? &in->interrupt->keyboard : NULL);
     wasmtime_context_set_epoch_deadline(in->ctx, 1);
 }
 
@@ -196,6 +197,31 @@ make_vfs(eryx__store *st,
         .nvolumes = settings->nvolumes,
     };
     return eryx__vfs_new(&spec, &st->vfs, err);
+}
+
+/* Where KeyboardInterrupt is written (a guest without the export cannot be
+   interrupted, only cancelled). */
+static eryx_status
+find_keyboard(eryx__instance *in, eryx_error *err)
+{
+    wasmtime_func_t fn;
+    in->st->memory = in->memory;
+    if (!get_func(in, ERYX_ABI_EXPORT_INTERRUPT, &fn))
+        return ERYX_OK;
+    uint32_t ret = 0;
+    eryx_status s = call_i32(in, &fn, NULL, 0, &ret, err, "interrupt target");
+    uint8_t area[ERYX_ABI_INTERRUPT_TARGET_SIZE];
+    if (s != ERYX_OK)
+        return s;
+    if (eryx__guest_read(in->ctx, &in->memory, ret, sizeof area, area) !=
+        ERYX_OK)
+        return eryx__fail(err, ERYX_E_ABI,
+                          "eryx_interrupt_target returned a bad pointer");
+    in->st->keyboard.breaker = (uint32_t)eryx__le_get(area, 4);
+    in->st->keyboard.mask = (uint32_t)eryx__le_get(area + 4, 4);
+    in->st->keyboard.slot = (uint32_t)eryx__le_get(area + 8, 4);
+    in->st->keyboard.value = (uint32_t)eryx__le_get(area + 12, 4);
+    return ERYX_OK;
 }
 
 eryx_status
@@ -321,6 +347,9 @@ eryx__instance_start(eryx__instance *in,
     s = call_i32(in, &post_init, &ret, 1, NULL, err, "cabi_post_initialize");
     if (s != ERYX_OK)
         goto fail;
+    s = find_keyboard(in, err);
+    if (s != ERYX_OK)
+        goto fail;
     in->live = true;
     return ERYX_OK;
 
@@ -395,6 +424,7 @@ eryx__instance_execute(eryx__instance *in,
                        eryx_journal *journal,
                        const char *code,
                        size_t code_len,
+                       bool interactive,
                        eryx_result *r)
 {
     eryx__store *st = in->st;
@@ -416,7 +446,8 @@ eryx__instance_execute(eryx__instance *in,
     if (s == ERYX_OK)
         s = put_bytes(in, var, strlen(var), &args[2], &err);
     args[3] = (uint32_t)strlen(var);
-    args[4] = st->settings->trace ? ERYX_ABI_EXEC_TRACE : 0;
+    args[4] = (st->settings->trace ? ERYX_ABI_EXEC_TRACE : 0) |
+              (interactive ? ERYX_ABI_EXEC_INTERACTIVE : 0);
     if (s == ERYX_OK)
         s = call_i32(in, &in->execute_fn, args, 5, &ret, &err, "execute");
 
@@ -434,7 +465,8 @@ eryx__instance_execute(eryx__instance *in,
                         "error message");
         if (s == ERYX_OK)
             s = raised = d.tag == ERYX_ABI_ERR_MEMORY ? ERYX_E_MEMORY_LIMIT
-                                                      : ERYX_E_PYTHON;
+                         : d.tag == ERYX_ABI_ERR_INCOMPLETE ? ERYX_E_INCOMPLETE
+                                                            : ERYX_E_PYTHON;
     }
     if (s == ERYX_OK && d.has_json)
         s = take_string(in, d.json, &r->json, &r->json_len, &err, "result");

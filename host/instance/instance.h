@@ -20,6 +20,7 @@ typedef struct eryx__interrupt {
     pthread_mutex_t mu;
     bool running;   /* an execute of the owner is under way */
     int cancel;     /* atomic: the running execute must stop */
+    int keyboard;   /* atomic: raise KeyboardInterrupt in it */
     eryx__hub *hub; /* the running instance's, to wake; NULL when idle */
 } eryx__interrupt;
 
@@ -60,6 +61,7 @@ eryx_status eryx__instance_execute(eryx__instance *in,
                                    eryx_journal *journal,
                                    const char *code,
                                    size_t code_len,
+                                   bool interactive,
                                    eryx_result *r);
 /* Session state: snapshot (*data / *skipped new, the caller frees),
    restore, clear.  On ERYX_E_TRAP or ERYX_E_ABI the instance is stopped. */

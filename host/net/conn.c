@@ -871,6 +871,8 @@ eryx__net_poll(eryx__net *net,
         bool wait = timeout_ns != 0 && now < until;
         if (wait && eryx__stop_due(stop, now))
             return ERYX_ABI_WAIT_STOP;
+        if (wait && eryx__stop_keyboard(stop))
+            return 0;
         if (wait && calls && eryx__hub_has_done(net->hub))
             return 0;
         if (wait && now >= io_until) {

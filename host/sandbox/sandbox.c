@@ -21,16 +21,18 @@ eryx__sandbox_running(eryx__interrupt *intr, bool running)
 {
     pthread_mutex_lock(&intr->mu);
     __atomic_store_n(&intr->cancel, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&intr->keyboard, 0, __ATOMIC_RELEASE);
     intr->running = running;
     pthread_mutex_unlock(&intr->mu);
 }
 
 void
-eryx__sandbox_cancel(eryx__interrupt *intr)
+eryx__sandbox_cancel(eryx__interrupt *intr, bool keyboard)
 {
     pthread_mutex_lock(&intr->mu);
     if (intr->running) {
-        __atomic_store_n(&intr->cancel, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(keyboard ? &intr->keyboard : &intr->cancel, 1,
+                         __ATOMIC_RELEASE);
         if (intr->hub != NULL)
             eryx__hub_wake(intr->hub); /* cut a wait or a sleep at once */
     }
@@ -138,7 +140,8 @@ sandbox_run(eryx_sandbox *sb,
     s = eryx__instance_start(&in, sb->engine, &sb->settings, NULL,
                              &sb->interrupt, &e);
     if (s == ERYX_OK) {
-        eryx__instance_execute(&in, journal, code ? code : "", code_len, *out);
+        eryx__instance_execute(&in, journal, code ? code : "", code_len, false,
+                               *out);
         eryx__instance_stop(&in);
     } else {
         eryx__result_fail(*out, s, e.message);
@@ -174,5 +177,5 @@ void
 eryx_sandbox_cancel(eryx_sandbox *sb)
 {
     if (sb != NULL)
-        eryx__sandbox_cancel(&sb->interrupt);
+        eryx__sandbox_cancel(&sb->interrupt, false);
 }

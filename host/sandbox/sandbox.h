@@ -28,7 +28,8 @@ eryx_status eryx__sandbox_finish(eryx_result *r, eryx_error *err);
 /* An execute of the owner of `intr` begins or ends: a cancel only ever
    reaches the execute that is running. */
 void eryx__sandbox_running(eryx__interrupt *intr, bool running);
-void eryx__sandbox_cancel(eryx__interrupt *intr);
+/* Stop it (keyboard false), or raise KeyboardInterrupt in it. */
+void eryx__sandbox_cancel(eryx__interrupt *intr, bool keyboard);
 
 /* ---- session.c, for pool.c ---- */
 /* Give `session` a new interpreter now (not at its next execute). */

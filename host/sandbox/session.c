@@ -143,7 +143,14 @@ void
 eryx_session_cancel(eryx_session *ss)
 {
     if (ss != NULL)
-        eryx__sandbox_cancel(&ss->interrupt);
+        eryx__sandbox_cancel(&ss->interrupt, false);
+}
+
+void
+eryx_session_interrupt(eryx_session *ss)
+{
+    if (ss != NULL)
+        eryx__sandbox_cancel(&ss->interrupt, true);
 }
 
 /* Start a new interpreter when the last one was reset (by a failure or by
@@ -163,6 +170,7 @@ session_run(eryx_session *ss,
             eryx_journal *journal,
             const char *code,
             size_t code_len,
+            bool interactive,
             eryx_result **out,
             eryx_error *err)
 {
@@ -175,9 +183,10 @@ session_run(eryx_session *ss,
     eryx__sandbox_running(&ss->interrupt, true);
     s = ensure_live(ss, &e);
     if (s == ERYX_OK) {
-        ss->execution_count++;
-        eryx__instance_execute(&ss->instance, journal, code ? code : "",
-                               code_len, *out);
+        s = eryx__instance_execute(&ss->instance, journal, code ? code : "",
+                                   code_len, interactive, *out);
+        if (s != ERYX_E_INCOMPLETE) /* nothing ran */
+            ss->execution_count++;
     } else {
         eryx__result_fail(*out, s, e.message);
     }
@@ -192,7 +201,17 @@ eryx_session_execute(eryx_session *ss,
                      eryx_result **out,
                      eryx_error *err)
 {
-    return session_run(ss, NULL, code, code_len, out, err);
+    return session_run(ss, NULL, code, code_len, false, out, err);
+}
+
+eryx_status
+eryx_session_execute_interactive(eryx_session *ss,
+                                 const char *code,
+                                 size_t code_len,
+                                 eryx_result **out,
+                                 eryx_error *err)
+{
+    return session_run(ss, NULL, code, code_len, true, out, err);
 }
 
 /* Whether an execute that ended with `s` was halted (the interpreter
@@ -232,7 +251,7 @@ eryx_session_execute_journal(eryx_session *ss,
     uint64_t count = ss->execution_count;
     if (ss->settings.callbacks.count > 0 && ss->instance.live)
         (void)eryx_session_snapshot_state(ss, &before, NULL);
-    eryx_status s = session_run(ss, journal, code, code_len, out, err);
+    eryx_status s = session_run(ss, journal, code, code_len, false, out, err);
     if (halted(s) && before != NULL) {
         size_t len;
         const uint8_t *data = eryx_snapshot_data(before, &len);

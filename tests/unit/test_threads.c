@@ -60,7 +60,7 @@ static void *
 guest(void *arg)
 {
     struct guest *g = arg;
-    eryx__stop stop = {UINT64_MAX, NULL, NULL};
+    eryx__stop stop = {UINT64_MAX, NULL, NULL, NULL};
     for (int round = 0; round < 50; round++) {
         for (int i = 0; i < 8; i++) {
             const char *args = i % 2 ? "{\"a\":1}" : "{\"a\":12}";
@@ -117,7 +117,7 @@ cancel_later(void *arg)
 ERYX_TEST(wake_ends_waits_and_sleeps_for_a_cancel)
 {
     eryx__hub *hub = eryx__hub_new();
-    eryx__stop stop = {UINT64_MAX, &cancel_flag, NULL};
+    eryx__stop stop = {UINT64_MAX, &cancel_flag, NULL, NULL};
     pthread_t t;
     cancel_flag = 0;
     ASSERT_EQ(pthread_create(&t, NULL, cancel_later, hub), 0);
