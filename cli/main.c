@@ -1,28 +1,37 @@
 /*
-** main.c: the `eryx` command, which runs Python code in a sandbox.
-** Uses only <eryx.h>.  Exit status: 0 success, 1 the code failed (an
-** exception, or the sandbox stopped it), 2 usage error.
+** main.c: the `eryx` command, which runs Python code in a sandbox, or
+** (repl.c) an interactive session on a terminal.  Uses only <eryx.h>.
+** `eryx serve` and `--mcp` are the Python package's (python -m eryx),
+** which speaks MCP through the official SDK: this command runs it.  Exit
+** status: 0 success, 1 the code failed (an exception, or the sandbox
+** stopped it), 2 usage error.
 */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <eryx.h>
+#include "cli.h"
 
 static const char usage[] =
-    "usage: eryx [options] FILE | -c CODE | -\n"
+    "usage: eryx [options] [FILE | -c CODE | -]\n"
+    "       eryx serve [options]      (an MCP server; see eryx serve -h)\n"
     "       eryx precompile [-o FILE] [--fuel]\n"
     "       eryx info\n"
     "\n"
-    "Run Python code in a WebAssembly sandbox.\n"
+    "Run Python code in a WebAssembly sandbox.  Without FILE or -c, on a\n"
+    "terminal: an interactive session (Ctrl-D leaves, Ctrl-C interrupts;\n"
+    "history in $ERYX_HISTORY, default ~/.eryx_history); otherwise the\n"
+    "code read from standard input.\n"
     "\n"
     "  FILE        run the code in FILE\n"
     "  -c CODE     run CODE\n"
     "  -           run the code read from standard input\n"
     "  --trace     print trace events of the code as JSON lines on stderr\n"
     "  --timeout MS        stop the code after MS milliseconds (default "
-    "30000; 0: none)\n"
+    "30000,\n"
+    "                      interactive: none; 0: none)\n"
     "  --max-memory BYTES  largest guest memory (default 134217728)\n"
     "  --fuel N            instruction budget (default: none)\n"
     "  -v, --volume SRC:DST[:ro|:rw]\n"
@@ -46,6 +55,9 @@ static const char usage[] =
     "              $NAME holds a placeholder; VALUE replaces it only in\n"
     "              HTTP headers sent to HOST (patterns), and is scrubbed\n"
     "              from the output (repeatable)\n"
+    "  --mcp       give the code the tools of the MCP servers configured\n"
+    "              for Claude Desktop, Cursor, VS Code, ... as callbacks\n"
+    "              (runs python -m eryx; $ERYX_PYTHON names the Python)\n"
     "  --version   print the eryx and CPython versions\n"
     "  -h, --help  print this help\n"
     "\n"
@@ -265,6 +277,35 @@ info(void)
     return 0;
 }
 
+/* `eryx serve` and `--mcp`: the Python package's, with the same arguments
+   (its MCP client and server are the official SDK). */
+static int
+run_python_package(int argc, char **argv)
+{
+    const char *python = getenv("ERYX_PYTHON");
+    if (python == NULL || *python == '\0')
+        python = "python3";
+    static char dash_m[] = "-m", module[] = "eryx";
+    char **args = calloc((size_t)argc + 3, sizeof *args);
+    char *name = strdup(python);
+    if (args == NULL || name == NULL)
+        return 1;
+    args[0] = name;
+    args[1] = dash_m;
+    args[2] = module;
+    for (int i = 1; i < argc; i++)
+        args[i + 2] = argv[i];
+    execvp(python, args);
+    fprintf(stderr,
+            "eryx: %s needs the eryx Python package with MCP support "
+            "(pip install 'eryx[mcp]'): cannot run %s: %s\n",
+            strcmp(argv[1], "serve") == 0 ? "eryx serve" : "--mcp", python,
+            strerror(errno));
+    free(name);
+    free(args);
+    return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -272,6 +313,11 @@ main(int argc, char **argv)
         return precompile(argc, argv);
     if (argc == 2 && strcmp(argv[1], "info") == 0)
         return info();
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+        return run_python_package(argc, argv);
+    for (int i = 1; i < argc && strcmp(argv[i], "-c") != 0; i++)
+        if (strcmp(argv[i], "--mcp") == 0)
+            return run_python_package(argc, argv);
     const char *code_arg = NULL, *file = NULL, *site_packages = NULL;
     const char *packages[MAX_LIST], *imports[MAX_LIST];
     char *vol_src[MAX_LIST], *vol_dst[MAX_LIST];
@@ -282,7 +328,7 @@ main(int argc, char **argv)
     const char *roots[MAX_LIST];
     size_t nallow_hosts = 0, nallow_nets = 0, nsecrets = 0, nroots = 0;
     int net = 0, localhost = 0;
-    int trace = 0;
+    int trace = 0, timeout_given = 0;
     unsigned long long timeout_ms = 30000, max_memory = 128ull << 20, fuel = 0,
                        vfs_limit = 0;
     for (int i = 1; i < argc; i++) {
@@ -300,6 +346,7 @@ main(int argc, char **argv)
                 snprintf(msg, sizeof msg, "%s needs a whole number", a);
                 return fail_usage(msg);
             }
+            timeout_given |= number == &timeout_ms;
         } else if (strcmp(a, "--trace") == 0) {
             trace = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--volume") == 0) {
@@ -370,12 +417,21 @@ main(int argc, char **argv)
             return fail_usage("give one of FILE, -c CODE or -");
         }
     }
-    if ((code_arg != NULL) == (file != NULL))
+    if (code_arg != NULL && file != NULL)
         return fail_usage("give one of FILE, -c CODE or -");
+    /* Neither: a terminal gets the REPL (no timeout unless asked: Ctrl-C
+       is there), anything else is a script. */
+    int interactive = code_arg == NULL && file == NULL && isatty(0);
+    if (code_arg == NULL && file == NULL && !interactive)
+        file = "-";
+    if (interactive && !timeout_given)
+        timeout_ms = 0;
 
     char *code = NULL;
     size_t code_len = 0;
-    if (code_arg != NULL) {
+    if (interactive) {
+        repl_block_sigint(); /* before the engine starts its threads */
+    } else if (code_arg != NULL) {
         code_len = strlen(code_arg);
     } else if (strcmp(file, "-") == 0) {
         code = read_all(stdin, &code_len);
@@ -389,7 +445,7 @@ main(int argc, char **argv)
         code = read_all(f, &code_len);
         fclose(f);
     }
-    if (code_arg == NULL && code == NULL) {
+    if (!interactive && code_arg == NULL && code == NULL) {
         fprintf(stderr, "eryx: cannot read %s\n", file);
         return 2;
     }
@@ -444,6 +500,15 @@ main(int argc, char **argv)
          eryx_session_new_from_image(engine, config, image, &session, &err) !=
              ERYX_OK)) {
         fprintf(stderr, "eryx: %s\n", err.message);
+        goto done;
+    }
+    if (session == NULL && interactive &&
+        eryx_session_new(engine, config, &session, &err) != ERYX_OK) {
+        fprintf(stderr, "eryx: %s\n", err.message);
+        goto done;
+    }
+    if (interactive) {
+        status = repl_run(session);
         goto done;
     }
     if (session == NULL &&

@@ -47,7 +47,7 @@ step() {
 host_packages="clang-$llvm lld-$llvm llvm-$llvm libclang-rt-$llvm-dev-wasm32
     libclang-rt-$llvm-dev clang-tidy-$llvm
     wabt cmake pkg-config tcl make xz-utils ca-certificates dpkg-dev binutils
-    clang-format-14 libcjson-dev libssl-dev openssl"
+    clang-format-14 libcjson-dev libssl-dev openssl libedit-dev"
 apt_install() {
     local missing=()
     for p in $host_packages; do

@@ -47,8 +47,13 @@ check "NUL status" 1 $?
 grep -q 'NUL byte' "$tmp/err"
 check "NUL reported" 0 $?
 
-"$eryx" >/dev/null 2>&1
-check "no args is a usage error" 2 $?
+check "no args, stdin not a terminal: a script" "21" "$("$eryx" <"$tmp/prog.py")"
+"$eryx" -c 1 "$tmp/prog.py" >/dev/null 2>&1
+check "-c and FILE is a usage error" 2 $?
+ERYX_PYTHON=/nonexistent/python "$eryx" serve >/dev/null 2>"$tmp/err"
+check "serve without the Python package: status 2" 2 $?
+grep -q "eryx\[mcp\]" "$tmp/err"
+check "serve without the Python package says what to install" 0 $?
 "$eryx" --bogus >/dev/null 2>&1
 check "unknown option is a usage error" 2 $?
 "$eryx" -c >/dev/null 2>&1
