@@ -180,7 +180,8 @@ conformance-ci:
 # ThreadSanitizer over the tests that use threads: 50 sandboxes on 4
 # threads, callbacks answered from foreign threads, cancellation, the
 # callback workers and hubs alone, the session pool, a storage shared by
-# sessions on two threads, and a volume changed under a running guest.  Wasmtime is linked
+# sessions on two threads, a volume changed under a running guest, and
+# KeyboardInterrupt raised from another thread.  Wasmtime is linked
 # as a shared library here and TSan ignores it: its Rust is not instrumented
 # (docs/security.md).
 test-tsan:
@@ -188,7 +189,7 @@ test-tsan:
 	cd $(BUILD)/host-tsan && \
 	    TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1" \
 	    ctest --output-on-failure -j $(JOBS) \
-	    -R 'test_stress.fifty|test_unit_threads|test_api_callbacks|test_api_limits.cancel|test_api_pool|test_api_fs.a_storage_shared|test_security_volumes.a_directory_swapped|test_api_net'
+	    -R 'test_stress.fifty|test_unit_threads|test_api_callbacks|test_api_limits.cancel|test_api_pool|test_api_fs.a_storage_shared|test_security_volumes.a_directory_swapped|test_api_net|test_api_interactive.interrupt'
 
 # The same tests with AddressSanitizer and UBSan (LeakSanitizer included).
 test-asan:
@@ -239,11 +240,11 @@ fuzz: $(BUILD)/fuzz/fuzz_decode $(BUILD)/fuzz/fuzz_schema $(BUILD)/fuzz/fuzz_net
 # checks and why), with the compile commands of the host build.
 tidy: host
 	clang-tidy-$(LLVM_VERSION) -p $(HOST) --quiet --warnings-as-errors='*' \
-	    $(wildcard host/*/*.c) cli/main.c examples/*.c
+	    $(wildcard host/*/*.c) cli/*.c examples/*.c
 
 format:
 	clang-format-14 -i include/*.h abi/*.h host/*/*.c host/*/*.h guest/*.c bindings/python/src/*.c \
-	    guest/*.h cli/*.c examples/*.c bench/*.[ch] tests/*/*.c tests/*/*.h
+	    guest/*.h cli/*.[ch] examples/*.c bench/*.[ch] tests/*/*.c tests/*/*.h
 
 clean:
 	rm -rf $(BUILD)

@@ -288,8 +288,11 @@ run_python_package(int argc, char **argv)
     static char dash_m[] = "-m", module[] = "eryx";
     char **args = calloc((size_t)argc + 3, sizeof *args);
     char *name = strdup(python);
-    if (args == NULL || name == NULL)
+    if (args == NULL || name == NULL) {
+        free(args);
+        free(name);
         return 1;
+    }
     args[0] = name;
     args[1] = dash_m;
     args[2] = module;

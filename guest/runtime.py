@@ -403,13 +403,33 @@ def _callback_proxy(name, params):
 
 
 class _CallbackNamespace:
-    """`http` for callbacks named http.get, http.post, ..."""
+    """`http` for callbacks named http.get, http.post, ...; also indexable
+    by names that are not identifiers, as `mcp["my-server"]["get-data"]`
+    (the host registers them as mcp.my_server.get_data: see _identifier)."""
 
     def __init__(self, path):
         self._path = path
 
+    def __getitem__(self, key):
+        value = getattr(self, _identifier(key), None) if isinstance(
+            key, str) else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
     def __repr__(self):
         return f"<callbacks {self._path}>"
+
+
+def _identifier(name):
+    """The identifier a host-side name is registered under: characters
+    other than ASCII letters, digits and '_' become '_', a leading digit
+    gets a '_' before it, a keyword one after it (eryx.mcp does the same)."""
+    out = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_"
+                  for c in name)
+    if not out or out[0].isdigit():
+        out = "_" + out
+    return out + "_" if __import__("keyword").iskeyword(out) else out
 
 
 _RESERVED = frozenset(dir(builtins)) | {"invoke", "list_callbacks",

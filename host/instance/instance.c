@@ -458,6 +458,9 @@ eryx__instance_execute(eryx__instance *in,
                                           sizeof area, area) != ERYX_OK ||
                          eryx__guest_decode_execute(area, &d) != ERYX_OK))
         s = eryx__fail(&err, ERYX_E_ABI, "execute returned a bad result");
+    if (s == ERYX_OK && d.tag == ERYX_ABI_ERR_INCOMPLETE && !interactive)
+        s = eryx__fail(&err, ERYX_E_ABI,
+                       "execute answered 'incomplete' to a plain execute");
     /* The code's own ending: an exception, or running out of memory. */
     eryx_status raised = ERYX_OK;
     if (s == ERYX_OK && d.tag != ERYX_ABI_OK) {

@@ -56,10 +56,21 @@ class Terminal:
         return self.expect(b">>> ")
 
     def close(self) -> int:
+        time.sleep(0.3)  # once libedit has the terminal (see Ctrl-C below)
         os.write(self.fd, b"\x04")  # Ctrl-D
-        _, status = os.waitpid(self.pid, 0)
-        os.close(self.fd)
-        return os.waitstatus_to_exitcode(status)
+        end = time.monotonic() + TIMEOUT
+        while time.monotonic() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                os.close(self.fd)
+                return os.waitstatus_to_exitcode(status)
+            try:  # keep the pty drained
+                if select.select([self.fd], [], [], 0.1)[0]:
+                    os.read(self.fd, 65536)
+            except OSError:
+                pass
+        os.kill(self.pid, 9)
+        raise AssertionError("Ctrl-D did not end eryx")
 
 
 def check(cond: bool, what: str, got: bytes = b"") -> None:
@@ -114,8 +125,13 @@ def main() -> int:
     out = t.line(b"x")
     check(b"\r\n41\r\n" in out, "the state survives Ctrl-C", out)
 
-    # Ctrl-C while typing discards the input.
-    os.write(t.fd, b"y = 'never'\x03")
+    # Ctrl-C while typing discards the input.  (Typed once libedit has the
+    # terminal: before that, in the instant between two statements, the
+    # terminal is the kernel's and ^C is a signal that no statement takes.)
+    time.sleep(0.3)
+    os.write(t.fd, b"y = 'never'")
+    time.sleep(0.1)
+    os.write(t.fd, b"\x03")
     out = t.expect(b">>> ")
     check(b"KeyboardInterrupt" in out, "Ctrl-C discards the input", out)
     out = t.line(b"'y' in dir()")

@@ -39,7 +39,9 @@ ERYX_TEST(execute_ret_rejects_bad_discriminants)
     eryx__execute_ret d;
     b[0] = ERYX_ABI_ERR_MEMORY; /* the third outcome: out of memory */
     ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_OK);
-    b[0] = 3;
+    b[0] = ERYX_ABI_ERR_INCOMPLETE; /* interactive: an unfinished block */
+    ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_OK);
+    b[0] = 4;
     ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_E_ABI);
     b[0] = 0xff;
     ASSERT_EQ(eryx__guest_decode_execute(b, &d), ERYX_E_ABI);

@@ -884,8 +884,15 @@ core_execute(PyObject *self_, PyObject *args)
 {
     CoreObject *self = (CoreObject *)self_;
     PyObject *arg, *jobj = Py_None;
-    if (!PyArg_ParseTuple(args, "O|O:execute", &arg, &jobj))
+    int interactive = 0; /* a REPL statement (sessions only) */
+    if (!PyArg_ParseTuple(args, "O|Op:execute", &arg, &jobj, &interactive))
         return NULL;
+    if (interactive &&
+        (jobj != Py_None || self->session == NULL || self->per_execute)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "interactive: a session's, without a journal");
+        return NULL;
+    }
     if (jobj != Py_None && !PyObject_IsInstance(jobj, JournalType)) {
         PyErr_SetString(PyExc_TypeError, "journal must be a Journal");
         return NULL;
@@ -935,7 +942,10 @@ core_execute(PyObject *self_, PyObject *args)
     } else if (self->session) {
         st = jr ? eryx_session_execute_journal(self->session, p, (size_t)n, jr,
                                                &r, &err)
-                : eryx_session_execute(self->session, p, (size_t)n, &r, &err);
+             : interactive
+                 ? eryx_session_execute_interactive(self->session, p, (size_t)n,
+                                                    &r, &err)
+                 : eryx_session_execute(self->session, p, (size_t)n, &r, &err);
     } else {
         st = jr ? eryx_sandbox_execute_journal(self->sandbox, p, (size_t)n, jr,
                                                &r, &err)
@@ -1009,6 +1019,20 @@ static PyObject *
 core_cancel(PyObject *self_, PyObject *unused)
 {
     core_cancel_now((CoreObject *)self_);
+    Py_RETURN_NONE;
+}
+
+/* Raise KeyboardInterrupt in a running execute (sessions keep their
+   state); thread-safe like cancel. */
+static PyObject *
+core_interrupt(PyObject *self_, PyObject *unused)
+{
+    CoreObject *self = (CoreObject *)self_;
+    (void)unused;
+    pthread_mutex_lock(&self->run_mu);
+    if (self->session)
+        eryx_session_interrupt(self->session);
+    pthread_mutex_unlock(&self->run_mu);
     Py_RETURN_NONE;
 }
 
@@ -1168,6 +1192,8 @@ static PyMethodDef core_methods[] = {
     {"execute", core_execute, METH_VARARGS,
      "execute(code, journal=None): run code; a tuple of the outcome."},
     {"cancel", core_cancel, METH_NOARGS, "Stop a running execute."},
+    {"interrupt", core_interrupt, METH_NOARGS,
+     "Raise KeyboardInterrupt in a running execute."},
     {"reset", core_reset, METH_NOARGS, "A new interpreter (sessions)."},
     {"capture", core_capture, METH_NOARGS, "The interpreter as an Image."},
     {"clear_state", core_clear_state, METH_NOARGS, "Clear the globals."},
@@ -1661,6 +1687,7 @@ mod_exec(PyObject *m)
     ADD_INT(ERYX_E_TRAP)
     ADD_INT(ERYX_E_CANCELLED)
     ADD_INT(ERYX_E_SUSPENDED)
+    ADD_INT(ERYX_E_INCOMPLETE)
 #undef ADD_INT
     if (PyModule_AddStringConstant(m, "LIB_VERSION", eryx_version()) < 0 ||
         PyModule_AddStringConstant(m, "PYTHON_VERSION", eryx_python_version()) <

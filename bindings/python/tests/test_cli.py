@@ -38,7 +38,9 @@ def test_exit_codes() -> None:
     assert p.returncode == 1 and b"memory limit" in p.stderr
     p = run("--bogus")
     assert p.returncode == 2
-    p = run()
+    p = run(stdin=b"print('no args: stdin is the script')")  # not a terminal
+    assert (p.returncode, p.stdout) == (0, b"no args: stdin is the script\n")
+    p = run("-c", "1", "file.py")
     assert p.returncode == 2
     p = run("/no/such/file.py")
     assert p.returncode == 1 and b"cannot open" in p.stderr
@@ -112,3 +114,73 @@ def test_network_flags() -> None:
     assert p.stdout == b"ERYX_SECRET_PLACEHOLDER_ [REDACTED]\n"
     assert run("--secret", "NOVALUE", "-c", "pass").returncode == 2
     assert run("--allow-network", "10.0.0.0/33", "-c", "pass").returncode == 2
+
+
+def test_repl_on_a_terminal(tmp_path: Path) -> None:
+    """python -m eryx on a terminal: prompts, a block, echo, Ctrl-C in a
+    busy loop keeping the state, Ctrl-D leaving, history written."""
+    import os
+    import pty
+    import select
+    import time
+
+    history = tmp_path / "history"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its terminal
+        env = dict(os.environ, ERYX_HISTORY=str(history), TERM="dumb")
+        os.execve(sys.executable, [sys.executable, "-m", "eryx"], env)
+    seen = b""
+
+    def expect(token: bytes) -> bytes:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while token not in seen:
+            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            assert ready, f"no {token!r}; got {seen[-300:]!r}"
+            seen += os.read(fd, 65536)
+        i = seen.index(token) + len(token)
+        out, seen = seen[:i], seen[i:]
+        return out
+
+    def line(text: bytes) -> bytes:
+        os.write(fd, text + b"\r")
+        return expect(b">>> ")
+
+    try:
+        expect(b">>> ")
+        line(b"x = 20")
+        os.write(fd, b"def f(y):\r")
+        expect(b"... ")
+        os.write(fd, b"    return x + y\r")
+        expect(b"... ")
+        line(b"")
+        assert b"\n22\r\n" in line(b"f(2)")
+        os.write(fd, b"while True: pass\r")
+        expect(b"... ")
+        os.write(fd, b"\r")
+        time.sleep(0.5)
+        os.write(fd, b"\x03")
+        assert b"KeyboardInterrupt" in expect(b">>> ")
+        assert b"\n22\r\n" in line(b"f(2)")  # the state survived
+        time.sleep(0.3)  # once readline has the terminal again
+        os.write(fd, b"\x04")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            try:  # keep the pty drained (EIO once the child is gone)
+                if select.select([fd], [], [], 0.1)[0]:
+                    os.read(fd, 65536)
+            except OSError:
+                pass
+        else:
+            raise AssertionError("Ctrl-D did not end the REPL")
+    except BaseException:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"f(2)" in history.read_bytes()

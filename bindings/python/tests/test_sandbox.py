@@ -184,14 +184,11 @@ def test_streaming_output_as_bytes() -> None:
         eryx.Sandbox(on_stdout=42)  # type: ignore[arg-type]
 
 
-def test_capabilities_still_to_come_are_refused_not_ignored() -> None:
-    with pytest.raises(NotImplementedError):
+def test_capability_arguments_are_checked_not_ignored() -> None:
+    with pytest.raises(TypeError, match="mcp must be an MCPManager"):
         eryx.Sandbox(mcp=object())
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(TypeError, match="mcp must be an MCPManager"):
         eryx.Session(mcp=object())
-    with pytest.raises(NotImplementedError):
-        eryx.MCPManager()
-    # The network's arguments are checked, not ignored.
     with pytest.raises(TypeError, match="network must be a NetConfig"):
         eryx.Sandbox(network=object())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="network must be a NetConfig"):

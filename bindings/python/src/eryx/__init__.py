@@ -33,9 +33,9 @@ from ._core import (
 )
 from ._factory import PooledSandbox, PoolStats, SandboxFactory, SandboxPool
 from ._journal import ReplayOutcome, SuspendedCallback
-from ._later import MCPManager
 from ._net import NetConfig
 from ._vfs import VfsStorage
+from .mcp import MCPManager
 
 __version__: str = _eryx.LIB_VERSION
 

@@ -1,7 +1,8 @@
 """python -m eryx (and the ``eryx`` console script): the C CLI's flags and
-exit codes, from Python.
+exit codes, from Python, and the MCP front doors (the official SDK's).
 
-    eryx [options] FILE | -c CODE | -
+    eryx [options] [FILE | -c CODE | -]   (neither, on a terminal: a REPL)
+    eryx serve [options]                  an MCP server (eryx/serve.py)
     eryx precompile [-o FILE] [--fuel]
     eryx info
 
@@ -27,6 +28,7 @@ from ._core import (
     ResourceLimitError,
     ResourceLimits,
     Sandbox,
+    Session,
     TimeoutError,
 )
 from ._factory import SandboxFactory
@@ -43,12 +45,13 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="eryx",
-        description="Run Python code in a WebAssembly sandbox.",
+        description="Run Python code in a WebAssembly sandbox.  Without FILE or -c, on a "
+        "terminal: an interactive session; otherwise the code read from standard input.",
         epilog="The sandbox's stdout and stderr stream to eryx's own as the code "
         "writes them.  Exit status: 0 on success, 1 if the code raised an "
         "exception (SystemExit included) or the sandbox stopped it, 2 on a "
         "usage error.  'eryx info' prints the versions and where the "
-        "engine's compiled guest comes from.",
+        "engine's compiled guest comes from; 'eryx serve' is an MCP server.",
     )
     p.add_argument("file", nargs="?", help="run the code in FILE ('-': standard input)")
     p.add_argument("-c", dest="code", metavar="CODE", help="run CODE")
@@ -57,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print trace events of the code as JSON lines on stderr",
     )
+    p.add_argument("--version", action="store_true", help="print the eryx and CPython versions")
+    add_sandbox_args(p)
+    return p
+
+
+def add_sandbox_args(p: argparse.ArgumentParser) -> None:
+    """The flags that shape a sandbox: the CLI's, and eryx serve's."""
     p.add_argument(
         "--timeout",
         type=int,
@@ -125,8 +135,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE[@HOST,...]",
         help="$NAME holds a placeholder; VALUE goes only into headers to HOST",
     )
-    p.add_argument("--version", action="store_true", help="print the eryx and CPython versions")
-    return p
+    p.add_argument(
+        "--mcp",
+        action="store_true",
+        help="the tools of the MCP servers configured for Claude Desktop, Cursor, VS Code, "
+        'Windsurf, Zed, Gemini or Codex, as callbacks: await mcp["server"].tool(...)',
+    )
+    p.add_argument(
+        "--mcp-config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read MCP servers from FILE instead (repeatable; implies --mcp)",
+    )
 
 
 def make_net_config(ns: Any) -> NetConfig | None:
@@ -173,6 +194,57 @@ def parse_volume(spec: str) -> tuple[str, str, bool]:
     return (src, rest, read_only)
 
 
+def check_sandbox_args(p: argparse.ArgumentParser, ns: Any) -> None:
+    if ns.timeout < 0 or ns.max_memory < 0 or (ns.fuel is not None and ns.fuel < 0):
+        p.error("limits must not be negative")
+
+
+def _limits(ns: Any) -> ResourceLimits:
+    return ResourceLimits(
+        execution_timeout_ms=ns.timeout or None,
+        max_memory_bytes=ns.max_memory,
+        max_fuel=ns.fuel or None,
+        max_vfs_bytes=ns.vfs_limit or None,
+    )
+
+
+def connect_mcp(ns: Any) -> Any:
+    """--mcp / --mcp-config: a connected MCPManager, or None (none found,
+    or none connected: said on stderr)."""
+    from .mcp import connect_servers
+
+    try:
+        manager = connect_servers(ns.mcp_config or None)
+    except EryxError as e:
+        sys.stderr.write(f"eryx: {e}\n")
+        return None
+    if manager is None:
+        sys.stderr.write("eryx: --mcp: no MCP server connected\n")
+    return manager
+
+
+def _serve(args: list[str]) -> int:
+    from . import serve
+
+    p = _Parser(
+        prog="eryx serve",
+        description="An MCP server whose tools run Python in a sandbox: run_python(code, "
+        "timeout_ms) on a persistent session per client, and reset_session().",
+    )
+    add_sandbox_args(p)
+    serve.add_serve_args(p)
+    ns = p.parse_args(args)
+    check_sandbox_args(p, ns)
+    try:
+        [parse_volume(v) for v in ns.volume]
+        parse_secrets(ns.secret)
+        make_net_config(ns)
+    except (ValueError, OSError) as e:
+        p.error(str(e))
+    ns.mcp_manager = connect_mcp(ns) if ns.mcp or ns.mcp_config else None
+    return serve.serve(ns)
+
+
 def _write(stream: Any) -> Any:
     def write(data: bytes) -> None:
         stream.write(data)
@@ -208,20 +280,64 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"eryx: {e}\n")
             return 1
         return 0
-    ns = _parser().parse_args(args)
+    if args[:1] == ["serve"]:
+        return _serve(args[1:])
+    p = _parser()
+    ns = p.parse_args(args)
     if ns.version:
         print(f"eryx {_eryx.LIB_VERSION}, CPython {_eryx.PYTHON_VERSION}")
         return 0
-    if (ns.code is None) == (ns.file is None):
-        _parser().error("give exactly one of FILE, -c CODE or -")
-    if ns.timeout < 0 or ns.max_memory < 0 or (ns.fuel is not None and ns.fuel < 0):
-        _parser().error("limits must not be negative")
+    if ns.code is not None and ns.file is not None:
+        p.error("give one of FILE, -c CODE or -")
+    interactive = ns.code is None and ns.file is None and sys.stdin.isatty()
+    if ns.code is None and ns.file is None and not interactive:
+        ns.file = "-"
+    if interactive and "--timeout" not in args:
+        ns.timeout = 0  # Ctrl-C is there
+    check_sandbox_args(p, ns)
     try:
         volumes = [parse_volume(v) for v in ns.volume]
         secrets = parse_secrets(ns.secret)
         network = make_net_config(ns)
     except (ValueError, OSError) as e:
-        _parser().error(str(e))
+        p.error(str(e))
+    manager = connect_mcp(ns) if ns.mcp or ns.mcp_config else None
+    try:
+        return _run(ns, interactive, volumes, secrets, network, manager)
+    finally:
+        if manager is not None:
+            manager.close()
+
+
+def _run(
+    ns: Any,
+    interactive: bool,
+    volumes: list[tuple[str, str, bool]],
+    secrets: dict[str, Any] | None,
+    network: NetConfig | None,
+    manager: Any,
+) -> int:
+    callbacks = manager.callbacks() if manager is not None else None
+    factory = None
+    if ns.package or ns.imports or ns.site_packages:
+        factory = SandboxFactory(
+            packages=ns.package, site_packages=ns.site_packages, imports=ns.imports
+        )
+    sandbox_args: dict[str, Any] = {
+        "resource_limits": _limits(ns),
+        "volumes": volumes,
+        "network": network,
+        "secrets": secrets,
+        "callbacks": callbacks,
+        "on_stdout": _write(sys.stdout.buffer),
+        "on_stderr": _write(sys.stderr.buffer),
+    }
+    if interactive:
+        from ._repl import repl
+
+        if factory is not None:
+            return repl(factory.create_session(**sandbox_args))
+        return repl(Session(**sandbox_args))
     if ns.code is not None:
         code = ns.code
     elif ns.file == "-":
@@ -237,35 +353,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def trace(event: dict[str, Any]) -> None:
         sys.stderr.write(json.dumps(event) + "\n")
 
-    limits = ResourceLimits(
-        execution_timeout_ms=ns.timeout or None,
-        max_memory_bytes=ns.max_memory,
-        max_fuel=ns.fuel or None,
-        max_vfs_bytes=ns.vfs_limit or None,
-    )
     try:
-        if ns.package or ns.imports or ns.site_packages:
-            factory = SandboxFactory(
-                packages=ns.package, site_packages=ns.site_packages, imports=ns.imports
-            )
-            sandbox = factory.create_sandbox(
-                resource_limits=limits,
-                volumes=volumes,
-                network=network,
-                secrets=secrets,
-                on_stdout=_write(sys.stdout.buffer),
-                on_stderr=_write(sys.stderr.buffer),
-            )
+        if factory is not None:
+            sandbox: Any = factory.create_sandbox(**sandbox_args)
         else:
-            sandbox = Sandbox(
-                resource_limits=limits,
-                volumes=volumes,
-                network=network,
-                secrets=secrets,
-                on_stdout=_write(sys.stdout.buffer),
-                on_stderr=_write(sys.stderr.buffer),
-                on_trace=trace if ns.trace else None,
-            )
+            sandbox = Sandbox(**sandbox_args, on_trace=trace if ns.trace else None)
         sandbox.execute(code)
     except MemoryLimitError as e:
         sys.stderr.write(str(e))

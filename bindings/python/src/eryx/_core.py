@@ -407,9 +407,20 @@ def _make_handler(fn: Callable[..., Any]) -> Callable[[Any, str], None]:
 CallbacksArg = CallbackRegistry | Sequence[CallbackDict | CallbackRegistry] | None
 
 
-def _refuse_mcp(mcp: Any) -> None:
-    if mcp is not None:
-        raise NotImplementedError("mcp: MCP servers are not available in this version of eryx yet")
+def _with_mcp(callbacks: CallbacksArg, mcp: Any) -> CallbacksArg:
+    """The callbacks plus the tools of an MCPManager's servers."""
+    if mcp is None:
+        return callbacks
+    from .mcp import MCPManager
+
+    if not isinstance(mcp, MCPManager):
+        raise TypeError("mcp must be an MCPManager")
+    tools: list[Any] = mcp.callbacks()
+    if callbacks is None:
+        return tools
+    if isinstance(callbacks, CallbackRegistry):
+        return [callbacks, *tools]
+    return [*callbacks, *tools]
 
 
 def _output_dispatch(
@@ -506,9 +517,11 @@ class _Runner:
         ResourceLimitError, CancelledError; ``Ctrl-C`` cancels it."""
         if not isinstance(code, str):
             raise TypeError(f"'{type(code).__name__}' object is not an instance of 'str'")
-        return self._run(code, None)
+        result = self._run(code, None)
+        assert result is not None
+        return result
 
-    def _run(self, code: str, journal: Any) -> ExecuteResult:
+    def _run(self, code: str, journal: Any, interactive: bool = False) -> ExecuteResult | None:
         core = self._core
         try:
             (
@@ -522,10 +535,12 @@ class _Runner:
                 calls,
                 peak,
                 fuel,
-            ) = core.execute(code, journal)
+            ) = core.execute(code, journal, True) if interactive else core.execute(code, journal)
         except KeyboardInterrupt:
             core.cancel()
             raise
+        if status == _E.ERYX_E_INCOMPLETE:
+            return None
         if status != 0:
             _raise_for(status, message or "", self._timeout_ms)
         return ExecuteResult(
@@ -616,7 +631,7 @@ class Sandbox(_Runner):
         result_variable: str | None = None,
         on_trace: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        _refuse_mcp(mcp)
+        callbacks = _with_mcp(callbacks, mcp)
         net = net_args(network, secrets, scrub_stdout, scrub_stderr, scrub_files, scrub_result)
         limits = resource_limits if resource_limits is not None else ResourceLimits()
         if not isinstance(limits, ResourceLimits):
@@ -663,7 +678,7 @@ class Session(_Runner):
         scrub_result: bool | None = None,
         scrub_files: bool | None = None,
     ) -> None:
-        _refuse_mcp(mcp)
+        callbacks = _with_mcp(callbacks, mcp)
         self._net = net_args(
             network, secrets, scrub_stdout, scrub_stderr, scrub_files, scrub_result
         )
@@ -744,6 +759,24 @@ class Session(_Runner):
         if self._vfs is None:
             return self._vfs_path
         return self._vfs_path or "/data"
+
+    def execute_interactive(self, code: str) -> ExecuteResult | None:
+        """Run one statement as Python's REPL does: an expression's value is
+        echoed to stdout (and kept as ``_``).  None, with nothing run, while
+        the statement is unfinished (a block ends on an empty line): read
+        another line and try the whole again."""
+        if not isinstance(code, str):
+            raise TypeError(f"'{type(code).__name__}' object is not an instance of 'str'")
+        return self._run(code, None, True)
+
+    def interrupt(self) -> None:
+        """Raise KeyboardInterrupt in the running execute, from another
+        thread, as Ctrl-C does in Python: the code may catch it, and the
+        session keeps its state.  Code in one long C call sees it when the
+        call returns.  Does nothing when no execute runs."""
+        core = self._core_obj
+        if core is not None:
+            core.interrupt()
 
     def reset(self) -> None:
         """A new interpreter: every global and import is gone (a session
