@@ -34,14 +34,14 @@ interrupt_soon(void *arg)
     return NULL;
 }
 
-/* A held callback call, answered by the next answer_held(). */
+/* A held callback call (set by a worker thread), answered later. */
 static eryx_call *held;
 
 static void
 hold(void *ud, const char *args, size_t len, eryx_call *call)
 {
     (void)ud, (void)args, (void)len;
-    held = call;
+    __atomic_store_n(&held, call, __ATOMIC_RELEASE);
 }
 
 /* Run `code` in `ss` while another thread interrupts it `times` times. */
@@ -80,7 +80,8 @@ ERYX_TEST(interrupt_raises_keyboard_interrupt_and_keeps_the_session)
     expect_keyboard_interrupt(ss, "import time\ntime.sleep(60)\n");
     expect_keyboard_interrupt(ss, "import asyncio\nawait asyncio.sleep(60)\n");
     expect_keyboard_interrupt(ss, "await slow()\n");
-    eryx_call_return(held, "1", 1); /* abandoned: answered into nothing */
+    /* Abandoned by the interrupted execute: answered into nothing. */
+    eryx_call_return(__atomic_load_n(&held, __ATOMIC_ACQUIRE), "1", 1);
     /* Caught, it is an ordinary exception; and an idle interrupt does
        nothing to the next execute. */
     eryx_result *r = run_interrupted(

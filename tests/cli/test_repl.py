@@ -87,7 +87,9 @@ def main() -> int:
     banner = t.expect(b">>> ")
     check(b"Ctrl-D" in banner, "a banner", banner)
     out = t.line(b"x = 41")
-    check(out == b"x = 41\r\n>>> ", "an assignment echoes nothing", out)
+    # (Typed ahead of libedit, a line is echoed twice: by the kernel, then
+    # by libedit, as in Python's REPL.)
+    check(out.replace(b"x = 41\r\n", b"") == b">>> ", "an assignment echoes nothing", out)
     out = t.line(b"x + 1")
     check(b"\r\n42\r\n" in out, "an expression is echoed", out)
     out = t.line(b"_ * 2")
