@@ -36,6 +36,7 @@ hold(void *ud, const char *a, size_t n, eryx_call *call)
 
 struct cancel_job {
     eryx_session *ss;
+    int interrupt; /* KeyboardInterrupt instead of a cancel */
     double at;
 };
 
@@ -45,12 +46,15 @@ cancel_after(void *arg)
     struct cancel_job *j = arg;
     sleep_ms(200);
     j->at = now_ms();
-    eryx_session_cancel(j->ss);
+    if (j->interrupt)
+        eryx_session_interrupt(j->ss);
+    else
+        eryx_session_cancel(j->ss);
     return NULL;
 }
 
 /* Time from the start of `code` (timeout 1000 ms) past 1000 ms, or, with
-   `cancel`, from the cancel call to the return. */
+   `cancel` (1: a cancel, 2: an interrupt), from the call to the return. */
 static double
 measure(eryx_engine *eng, const char *code, int cancel)
 {
@@ -71,7 +75,7 @@ measure(eryx_engine *eng, const char *code, int cancel)
         exit(1);
     eryx_session_execute(ss, "pass", 4, &r, NULL); /* warm */
     eryx_result_free(r);
-    struct cancel_job job = {ss, 0};
+    struct cancel_job job = {ss, cancel == 2, 0};
     pthread_t t;
     if (cancel)
         pthread_create(&t, NULL, cancel_after, &job);
@@ -128,6 +132,12 @@ main(void)
         {"cancel to return: waiting on a callback", "await slow()", 1},
         {"timeout overshoot: a blocked socket read", read_code, 0},
         {"cancel to return: a blocked socket read", read_code, 1},
+        {"interrupt (KeyboardInterrupt): compute loop", "while True: pass", 2},
+        {"interrupt (KeyboardInterrupt): time.sleep(60)",
+         "import time\ntime.sleep(60)", 2},
+        {"interrupt (KeyboardInterrupt): waiting on a callback", "await slow()",
+         2},
+        {"interrupt (KeyboardInterrupt): a blocked socket read", read_code, 2},
     };
     printf("| %-52s | %8s | %8s |\n", "limit (1000 ms timeout)", "median",
            "worst");
