@@ -370,12 +370,21 @@ def test_serve_with_mcp_config_offers_the_inner_tools(tmp_path: Path) -> None:
     )
 
     async def main() -> None:
-        async with Client(serve_params("--mcp-config", str(config))) as c:
+        flags = ("--mcp-config", str(config), "--import", "csv", "--secret", "TOKEN=s3cret")
+        async with Client(serve_params(*flags)) as c:
             (run,) = [t for t in (await c.list_tools()).tools if t.name == "run_python"]
             assert 'await mcp["inner"].add(...)' in (run.description or "")
             r = await c.call_tool(
                 "run_python", {"code": 'print(await mcp["inner"].shout(text="x"))'}
             )
             assert text(r) == "[stdout]\nX!"
+            # The flags shape the session: an import done first (a factory's
+            # session), a secret as a placeholder, scrubbed from the output.
+            r = await c.call_tool(
+                "run_python",
+                {"code": "import os\nprint(csv.__name__)\nprint(os.environ['TOKEN'])"},
+            )
+            assert text(r).startswith("[stdout]\ncsv\n")
+            assert "s3cret" not in text(r)
 
     anyio.run(main)

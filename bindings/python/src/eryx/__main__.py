@@ -236,9 +236,7 @@ def _serve(args: list[str]) -> int:
     ns = p.parse_args(args)
     check_sandbox_args(p, ns)
     try:
-        [parse_volume(v) for v in ns.volume]
-        parse_secrets(ns.secret)
-        make_net_config(ns)
+        ns.settings = sandbox_settings(ns)
     except (ValueError, OSError) as e:
         p.error(str(e))
     ns.mcp_manager = connect_mcp(ns) if ns.mcp or ns.mcp_config else None
@@ -296,39 +294,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns.timeout = 0  # Ctrl-C is there
     check_sandbox_args(p, ns)
     try:
-        volumes = [parse_volume(v) for v in ns.volume]
-        secrets = parse_secrets(ns.secret)
-        network = make_net_config(ns)
+        settings = sandbox_settings(ns)
     except (ValueError, OSError) as e:
         p.error(str(e))
     manager = connect_mcp(ns) if ns.mcp or ns.mcp_config else None
     try:
-        return _run(ns, interactive, volumes, secrets, network, manager)
+        return _run(ns, interactive, settings, manager)
     finally:
         if manager is not None:
             manager.close()
 
 
-def _run(
-    ns: Any,
-    interactive: bool,
-    volumes: list[tuple[str, str, bool]],
-    secrets: dict[str, Any] | None,
-    network: NetConfig | None,
-    manager: Any,
-) -> int:
-    callbacks = manager.callbacks() if manager is not None else None
-    factory = None
-    if ns.package or ns.imports or ns.site_packages:
-        factory = SandboxFactory(
-            packages=ns.package, site_packages=ns.site_packages, imports=ns.imports
-        )
-    sandbox_args: dict[str, Any] = {
+def sandbox_settings(ns: Any) -> dict[str, Any]:
+    """The keyword arguments of a sandbox or session the flags ask for
+    (ValueError or OSError for a bad one)."""
+    return {
         "resource_limits": _limits(ns),
-        "volumes": volumes,
-        "network": network,
-        "secrets": secrets,
-        "callbacks": callbacks,
+        "volumes": [parse_volume(v) for v in ns.volume],
+        "network": make_net_config(ns),
+        "secrets": parse_secrets(ns.secret),
+    }
+
+
+def make_factory(ns: Any) -> SandboxFactory | None:
+    """A factory when the flags install packages or import modules first."""
+    if not (ns.package or ns.imports or ns.site_packages):
+        return None
+    return SandboxFactory(packages=ns.package, site_packages=ns.site_packages, imports=ns.imports)
+
+
+def _run(ns: Any, interactive: bool, settings: dict[str, Any], manager: Any) -> int:
+    factory = make_factory(ns)
+    sandbox_args: dict[str, Any] = {
+        **settings,
+        "callbacks": manager.callbacks() if manager is not None else None,
         "on_stdout": _write(sys.stdout.buffer),
         "on_stderr": _write(sys.stderr.buffer),
     }

@@ -35,7 +35,6 @@ from ._core import (
     EryxError,
     ExecutionError,
     ResourceLimitError,
-    ResourceLimits,
     Session,
     TimeoutError,
 )
@@ -138,46 +137,21 @@ def render(answer: dict[str, Any]) -> str:
 
 
 def _session_maker(ns: argparse.Namespace) -> Callable[..., Session]:
-    """Sessions as the flags ask, each with its own output sinks."""
-    from .__main__ import make_net_config, parse_secrets, parse_volume
-    from ._factory import SandboxFactory
+    """Sessions as the flags ask (ns.settings, ns.mcp_manager), each with
+    its own output sinks."""
+    from .__main__ import make_factory
 
-    volumes = [parse_volume(v) for v in ns.volume]
-    secrets = parse_secrets(ns.secret)
-    network = make_net_config(ns)
-    limits = ResourceLimits(
-        execution_timeout_ms=ns.timeout or None,
-        max_memory_bytes=ns.max_memory,
-        max_fuel=ns.fuel or None,
-        max_vfs_bytes=ns.vfs_limit or None,
-    )
+    factory = make_factory(ns)
     mcp = ns.mcp_manager
-    factory = None
-    if ns.package or ns.imports or ns.site_packages:
-        factory = SandboxFactory(
-            packages=ns.package, site_packages=ns.site_packages, imports=ns.imports
-        )
 
     def make(out: Callable[[bytes], None], err: Callable[[bytes], None]) -> Session:
-        callbacks = mcp.callbacks() if mcp is not None else None
-        if factory is not None:
-            return factory.create_session(
-                resource_limits=limits,
-                network=network,
-                callbacks=callbacks,
-                volumes=volumes,
-                on_stdout=out,
-                on_stderr=err,
-            )
-        return Session(
-            resource_limits=limits,
-            network=network,
-            secrets=secrets,
-            callbacks=callbacks,
-            volumes=volumes,
-            on_stdout=out,
-            on_stderr=err,
-        )
+        args: dict[str, Any] = {
+            **ns.settings,
+            "callbacks": mcp.callbacks() if mcp is not None else None,
+            "on_stdout": out,
+            "on_stderr": err,
+        }
+        return factory.create_session(**args) if factory is not None else Session(**args)
 
     return make
 
