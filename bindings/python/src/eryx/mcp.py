@@ -187,8 +187,12 @@ class MCPManager:
         try:
             count = int(self._run(self._open(srv, params, timeout_secs), timeout_secs + 5))
         except Exception as e:  # noqa: BLE001 - any failure to connect
+            while getattr(e, "exceptions", None):  # the SDK's task groups
+                e = e.exceptions[0]  # type: ignore[attr-defined]
             why = f"no answer within {timeout_secs:g}s" if isinstance(e, TimeoutError) else e
-            raise InitializationError(f"MCP server {name!r} ({command}): {why}") from None
+            raise InitializationError(
+                f"MCP server {name!r} ({command}): {why or type(e).__name__}"
+            ) from None
         with self._lock:
             self._servers[name] = srv
         return count

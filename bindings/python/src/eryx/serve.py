@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,11 +63,9 @@ class _Runner:
         self._out: list[bytes] = []
         self._err: list[bytes] = []
         self.session = make(self._out.append, self._err.append)
-        self.used = time.monotonic()
 
     def run(self, code: str, timeout_ms: int | None) -> dict[str, Any]:
         with self._lock:
-            self.used = time.monotonic()
             self._out.clear()
             self._err.clear()
             session = self.session
