@@ -77,5 +77,7 @@ void bench_fork(bench *b);
 void bench_pool(bench *b);
 /* bench_cli.c: cli_pass, with b->cli_path */
 void bench_cli(bench *b);
+/* bench_throughput.c: throughput (executes/s, 1 and 2 threads) */
+void bench_throughput(bench *b);
 
 #endif /* ERYX_BENCH_COMMON_H */

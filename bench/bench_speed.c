@@ -51,6 +51,7 @@ static const struct bench_row {
     {"rss_idle", bench_rss},
     {"fork", bench_fork},
     {"pool", bench_pool},
+    {"throughput", bench_throughput},
     {"cli_pass", bench_cli},
 };
 #define NROWS (sizeof rows / sizeof rows[0])

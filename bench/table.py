@@ -233,6 +233,16 @@ def main():
     time_row("pool: acquire + execute(pass) + release (eryx only)",
              "pool_acquire_release")
     time_row("`eryx -c pass`, wall time", "cli_pass", limit=30.0)
+    tp = E.get("throughput")
+    if tp is not None:
+        for what, one, two in (("a session per thread", "session_1_per_s", "session_2_per_s"),
+                               ("a fresh sandbox per execute", "fresh_1_per_s",
+                                "fresh_2_per_s")):
+            scale = tp[two] / tp[one]
+            print(f"| throughput (eryx only): executes/s of a json round trip + list "
+                  f"comprehension, 1 / 2 threads, {what} | {tp[one]:.0f} / {tp[two]:.0f} "
+                  f"|  | n/a |  | n/a | 2 threads ≥ 1.8x one | {yes(scale >= 1.8)} "
+                  f"({scale:.2f}x) |  |  |")
     print()
 
     python_table(args)
