@@ -147,7 +147,6 @@ typedef struct eryx_abi_snapshot_ret {
     } u;
 } eryx_abi_snapshot_ret;
 
-/** The return area of result<_, string> (initialize, restore-state). */
 /** What eryx_interrupt_target returns a pointer to: to raise
     KeyboardInterrupt in the running code, the host stores `value` at
     `slot` and ORs `mask` into the 32-bit word at `breaker` (all 0: the
@@ -160,6 +159,7 @@ typedef struct eryx_abi_interrupt_target {
 } eryx_abi_interrupt_target;
 #define ERYX_ABI_INTERRUPT_TARGET_SIZE 16
 
+/** The return area of result<_, string> (initialize, restore-state). */
 typedef struct eryx_abi_unit_ret {
     uint8_t tag;
     uint8_t pad_[3];

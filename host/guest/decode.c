@@ -68,3 +68,12 @@ eryx__guest_decode_unit(const uint8_t *b,
     *err_text = str_at(b + 4);
     return b[0] <= ERYX_ABI_ERR ? ERYX_OK : ERYX_E_ABI;
 }
+
+void
+eryx__guest_decode_interrupt(const uint8_t *b, eryx_abi_interrupt_target *out)
+{
+    out->breaker = (uint32_t)eryx__le_get(b, 4);
+    out->mask = (uint32_t)eryx__le_get(b + 4, 4);
+    out->slot = (uint32_t)eryx__le_get(b + 8, 4);
+    out->value = (uint32_t)eryx__le_get(b + 12, 4);
+}

@@ -58,6 +58,10 @@ eryx_status eryx__guest_decode_snapshot(const uint8_t *bytes,
                                         uint8_t *tag,
                                         eryx_abi_string *a,
                                         eryx_abi_string *b);
+/* Decode eryx_interrupt_target's record (anything decodes: the addresses
+   are checked when the host writes to them). */
+void eryx__guest_decode_interrupt(const uint8_t *bytes,
+                                  eryx_abi_interrupt_target *out);
 /* Decode a result<_, string> return area. */
 eryx_status eryx__guest_decode_unit(const uint8_t *bytes,
                                     uint8_t *tag,

@@ -60,7 +60,6 @@ invoke_wait(eryx__import_env *env,
         eryx__hub_wait(env->st->hub, args[0].of.i64, &env->st->stop, &done);
     if (r == ERYX_ABI_WAIT_STOP)
         return eryx__imports_stop(env->st); /* no user code runs after a stop */
-    (void)eryx__store_keyboard(env->st, env->ctx);
     if (r == ERYX_ABI_WAIT_DONE) {
         uint8_t rec[ERYX_ABI_CALL_DONE_SIZE];
         eryx__le_put(rec, done.handle, 4);

@@ -86,8 +86,10 @@ eryx__imports_output(eryx__import_env *env,
     return NULL;
 }
 
-/* What Wasmtime calls for every import: the shared prologue, then the
-   import's body (`data` is its table entry). */
+/* What Wasmtime calls for every import: the shared prologue, the import's
+   body (`data` is its table entry), then the shared epilogue: an
+   interrupt asked for is written into the guest before it resumes (the
+   waits return early for it). */
 static wasm_trap_t *
 trampoline(void *data,
            wasmtime_caller_t *caller,
@@ -101,7 +103,10 @@ trampoline(void *data,
     eryx__import_env env;
     if (!import_env(caller, &env))
         return eryx__imports_violation(NULL, "no memory export");
-    return im->fn(&env, args, results);
+    wasm_trap_t *trap = im->fn(&env, args, results);
+    if (trap == NULL)
+        (void)eryx__store_keyboard(env.st, env.ctx);
+    return trap;
 }
 
 /* Define one import; its type comes from the type codes of its entry. */

@@ -60,7 +60,8 @@ void eryx__store_arm(eryx__store *st,
                      uint32_t timeout_ms,
                      const int *cancel,
                      int *keyboard);
-/* On the guest's thread, while it is paused (an epoch check, an import):
+/* On the guest's thread, while it is paused (an epoch check, the end of
+   every import):
    when a KeyboardInterrupt was asked for, consume the request and write
    it into the guest (st->keyboard, checked against the memory's bounds).
    True when one was delivered. */

@@ -245,7 +245,6 @@ net_poll(eryx__import_env *env,
                        (flags & ERYX_ABI_NET_POLL_CALLS) != 0, &env->st->stop);
     if (r == ERYX_ABI_WAIT_STOP)
         return eryx__imports_stop(env->st);
-    (void)eryx__store_keyboard(env->st, env->ctx);
     for (uint32_t i = 0; i < count; i++) {
         uint8_t v[4];
         eryx__le_put(v, items[i].revents, 4);

@@ -108,8 +108,8 @@ poll_oneoff(eryx__import_env *env,
     }
     now = eryx__clock_now_us();
     /* A KeyboardInterrupt ends the sleep: its clocks fire now, and the
-       guest raises it at its next bytecode. */
-    if (eryx__store_keyboard(env->st, env->ctx))
+       guest raises it at its next bytecode (the trampoline writes it). */
+    if (eryx__stop_keyboard(&env->st->stop))
         until = now;
     uint32_t count = 0;
     for (uint32_t i = 0; i < n; i++) {

@@ -205,7 +205,6 @@ static eryx_status
 find_keyboard(eryx__instance *in, eryx_error *err)
 {
     wasmtime_func_t fn;
-    in->st->memory = in->memory;
     if (!get_func(in, ERYX_ABI_EXPORT_INTERRUPT, &fn))
         return ERYX_OK;
     uint32_t ret = 0;
@@ -217,10 +216,7 @@ find_keyboard(eryx__instance *in, eryx_error *err)
         ERYX_OK)
         return eryx__fail(err, ERYX_E_ABI,
                           "eryx_interrupt_target returned a bad pointer");
-    in->st->keyboard.breaker = (uint32_t)eryx__le_get(area, 4);
-    in->st->keyboard.mask = (uint32_t)eryx__le_get(area + 4, 4);
-    in->st->keyboard.slot = (uint32_t)eryx__le_get(area + 8, 4);
-    in->st->keyboard.value = (uint32_t)eryx__le_get(area + 12, 4);
+    eryx__guest_decode_interrupt(area, &in->st->keyboard);
     return ERYX_OK;
 }
 
@@ -307,7 +303,7 @@ eryx__instance_start(eryx__instance *in,
         s = eryx__fail(err, ERYX_E_ABI, "the guest lacks an eryx export");
         goto fail;
     }
-    in->memory = mem.of.memory;
+    in->memory = in->st->memory = mem.of.memory;
 
     uint32_t abi = 0, ret = 0;
     s = call_i32(in, &version, NULL, 0, &abi, err, "eryx_abi_version");

@@ -331,27 +331,31 @@ typedef struct sigpipe_guard {
     bool was_pending;
 } sigpipe_guard;
 
+/* *set becomes {SIGPIPE}; is a SIGPIPE pending for this thread? */
+static bool
+sigpipe_pending(sigset_t *set)
+{
+    sigset_t pending;
+    sigemptyset(set);
+    sigaddset(set, SIGPIPE);
+    sigemptyset(&pending);
+    (void)sigpending(&pending);
+    return sigismember(&pending, SIGPIPE) == 1;
+}
+
 static void
 sigpipe_block(sigpipe_guard *g)
 {
-    sigset_t set, pending;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigemptyset(&pending);
-    (void)sigpending(&pending);
-    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+    sigset_t set;
+    g->was_pending = sigpipe_pending(&set);
     pthread_sigmask(SIG_BLOCK, &set, &g->old);
 }
 
 static void
 sigpipe_restore(sigpipe_guard *g)
 {
-    sigset_t set, pending;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigemptyset(&pending);
-    (void)sigpending(&pending);
-    if (!g->was_pending && sigismember(&pending, SIGPIPE) == 1) {
+    sigset_t set;
+    if (sigpipe_pending(&set) && !g->was_pending) {
         struct timespec zero = {0, 0};
         (void)sigtimedwait(&set, NULL, &zero);
     }

@@ -535,7 +535,7 @@ class _Runner:
                 calls,
                 peak,
                 fuel,
-            ) = core.execute(code, journal, True) if interactive else core.execute(code, journal)
+            ) = core.execute(code, journal, interactive)
         except KeyboardInterrupt:
             core.cancel()
             raise

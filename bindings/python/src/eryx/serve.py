@@ -127,9 +127,9 @@ def render(answer: dict[str, Any]) -> str:
     """The tool's text: one section per non-empty part."""
     parts = []
     for key in ("stdout", "stderr", "result", "error"):
-        value = answer.get(key)
+        value = (answer.get(key) or "").rstrip("\n")
         if value:
-            parts.append(f"[{key}]\n{value.rstrip(chr(10))}")
+            parts.append(f"[{key}]\n{value}")
     return "\n".join(parts) if parts else "(no output)"
 
 
