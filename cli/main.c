@@ -58,6 +58,8 @@ static const char usage[] =
     "  --mcp       give the code the tools of the MCP servers configured\n"
     "              for Claude Desktop, Cursor, VS Code, ... as callbacks\n"
     "              (runs python -m eryx; $ERYX_PYTHON names the Python)\n"
+    "  --mcp-config FILE   the MCP servers of FILE instead (repeatable;\n"
+    "                      implies --mcp)\n"
     "  --version   print the eryx and CPython versions\n"
     "  -h, --help  print this help\n"
     "\n"
@@ -319,7 +321,8 @@ main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return run_python_package(argc, argv);
     for (int i = 1; i < argc && strcmp(argv[i], "-c") != 0; i++)
-        if (strcmp(argv[i], "--mcp") == 0)
+        if (strcmp(argv[i], "--mcp") == 0 ||
+            strcmp(argv[i], "--mcp-config") == 0)
             return run_python_package(argc, argv);
     const char *code_arg = NULL, *file = NULL, *site_packages = NULL;
     const char *packages[MAX_LIST], *imports[MAX_LIST];

@@ -54,6 +54,8 @@ ERYX_PYTHON=/nonexistent/python "$eryx" serve >/dev/null 2>"$tmp/err"
 check "serve without the Python package: status 2" 2 $?
 grep -q "eryx\[mcp\]" "$tmp/err"
 check "serve without the Python package says what to install" 0 $?
+ERYX_PYTHON=/nonexistent/python "$eryx" --mcp-config x.json -c 1 >/dev/null 2>"$tmp/err"
+check "--mcp-config is the Python package's too" 2 $?
 "$eryx" --bogus >/dev/null 2>&1
 check "unknown option is a usage error" 2 $?
 "$eryx" -c >/dev/null 2>&1
