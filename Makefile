@@ -189,7 +189,7 @@ test-tsan:
 	cd $(BUILD)/host-tsan && \
 	    TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1" \
 	    ctest --output-on-failure -j $(JOBS) \
-	    -R 'test_stress.fifty|test_unit_threads|test_api_callbacks|test_api_limits.cancel|test_api_pool|test_api_fs.a_storage_shared|test_security_volumes.a_directory_swapped|test_api_net|test_api_interactive.interrupt'
+	    -R 'test_stress.fifty|test_unit_threads|test_api_callbacks|test_api_limits.cancel|test_api_pool|test_api_ready|test_api_fs.a_storage_shared|test_security_volumes.a_directory_swapped|test_api_net|test_api_interactive.interrupt'
 
 # The same tests with AddressSanitizer and UBSan (LeakSanitizer included).
 test-asan:

@@ -15,13 +15,19 @@ now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Sleep ms milliseconds, resumed after a signal. */
+/* Sleep us microseconds, resumed after a signal. */
+static inline void
+sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
 static inline void
 sleep_ms(int ms)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
+    sleep_us((long)ms * 1000);
 }
 
 /* A sorted copy of the n samples; the caller frees it. */

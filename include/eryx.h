@@ -200,6 +200,20 @@ ERYX_API eryx_status eryx_config_set_cache_dir(eryx_config *config,
 ERYX_API eryx_status eryx_config_set_max_instances(eryx_config *config,
                                                    uint32_t count,
                                                    eryx_error *err);
+/** \brief Ready interpreters (engine): how many instances of the guest
+    the engine keeps started, with the pages a first execute writes already
+    faulted in, for sandbox executes, new sessions and session resets to
+    take instead of starting one (default 2; 0 turns the stock and its
+    thread off), and the most memory they may hold together (default 64
+    MiB; each holds about what one session holds after an execute).  One
+    background thread per engine, started by the first execute, refills
+    the stock and deletes the instances executes are done with.  A ready
+    instance has run nothing but the pre-initialized guest: nothing of one
+    sandbox reaches another. */
+ERYX_API eryx_status eryx_config_set_ready_instances(eryx_config *config,
+                                                     uint32_t count,
+                                                     uint64_t max_bytes,
+                                                     eryx_error *err);
 /** \brief Name of the variable captured as JSON after each execute
     (sandbox, session): a Python identifier; "" captures nothing. */
 ERYX_API eryx_status eryx_config_set_result_variable(eryx_config *config,
@@ -590,6 +604,21 @@ ERYX_API eryx_status eryx_engine_new(const eryx_config *config,
     that was passed over and why (corrupt, stale, made by another Wasmtime
     or configuration).  Owned by the engine. */
 ERYX_API const char *eryx_engine_info(const eryx_engine *engine);
+
+/** \brief The engine's ready interpreters (eryx_config_set_ready_instances)
+    at this moment. */
+typedef struct eryx_ready_stats {
+    uint32_t ready;          /**< instances in stock now */
+    uint64_t taken;          /**< executes and sessions that took one */
+    uint64_t made;           /**< instances the stock started */
+    uint64_t instance_bytes; /**< memory faulted in per ready instance
+                                  beyond what an unused one holds (0: not
+                                  measured yet, or the system cannot) */
+} eryx_ready_stats;
+/** \brief Fill `*out` (all 0 when the stock is off or unused).
+    Thread-safe. */
+ERYX_API void eryx_engine_ready_stats(eryx_engine *engine,
+                                      eryx_ready_stats *out);
 
 /** \brief Compile the guest named by `config` (may be NULL: the defaults)
     and write it to `out_path`, or when that is NULL next to runtime.wasm as

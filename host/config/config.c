@@ -21,6 +21,8 @@ eryx_config_new(eryx_config **out, eryx_error *err)
         eryx__free(c);
         return s;
     }
+    c->ready_count = ERYX__READY_DEFAULT_COUNT;
+    c->ready_max_bytes = ERYX__READY_DEFAULT_BYTES;
     *out = c;
     return ERYX_OK;
 }
@@ -55,6 +57,22 @@ eryx_config_set_runtime_path(eryx_config *c, const char *path, eryx_error *err)
     if (c == NULL || path == NULL || *path == '\0')
         return eryx__fail(err, ERYX_E_INVALID_ARG, "runtime path is empty");
     return set_string(&c->runtime_path, path, err);
+}
+
+eryx_status
+eryx_config_set_ready_instances(eryx_config *c,
+                                uint32_t count,
+                                uint64_t max_bytes,
+                                eryx_error *err)
+{
+    if (c == NULL)
+        return eryx__fail(err, ERYX_E_INVALID_ARG, "config is NULL");
+    if (count > ERYX__READY_MAX)
+        return eryx__fail(err, ERYX_E_INVALID_ARG,
+                          "ready instances: at most %u", ERYX__READY_MAX);
+    c->ready_count = count;
+    c->ready_max_bytes = max_bytes;
+    return ERYX_OK;
 }
 
 eryx_status
@@ -400,6 +418,8 @@ eryx__config_clone(const eryx_config *c, eryx_config **out, eryx_error *err)
     eryx__settings_clear(&d->settings);
     s = eryx__settings_copy(&d->settings, c, err);
     d->max_instances = c->max_instances;
+    d->ready_count = c->ready_count;
+    d->ready_max_bytes = c->ready_max_bytes;
     if (s == ERYX_OK &&
         ((c->runtime_path &&
           !(d->runtime_path = eryx__strdup(c->runtime_path))) ||

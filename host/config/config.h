@@ -44,11 +44,18 @@ typedef struct eryx__settings {
    or ".." components, no empty ones, no trailing '/')? */
 bool eryx__settings_guest_path_ok(const char *path);
 
+/* Ready interpreters: the defaults, and the most an engine keeps. */
+#define ERYX__READY_DEFAULT_COUNT 2u
+#define ERYX__READY_DEFAULT_BYTES ((uint64_t)64 << 20)
+#define ERYX__READY_MAX           64u
+
 struct eryx_config {
-    char *runtime_path;     /* NULL: default */
-    char *stdlib_dir;       /* NULL: default */
-    char *cache_dir;        /* NULL: default; "": off */
-    uint32_t max_instances; /* per engine variant; 0: the default */
+    char *runtime_path;       /* NULL: default */
+    char *stdlib_dir;         /* NULL: default */
+    char *cache_dir;          /* NULL: default; "": off */
+    uint32_t max_instances;   /* per engine variant; 0: the default */
+    uint32_t ready_count;     /* ready interpreters kept (instance/ready.c) */
+    uint64_t ready_max_bytes; /* the most memory they hold together */
     eryx__settings settings;
 };
 

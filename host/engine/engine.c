@@ -213,6 +213,9 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
     if (s != ERYX_OK)
         goto fail;
     eng->max_instances = config ? config->max_instances : 0;
+    eng->ready_count = config ? config->ready_count : ERYX__READY_DEFAULT_COUNT;
+    eng->ready_max_bytes =
+        config ? config->ready_max_bytes : ERYX__READY_DEFAULT_BYTES;
     eng->stdlib_fd =
         open(eng->paths.stdlib_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (eng->stdlib_fd < 0) {
@@ -246,6 +249,9 @@ eryx_engine_free(eryx_engine *eng)
 {
     if (eng == NULL)
         return;
+    /* First: its thread may be starting or deleting an instance. */
+    if (eng->ready != NULL)
+        eng->ready_free(eng->ready);
     if (eng->ticking) {
         pthread_mutex_lock(&eng->mu);
         eng->stopping = true;

@@ -54,11 +54,18 @@ typedef struct eryx__variant {
 
 struct eryx_engine {
     eryx__variant plain;
-    eryx__variant fuel;     /* built on first use, under build_mu */
-    int fuel_ready;         /* atomic: `fuel` is built and published */
-    eryx__paths paths;      /* guest, stdlib, cache */
-    int stdlib_fd;          /* the stdlib directory (O_PATH), for every vfs */
-    uint32_t max_instances; /* 0: the default */
+    eryx__variant fuel;       /* built on first use, under build_mu */
+    int fuel_ready;           /* atomic: `fuel` is built and published */
+    eryx__paths paths;        /* guest, stdlib, cache */
+    int stdlib_fd;            /* the stdlib directory (O_PATH), for every vfs */
+    uint32_t max_instances;   /* 0: the default */
+    uint32_t ready_count;     /* ready interpreters to keep (config's) */
+    uint64_t ready_max_bytes; /* the most memory they may hold */
+    /* The stock of ready interpreters (instance/ready.c), made on first
+       use, and how the engine frees it: the engine knows nothing of
+       instances. */
+    struct eryx__ready *ready;
+    void (*ready_free)(struct eryx__ready *ready);
     eryx__workers *workers;
     pthread_mutex_t build_mu; /* held while the fuel variant is built */
     pthread_mutex_t mu;       /* the ticker's; never held while compiling */

@@ -51,6 +51,10 @@ typedef struct eryx__store {
 /* A store's state for `settings` (borrowed); NULL when memory runs out. */
 eryx__store *eryx__store_new(const eryx__settings *settings,
                              eryx__workers *workers);
+/* Serve `settings` (borrowed) from now on: an instance that has run
+   nothing changes owner; NULL when the owner lets go of a store that is
+   deleted later (callbacks still running lose the secrets' filter). */
+void eryx__store_bind(eryx__store *st, const eryx__settings *settings);
 /* Frees the state (the store's finalizer: takes void *). */
 void eryx__store_free(void *store);
 /* A new execute begins: output, faults and calls start empty, and the stop

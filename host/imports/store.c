@@ -42,12 +42,20 @@ eryx__store_new(const eryx__settings *settings, eryx__workers *workers)
         eryx__free(st);
         return NULL;
     }
-    st->settings = settings;
     st->workers = workers;
-    if (settings->secrets != NULL)
-        eryx__hub_set_filter(st->hub, scrub_filter, settings->secrets);
+    eryx__store_bind(st, settings);
     st->stop.deadline_us = UINT64_MAX;
     return st;
+}
+
+void
+eryx__store_bind(eryx__store *st, const eryx__settings *settings)
+{
+    st->settings = settings;
+    if (settings != NULL && settings->secrets != NULL)
+        eryx__hub_set_filter(st->hub, scrub_filter, settings->secrets);
+    else
+        eryx__hub_set_filter(st->hub, NULL, NULL);
 }
 
 void

@@ -220,6 +220,19 @@ find_keyboard(eryx__instance *in, eryx_error *err)
     return ERYX_OK;
 }
 
+/* Make `in` the owner's: attach its interrupt, so that a cancel wakes the
+   instance's waits. */
+static void
+attach(eryx__instance *in, eryx__interrupt *interrupt)
+{
+    in->interrupt = interrupt;
+    if (interrupt != NULL) {
+        pthread_mutex_lock(&interrupt->mu);
+        interrupt->hub = in->st->hub;
+        pthread_mutex_unlock(&interrupt->mu);
+    }
+}
+
 eryx_status
 eryx__instance_start(eryx__instance *in,
                      eryx_engine *engine,
@@ -247,13 +260,8 @@ eryx__instance_start(eryx__instance *in,
                            -1, -1, -1);
     wasmtime_store_epoch_deadline_callback(in->store, on_epoch, st, NULL);
     in->st = st;
-    in->interrupt = interrupt;
     in->ctx = wasmtime_store_context(in->store);
-    if (interrupt != NULL) {
-        pthread_mutex_lock(&interrupt->mu);
-        interrupt->hub = st->hub;
-        pthread_mutex_unlock(&interrupt->mu);
-    }
+    attach(in, interrupt);
     arm(in, INIT_TIMEOUT_MS);
     if (settings->fuel != 0)
         wasmtime_context_set_fuel(in->ctx, UINT64_MAX / 2); /* init: free */
@@ -354,8 +362,38 @@ fail:
     return s;
 }
 
+eryx_status
+eryx__instance_adopt(eryx__instance *in,
+                     eryx_engine *engine,
+                     const eryx__settings *settings,
+                     const eryx__instance_fs *fs,
+                     eryx__interrupt *interrupt,
+                     eryx_error *err)
+{
+    /* Nothing of the settings reached the guest yet (its initialize found
+       the work done); what the host made from them is made again. */
+    if (wasmtime_memory_data_size(in->ctx, &in->memory) >
+        settings->memory_limit_bytes)
+        return eryx__fail(err, ERYX_E_MEMORY_LIMIT,
+                          "the guest's memory exceeds the memory limit");
+    eryx__vfs *old = in->st->vfs;
+    in->st->vfs = NULL;
+    eryx_status s = make_vfs(in->st, engine, settings, fs, err);
+    if (s != ERYX_OK) {
+        eryx__vfs_free(in->st->vfs);
+        in->st->vfs = old;
+        return s;
+    }
+    eryx__vfs_free(old);
+    wasmtime_store_limiter(in->store, (int64_t)settings->memory_limit_bytes, -1,
+                           -1, -1, -1);
+    eryx__store_bind(in->st, settings);
+    attach(in, interrupt);
+    return ERYX_OK;
+}
+
 void
-eryx__instance_stop(eryx__instance *in)
+eryx__instance_detach(eryx__instance *in)
 {
     eryx__interrupt *intr = in->interrupt;
     if (intr != NULL && in->st != NULL) {
@@ -364,6 +402,15 @@ eryx__instance_stop(eryx__instance *in)
             intr->hub = NULL;
         pthread_mutex_unlock(&intr->mu);
     }
+    in->interrupt = NULL;
+    if (in->st != NULL)
+        eryx__store_bind(in->st, NULL);
+}
+
+void
+eryx__instance_stop(eryx__instance *in)
+{
+    eryx__instance_detach(in);
     if (in->store != NULL)
         wasmtime_store_delete(in->store);
     memset(in, 0, sizeof *in);

@@ -53,6 +53,37 @@ eryx_status eryx__instance_start(eryx__instance *in,
                                  eryx__interrupt *interrupt,
                                  eryx_error *err);
 void eryx__instance_stop(eryx__instance *in);
+/* Give `in`, started for other settings and never executed in, to a new
+   owner: its filesystem, memory limit and secrets are made from
+   `settings`, its waits woken by `interrupt`.  Fails (the instance left as
+   it was) when its memory is over the settings' limit. */
+eryx_status eryx__instance_adopt(eryx__instance *in,
+                                 eryx_engine *engine,
+                                 const eryx__settings *settings,
+                                 const eryx__instance_fs *fs,
+                                 eryx__interrupt *interrupt,
+                                 eryx_error *err);
+/* The owner lets go of `in` (its interrupt and settings), which lives on
+   until it is stopped. */
+void eryx__instance_detach(eryx__instance *in);
+
+/* ---- ready.c: the engine's ready interpreters ---- */
+/* A started instance for `settings` (borrowed), `fs` and `interrupt`, as
+   eryx__instance_start makes: taken from the engine's stock when one is
+   ready (not for fuel, nor a compiled image's), else started here;
+   `prefault` then faults in what a first execute writes, as the stock's
+   are (for an owner that pays now to be quick later: a pool's reset). */
+eryx_status eryx__instance_obtain(eryx__instance *in,
+                                  eryx_engine *engine,
+                                  const eryx__settings *settings,
+                                  const eryx__instance_fs *fs,
+                                  eryx__interrupt *interrupt,
+                                  bool prefault,
+                                  eryx_error *err);
+/* Stop `in` (as eryx__instance_stop), deleting its store on the stock's
+   thread when that runs, so that the owner does not wait for it. */
+void eryx__instance_retire(eryx__instance *in, eryx_engine *engine);
+/* (eryx_engine_ready_stats, public, reports the stock.) */
 /* Run `code` (already checked) and fill `r`.  Returns r->status.  When the
    guest trapped or broke the ABI, the instance is stopped.  `journal` (may
    be NULL) records and replays the execute's callback calls; it is

@@ -137,12 +137,12 @@ sandbox_run(eryx_sandbox *sb,
     eryx__instance in;
     eryx_error e;
     eryx__sandbox_running(&sb->interrupt, true);
-    s = eryx__instance_start(&in, sb->engine, &sb->settings, NULL,
-                             &sb->interrupt, &e);
+    s = eryx__instance_obtain(&in, sb->engine, &sb->settings, NULL,
+                              &sb->interrupt, false, &e);
     if (s == ERYX_OK) {
         eryx__instance_execute(&in, journal, code ? code : "", code_len, false,
                                *out);
-        eryx__instance_stop(&in);
+        eryx__instance_retire(&in, sb->engine);
     } else {
         eryx__result_fail(*out, s, e.message);
     }

@@ -87,8 +87,8 @@ session_create(eryx_engine *engine,
                        (unsigned long long)eryx_image_memory_size(image));
     if (s == ERYX_OK) {
         ss->engine = engine;
-        s = eryx__instance_start(&ss->instance, engine, &ss->settings, &start,
-                                 &ss->interrupt, err);
+        s = eryx__instance_obtain(&ss->instance, engine, &ss->settings, &start,
+                                  &ss->interrupt, false, err);
     }
     if (s == ERYX_OK && start.pre != NULL)
         ss->execution_count = eryx__image_execution_count(image);
@@ -116,7 +116,7 @@ eryx_session_free(eryx_session *ss)
 {
     if (ss == NULL)
         return;
-    eryx__instance_stop(&ss->instance);
+    eryx__instance_retire(&ss->instance, ss->engine);
     eryx__storage_unref(ss->fs.data);
     eryx__storage_unref(ss->fs.tmp);
     eryx__settings_clear(&ss->settings);
@@ -129,7 +129,7 @@ eryx_session_reset(eryx_session *ss)
 {
     if (ss == NULL)
         return;
-    eryx__instance_stop(&ss->instance);
+    eryx__instance_retire(&ss->instance, ss->engine);
     ss->execution_count = 0;
 }
 
@@ -161,8 +161,8 @@ ensure_live(eryx_session *ss, eryx_error *err)
     if (ss->instance.live)
         return ERYX_OK;
     ss->execution_count = 0;
-    return eryx__instance_start(&ss->instance, ss->engine, &ss->settings,
-                                &ss->fs, &ss->interrupt, err);
+    return eryx__instance_obtain(&ss->instance, ss->engine, &ss->settings,
+                                 &ss->fs, &ss->interrupt, false, err);
 }
 
 static eryx_status
@@ -265,8 +265,12 @@ eryx_session_execute_journal(eryx_session *ss,
 eryx_status
 eryx__session_renew(eryx_session *ss, eryx_error *err)
 {
-    eryx__instance_stop(&ss->instance);
-    return ensure_live(ss, err);
+    /* A pool's reset: the new interpreter's first pages are faulted in now,
+       by the releasing thread, not by the next user's execute. */
+    eryx__instance_retire(&ss->instance, ss->engine);
+    ss->execution_count = 0;
+    return eryx__instance_obtain(&ss->instance, ss->engine, &ss->settings,
+                                 &ss->fs, &ss->interrupt, true, err);
 }
 
 /* ------------------------------------------------------------ images */

@@ -22,7 +22,17 @@ test_engine(void)
 {
     if (fixture_engine_ == NULL) {
         eryx_error err;
-        if (eryx_engine_new(NULL, &fixture_engine_, &err) != ERYX_OK)
+        eryx_config *c = NULL;
+#ifdef ERYX_FIXTURE_READY_INSTANCES
+        if (eryx_config_new(&c, &err) != ERYX_OK ||
+            eryx_config_set_ready_instances(c, ERYX_FIXTURE_READY_INSTANCES,
+                                            (uint64_t)64 << 20,
+                                            &err) != ERYX_OK)
+            ERYX_TEST_FAIL_("config: %s", err.message);
+#endif
+        eryx_status s = eryx_engine_new(c, &fixture_engine_, &err);
+        eryx_config_free(c);
+        if (s != ERYX_OK)
             ERYX_TEST_FAIL_("eryx_engine_new: %s", err.message);
         atexit(fixture_free_engine_);
     }

@@ -1,0 +1,407 @@
+/*
+** ready.c: the engine's ready interpreters (eryx__instance_obtain,
+** eryx__instance_retire, eryx_engine_ready_stats).  A new instance of the
+** pre-initialized guest costs little to start (its memory is a
+** copy-on-write mapping) but its first execute then takes a page fault for
+** every page it writes: about 1,100 of them, most of that execute's time.
+** One background thread per engine keeps a small stock of instances
+** started and with those pages already faulted in, so that a sandbox's
+** execute, a new session or a session's reset takes one instead; the same
+** thread deletes the instances executes are done with.
+**
+** Which pages a first execute writes is recorded once per engine: the
+** thread runs `pass` in an instance of its own and reads which of its
+** pages stopped being the image's (/proc/self/pagemap: present and no
+** longer file-backed).  Ready instances then fault exactly those in with
+** MADV_POPULATE_WRITE (or a write of each page's own first byte).
+**
+** A ready instance has run nothing but the pre-initialized guest's
+** initialize, which finds its work done, and it is started for the
+** engine's default settings: the taker gives it its own
+** (eryx__instance_adopt), so nothing of one owner reaches another.
+*/
+#define _GNU_SOURCE /* MADV_POPULATE_WRITE, pread */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "instance/instance.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+#define PAGE 4096u
+/* Stores waiting to be deleted; past this the owner deletes its own, so
+   the thread's backlog stays bounded. */
+#define RETIRE_MAX 16u
+
+typedef struct eryx__ready eryx__ready;
+
+/* Guest pages [first, first + count), written or only read by a first
+   execute. */
+typedef struct page_run {
+    uint32_t first, count;
+    bool written;
+} page_run;
+
+struct eryx__ready {
+    eryx_engine *engine;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool running, stopping, wanted, failing;
+    eryx__settings defaults; /* what the stock's instances start with */
+    eryx__instance stock[ERYX__READY_MAX];
+    uint32_t nstock;
+    wasmtime_store_t *retired[RETIRE_MAX];
+    uint32_t nretired;
+    /* The pages a first execute writes: not yet recorded (recorded 0),
+       recorded (1), or not knowable here (-1). */
+    int recorded;
+    page_run *runs;
+    size_t nruns;
+    uint64_t run_bytes;
+    uint64_t taken, made;
+};
+
+/* ------------------------------------------------------------ pages */
+
+/* The pages of `in`'s memory that are no longer the image's: present
+   and not file-backed in /proc/self/pagemap (bit 63 present, bit 61
+   file-page or shared).  Pages beyond the image that were only read count
+   too (the zero page is not file-backed); a few, harmless. */
+static bool
+record_pages(eryx__instance *in,
+             page_run **out,
+             size_t *out_n,
+             uint64_t *out_bytes)
+{
+    uint8_t *base = wasmtime_memory_data(in->ctx, &in->memory);
+    size_t npages = wasmtime_memory_data_size(in->ctx, &in->memory) / PAGE;
+    if ((uintptr_t)base % PAGE != 0 || npages == 0)
+        return false;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    uint64_t *ent = eryx__malloc(npages * sizeof *ent);
+    size_t want = npages * sizeof *ent;
+    if (ent == NULL ||
+        pread(fd, ent, want, (off_t)((uintptr_t)base / PAGE * sizeof *ent)) !=
+            (ssize_t)want) {
+        eryx__free(ent);
+        close(fd);
+        return false;
+    }
+    close(fd);
+    size_t nruns = 0, cap = 0;
+    page_run *runs = NULL;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < npages; i++) {
+        if (!(ent[i] >> 63 & 1))
+            continue; /* not present: untouched */
+        bool written = !(ent[i] >> 61 & 1);
+        if (written)
+            bytes += PAGE;
+        page_run *last = nruns ? &runs[nruns - 1] : NULL;
+        if (last && last->first + last->count == (uint32_t)i &&
+            last->written == written) {
+            last->count++;
+            continue;
+        }
+        if (nruns == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            page_run *n = eryx__realloc(runs, ncap * sizeof *runs);
+            if (n == NULL) {
+                eryx__free(runs);
+                eryx__free(ent);
+                return false;
+            }
+            runs = n;
+            cap = ncap;
+        }
+        runs[nruns++] = (page_run){(uint32_t)i, 1, written};
+    }
+    eryx__free(ent);
+    *out = runs;
+    *out_n = nruns;
+    *out_bytes = bytes;
+    return true;
+}
+
+/* Fault in the recorded pages of `in` (its memory holds the same data
+   afterwards).  Written pages: one populating write fault each, which
+   copies the page.  Pages only read: one read per 64 KiB window, because
+   the kernel maps a read fault's neighbours that are in the page cache
+   with it (fault-around); populating them one by one costs 3x more. */
+#define READ_WINDOW (64u * 1024u)
+static void
+prefault(const eryx__ready *r, eryx__instance *in)
+{
+    if (r->recorded != 1)
+        return;
+    uint8_t *base = wasmtime_memory_data(in->ctx, &in->memory);
+    size_t size = wasmtime_memory_data_size(in->ctx, &in->memory);
+    for (int pass = 0; pass < 2; pass++) { /* writes first */
+        size_t window = SIZE_MAX;
+        for (size_t i = 0; i < r->nruns; i++) {
+            const page_run *run = &r->runs[i];
+            if (run->written != (pass == 0))
+                continue;
+            size_t off = (size_t)run->first * PAGE;
+            size_t len = (size_t)run->count * PAGE;
+            if (off >= size)
+                break;
+            if (len > size - off)
+                len = size - off;
+            if (run->written &&
+                madvise(base + off, len, MADV_POPULATE_WRITE) == 0)
+                continue;
+            for (size_t p = off; p < off + len; p += PAGE) {
+                volatile uint8_t *b = base + p;
+                if (run->written) /* an older kernel */
+                    *b = *b;
+                else if (p / READ_WINDOW != window) {
+                    window = p / READ_WINDOW;
+                    (void)*b;
+                }
+            }
+        }
+    }
+}
+
+/* An instance as the stock keeps them, for the engine's defaults. */
+static bool
+make_ready(eryx__ready *r, eryx__instance *in)
+{
+    eryx_error err;
+    if (eryx__instance_start(in, r->engine, &r->defaults, NULL, NULL, &err) !=
+        ERYX_OK)
+        return false;
+    prefault(r, in);
+    return true;
+}
+
+/* Run `pass` in an instance of the thread's own and record what it wrote
+   (published under r->mu: eryx__instance_obtain reads it). */
+static void
+record(eryx__ready *r)
+{
+    eryx__instance in;
+    eryx_error err;
+    page_run *runs = NULL;
+    size_t nruns = 0;
+    uint64_t bytes = 0;
+    bool ok = false;
+    if (eryx__instance_start(&in, r->engine, &r->defaults, NULL, NULL, &err) ==
+        ERYX_OK) {
+        eryx_result *res = eryx__result_new();
+        if (res != NULL &&
+            eryx__instance_execute(&in, NULL, "pass", 4, false, res) == ERYX_OK)
+            ok = record_pages(&in, &runs, &nruns, &bytes);
+        eryx_result_free(res);
+        eryx__instance_stop(&in);
+    }
+    pthread_mutex_lock(&r->mu);
+    r->runs = runs;
+    r->nruns = nruns;
+    r->run_bytes = bytes;
+    r->recorded = ok ? 1 : -1;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ------------------------------------------------------------ thread */
+
+static uint64_t
+stock_bytes(const eryx__ready *r, uint32_t n)
+{
+    /* Where the pages could not be recorded, an instance counts a page. */
+    return (uint64_t)n * (r->run_bytes ? r->run_bytes : PAGE);
+}
+
+static void *
+ready_main(void *arg)
+{
+    eryx__ready *r = arg;
+    eryx_engine *eng = r->engine;
+    pthread_mutex_lock(&r->mu);
+    while (!r->stopping) {
+        if (r->nretired > 0) {
+            wasmtime_store_t *store = r->retired[--r->nretired];
+            pthread_mutex_unlock(&r->mu);
+            wasmtime_store_delete(store);
+            pthread_mutex_lock(&r->mu);
+            continue;
+        }
+        if (r->wanted && r->recorded == 0) {
+            pthread_mutex_unlock(&r->mu);
+            record(r);
+            pthread_mutex_lock(&r->mu);
+            continue;
+        }
+        if (r->wanted && !r->failing && r->nstock < eng->ready_count &&
+            stock_bytes(r, r->nstock + 1) <= eng->ready_max_bytes) {
+            pthread_mutex_unlock(&r->mu);
+            eryx__instance in;
+            bool ok = make_ready(r, &in);
+            pthread_mutex_lock(&r->mu);
+            if (ok) {
+                r->stock[r->nstock++] = in;
+                r->made++;
+            } else {
+                r->failing = true; /* e.g. the engine's instances are all
+                                      in use: try again after a take */
+            }
+            continue;
+        }
+        pthread_cond_wait(&r->cv, &r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void
+ready_free(eryx__ready *r)
+{
+    if (r->running) {
+        pthread_mutex_lock(&r->mu);
+        r->stopping = true;
+        pthread_cond_signal(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL);
+    }
+    while (r->nstock > 0)
+        eryx__instance_stop(&r->stock[--r->nstock]);
+    while (r->nretired > 0)
+        wasmtime_store_delete(r->retired[--r->nretired]);
+    eryx__settings_clear(&r->defaults);
+    eryx__free(r->runs);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    eryx__free(r);
+}
+
+/* The engine's stock, made on first use (NULL: the stock is off, or no
+   memory). */
+static eryx__ready *
+get_ready(eryx_engine *eng)
+{
+    eryx__ready *r = __atomic_load_n(&eng->ready, __ATOMIC_ACQUIRE);
+    if (r != NULL || eng->ready_count == 0)
+        return r;
+    r = eryx__calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    if (eryx__settings_copy(&r->defaults, NULL, NULL) != ERYX_OK) {
+        eryx__free(r);
+        return NULL;
+    }
+    r->engine = eng;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    /* Set before the stock is published, read only by eryx_engine_free. */
+    eng->ready_free = ready_free;
+    eryx__ready *none = NULL;
+    if (!__atomic_compare_exchange_n(&eng->ready, &none, r, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        ready_free(r); /* another thread's won */
+        return none;
+    }
+    return r;
+}
+
+/* Wake the thread, starting it first if needed (under r->mu). */
+static void
+wake(eryx__ready *r)
+{
+    if (!r->running && !r->stopping)
+        r->running = pthread_create(&r->thread, NULL, ready_main, r) == 0;
+    pthread_cond_signal(&r->cv);
+}
+
+/* ------------------------------------------------------------ API */
+
+eryx_status
+eryx__instance_obtain(eryx__instance *in,
+                      eryx_engine *engine,
+                      const eryx__settings *settings,
+                      const eryx__instance_fs *fs,
+                      eryx__interrupt *interrupt,
+                      bool prefault_now,
+                      eryx_error *err)
+{
+    bool plain = settings->fuel == 0 && (fs == NULL || fs->pre == NULL);
+    eryx__ready *r = plain ? get_ready(engine) : NULL;
+    if (r != NULL) {
+        bool have = false;
+        pthread_mutex_lock(&r->mu);
+        r->wanted = true;
+        r->failing = false;
+        if (r->nstock > 0) {
+            *in = r->stock[--r->nstock];
+            have = true;
+        }
+        wake(r); /* refill */
+        pthread_mutex_unlock(&r->mu);
+        if (have && eryx__instance_adopt(in, engine, settings, fs, interrupt,
+                                         NULL) == ERYX_OK) {
+            __atomic_add_fetch(&r->taken, 1, __ATOMIC_RELAXED);
+            return ERYX_OK;
+        }
+        if (have) /* over the owner's memory limit: start as usual */
+            eryx__instance_stop(in);
+    }
+    eryx_status s =
+        eryx__instance_start(in, engine, settings, fs, interrupt, err);
+    if (s == ERYX_OK && prefault_now && r != NULL) {
+        pthread_mutex_lock(&r->mu);
+        bool known = r->recorded == 1;
+        pthread_mutex_unlock(&r->mu);
+        if (known)
+            prefault(r, in);
+    }
+    return s;
+}
+
+void
+eryx__instance_retire(eryx__instance *in, eryx_engine *engine)
+{
+    eryx__ready *r =
+        engine ? __atomic_load_n(&engine->ready, __ATOMIC_ACQUIRE) : NULL;
+    if (r == NULL || in->store == NULL) {
+        eryx__instance_stop(in);
+        return;
+    }
+    eryx__instance_detach(in);
+    pthread_mutex_lock(&r->mu);
+    bool queued = r->running && r->nretired < RETIRE_MAX;
+    if (queued) {
+        r->retired[r->nretired++] = in->store;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (!queued)
+        wasmtime_store_delete(in->store);
+    memset(in, 0, sizeof *in);
+}
+
+void
+eryx_engine_ready_stats(eryx_engine *engine, eryx_ready_stats *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof *out);
+    eryx__ready *r =
+        engine ? __atomic_load_n(&engine->ready, __ATOMIC_ACQUIRE) : NULL;
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    out->ready = r->nstock;
+    out->made = r->made;
+    out->instance_bytes = r->recorded == 1 ? r->run_bytes : 0;
+    pthread_mutex_unlock(&r->mu);
+    out->taken = __atomic_load_n(&r->taken, __ATOMIC_RELAXED);
+}

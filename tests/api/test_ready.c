@@ -1,0 +1,255 @@
+/*
+** test_ready.c: the engine's ready interpreters
+** (eryx_config_set_ready_instances, eryx_engine_ready_stats).  The stock
+** fills in the background; executes, new sessions and pool resets take
+** from it; what one owner did never reaches the next; each taker's own
+** settings (volumes, result variable, memory limit, timeout,
+** cancellation) apply; a
+** stock of 0 is off.
+*/
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox_fixture.h"
+
+static eryx_engine *
+engine_with(uint32_t count, uint64_t max_bytes)
+{
+    eryx_config *c = NULL;
+    eryx_engine *e = NULL;
+    eryx_error err;
+    if (eryx_config_new(&c, &err) != ERYX_OK ||
+        eryx_config_set_ready_instances(c, count, max_bytes, &err) != ERYX_OK ||
+        eryx_engine_new(c, &e, &err) != ERYX_OK)
+        ERYX_TEST_FAIL_("engine: %s", err.message);
+    eryx_config_free(c);
+    return e;
+}
+
+/* Wait (at most 30 s) until the engine has `n` ready interpreters. */
+static eryx_ready_stats
+wait_ready(eryx_engine *e, uint32_t n)
+{
+    eryx_ready_stats st;
+    for (int i = 0; i < 3000; i++) {
+        eryx_engine_ready_stats(e, &st);
+        if (st.ready >= n)
+            return st;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ERYX_TEST_FAIL_("the stock never reached %u (has %u)", n, st.ready);
+    return st;
+}
+
+static eryx_result *
+sandbox_run(eryx_engine *e, const eryx_config *c, const char *code)
+{
+    eryx_sandbox *sb = NULL;
+    eryx_result *r = NULL;
+    if (eryx_sandbox_new(e, c, &sb, NULL) != ERYX_OK)
+        ERYX_TEST_FAIL_("eryx_sandbox_new");
+    eryx_sandbox_execute(sb, code, strlen(code), &r, NULL);
+    eryx_sandbox_free(sb);
+    return r;
+}
+
+static void
+expect_stdout(eryx_result *r, const char *out)
+{
+    ASSERT_NOT_NULL(r);
+    if (eryx_result_status(r) != ERYX_OK)
+        ERYX_TEST_FAIL_("%s: %s", eryx_status_str(eryx_result_status(r)),
+                        eryx_result_error(r, NULL));
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), out);
+    eryx_result_free(r);
+}
+
+ERYX_TEST(bad_counts_and_the_defaults)
+{
+    eryx_config *c = NULL;
+    ASSERT_EQ(eryx_config_new(&c, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_ready_instances(c, 65, 1 << 20, NULL),
+              ERYX_E_INVALID_ARG);
+    ASSERT_EQ(eryx_config_set_ready_instances(NULL, 1, 1 << 20, NULL),
+              ERYX_E_INVALID_ARG);
+    eryx_config_free(c);
+    eryx_ready_stats st;
+    eryx_engine_ready_stats(NULL, &st); /* no engine: all 0 */
+    ASSERT_EQ(st.ready, 0);
+    /* The default engine keeps 2 once something executed. */
+    eryx_engine *e = engine_with(2, (uint64_t)64 << 20);
+    eryx_engine_ready_stats(e, &st);
+    ASSERT_EQ(st.made, 0); /* nothing started before the first use */
+    expect_stdout(sandbox_run(e, NULL, "print(1)"), "1\n");
+    st = wait_ready(e, 2);
+    ASSERT_EQ(st.ready, 2);
+    ASSERT(st.instance_bytes > 0); /* what a first execute writes */
+    ASSERT(st.instance_bytes < (uint64_t)16 << 20);
+    eryx_engine_free(e);
+}
+
+ERYX_TEST(executes_take_ready_interpreters_and_leave_nothing_behind)
+{
+    eryx_engine *e = engine_with(2, (uint64_t)64 << 20);
+    expect_stdout(sandbox_run(e, NULL, "print('warm')"), "warm\n");
+    for (int i = 0; i < 6; i++) {
+        eryx_ready_stats before = wait_ready(e, 1);
+        /* Each leaves traces everywhere it can: the namespace, builtins,
+           a module, sys.modules, a file in /tmp and /data. */
+        char code[512];
+        snprintf(code, sizeof code,
+                 "import builtins, json, sys, os\n"
+                 "print(hasattr(builtins, 'mark'), 'x' in dir(), "
+                 "hasattr(json, 'mark'), 'planted' in sys.modules, "
+                 "os.path.exists('/tmp/t'), os.path.exists('/data/d'))\n"
+                 "builtins.mark = x = json.mark = %d\n"
+                 "sys.modules['planted'] = json\n"
+                 "open('/tmp/t', 'w').write('t'); open('/data/d', 'w')\n",
+                 i);
+        expect_stdout(sandbox_run(e, NULL, code),
+                      "False False False False False False\n");
+        eryx_ready_stats after;
+        eryx_engine_ready_stats(e, &after);
+        ASSERT_EQ(after.taken, before.taken + 1);
+    }
+    eryx_engine_free(e);
+}
+
+ERYX_TEST(the_takers_own_settings_apply)
+{
+    eryx_engine *e = engine_with(1, (uint64_t)64 << 20);
+    expect_stdout(sandbox_run(e, NULL, "pass"), "");
+    /* A volume of the taker's own. */
+    char dir[] = "/tmp/eryx-ready-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/hello.txt", dir);
+    FILE *f = fopen(path, "w");
+    ASSERT_NOT_NULL(f);
+    fputs("from the host", f);
+    fclose(f);
+    eryx_config *c = NULL;
+    ASSERT_EQ(eryx_config_new(&c, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_add_volume(c, dir, "/mnt/host", 1, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_result_variable(c, "answer", NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_timeout_ms(c, 300, NULL), ERYX_OK);
+    eryx_ready_stats before = wait_ready(e, 1);
+    eryx_result *r = sandbox_run(
+        e, c, "print(open('/mnt/host/hello.txt').read()); answer = 42");
+    ASSERT_EQ(eryx_result_status(r), ERYX_OK);
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "from the host\n");
+    ASSERT_STR_EQ(eryx_result_json(r, NULL), "42");
+    eryx_result_free(r);
+    /* Its timeout. */
+    wait_ready(e, 1);
+    r = sandbox_run(e, c, "while True: pass");
+    ASSERT_EQ(eryx_result_status(r), ERYX_E_TIMEOUT);
+    eryx_result_free(r);
+    eryx_ready_stats after;
+    eryx_engine_ready_stats(e, &after);
+    ASSERT_EQ(after.taken, before.taken + 2);
+    /* Its memory limit (the stock's are made with the default 128 MiB). */
+    eryx_config *small = NULL;
+    ASSERT_EQ(eryx_config_new(&small, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_memory_limit(small, 32u << 20, NULL), ERYX_OK);
+    wait_ready(e, 1);
+    expect_stdout(
+        sandbox_run(e, small,
+                    "try:\n    b = bytearray(64 << 20)\n"
+                    "except MemoryError:\n    print('MemoryError')\n"),
+        "MemoryError\n");
+    eryx_config_free(small);
+    eryx_config_free(c);
+    unlink(path);
+    rmdir(dir);
+    eryx_engine_free(e);
+}
+
+struct canceller {
+    eryx_session *ss;
+};
+
+static void *
+cancel_later(void *arg)
+{
+    struct canceller *c = arg;
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    eryx_session_cancel(c->ss);
+    return NULL;
+}
+
+ERYX_TEST(sessions_take_them_too_and_are_cancellable)
+{
+    eryx_engine *e = engine_with(1, (uint64_t)64 << 20);
+    expect_stdout(sandbox_run(e, NULL, "pass"), "");
+    eryx_ready_stats before = wait_ready(e, 1);
+    eryx_session *ss = NULL;
+    ASSERT_EQ(eryx_session_new(e, NULL, &ss, NULL), ERYX_OK);
+    eryx_ready_stats after;
+    eryx_engine_ready_stats(e, &after);
+    ASSERT_EQ(after.taken, before.taken + 1);
+    eryx_result *r = NULL;
+    ASSERT_EQ(eryx_session_execute(ss, "n = 41", 6, &r, NULL), ERYX_OK);
+    eryx_result_free(r);
+    ASSERT_EQ(eryx_session_execute(ss, "print(n + 1)", 12, &r, NULL), ERYX_OK);
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "42\n");
+    eryx_result_free(r);
+    /* A cancel wakes a sleep in the adopted interpreter at once. */
+    struct canceller c = {ss};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, cancel_later, &c), 0);
+    const char *code = "import time; time.sleep(60)";
+    ASSERT_EQ(eryx_session_execute(ss, code, strlen(code), &r, NULL),
+              ERYX_E_CANCELLED);
+    eryx_result_free(r);
+    pthread_join(t, NULL);
+    /* Reset: a new interpreter (from the stock again when one is ready). */
+    wait_ready(e, 1);
+    ASSERT_EQ(eryx_session_execute(ss, "print('n' in dir())", 19, &r, NULL),
+              ERYX_OK);
+    ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "False\n");
+    eryx_result_free(r);
+    eryx_session_free(ss);
+    eryx_engine_free(e);
+}
+
+ERYX_TEST(a_stock_of_zero_is_off_and_the_cap_holds)
+{
+    eryx_engine *e = engine_with(0, (uint64_t)64 << 20);
+    for (int i = 0; i < 3; i++)
+        expect_stdout(sandbox_run(e, NULL, "print(2 + 2)"), "4\n");
+    eryx_ready_stats st;
+    eryx_engine_ready_stats(e, &st);
+    ASSERT_EQ(st.made, 0);
+    ASSERT_EQ(st.taken, 0);
+    eryx_engine_free(e);
+    /* A cap of one page: instances are never kept. */
+    e = engine_with(4, 4096);
+    for (int i = 0; i < 3; i++)
+        expect_stdout(sandbox_run(e, NULL, "print(3)"), "3\n");
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    eryx_engine_ready_stats(e, &st);
+    ASSERT_EQ(st.ready, 0);
+    ASSERT_EQ(st.taken, 0);
+    eryx_engine_free(e);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct eryx_test_case cases[] = {
+        ERYX_TEST_ENTRY(bad_counts_and_the_defaults),
+        ERYX_TEST_ENTRY(
+            executes_take_ready_interpreters_and_leave_nothing_behind),
+        ERYX_TEST_ENTRY(the_takers_own_settings_apply),
+        ERYX_TEST_ENTRY(sessions_take_them_too_and_are_cancellable),
+        ERYX_TEST_ENTRY(a_stock_of_zero_is_off_and_the_cap_holds),
+    };
+    return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
