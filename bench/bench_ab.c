@@ -1,0 +1,162 @@
+/*
+** bench_ab.c: interleaved A/B timing of the CPU kernels for two builds of
+** the guest, in one process, so that the machine's drift (figures here
+** move 20-50 % between runs) falls on both alike.
+**
+**   bench_ab A/runtime.wasm B/runtime.wasm [kernels.py] [rounds]
+**
+** Each runtime gets an engine of its own (eryx_config_set_runtime_path;
+** a runtime.cwasm next to it is mapped, else it is compiled) and one
+** session with bench/kernels.py loaded.  Then, per kernel, one warm-up
+** call on each side, and `rounds` rounds (default 9) of one timed call on
+** A then one on B (the order flipping every round).  It prints per kernel
+** the two medians and B/A; each call is timed inside the sandbox.  Used to
+** decide the guest's build levers (docs/benchmarks.md).
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <eryx.h>
+
+static char *
+slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 32);
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (buf != NULL)
+        strcpy(buf + got, "\nimport time\n");
+    return buf;
+}
+
+/* Run `code` in `s`; the JSON of `result`, or NULL (message printed). */
+static cJSON *
+run(eryx_session *s, const char *code)
+{
+    eryx_result *r = NULL;
+    eryx_error err;
+    cJSON *j = NULL;
+    if (eryx_session_execute(s, code, strlen(code), &r, &err) == ERYX_OK) {
+        const char *json = eryx_result_json(r, NULL);
+        j = json ? cJSON_Parse(json) : cJSON_CreateNull();
+    } else {
+        fprintf(stderr, "bench_ab: %s\n", err.message);
+    }
+    eryx_result_free(r);
+    return j;
+}
+
+static eryx_session *
+side(const char *runtime, const char *src, eryx_engine **engine)
+{
+    eryx_config *c = NULL;
+    eryx_error err;
+    eryx_session *s = NULL;
+    if (eryx_config_new(&c, &err) != ERYX_OK ||
+        eryx_config_set_runtime_path(c, runtime, &err) != ERYX_OK ||
+        eryx_config_set_timeout_ms(c, 0, &err) != ERYX_OK ||
+        eryx_engine_new(c, engine, &err) != ERYX_OK ||
+        eryx_session_new(*engine, c, &s, &err) != ERYX_OK) {
+        fprintf(stderr, "bench_ab: %s: %s\n", runtime, err.message);
+        exit(1);
+    }
+    eryx_config_free(c);
+    cJSON_Delete(run(s, src));
+    return s;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One call of kernel `name`, in ms (-1 when it failed or was wrong). */
+static double
+one_call(eryx_session *s, const char *name)
+{
+    char code[512];
+    snprintf(code, sizeof code,
+             "_f = KERNELS['%s']\n_t = time.perf_counter()\n_v = _f()\n"
+             "result = [(time.perf_counter() - _t) * 1e3, check('%s', _v)]\n",
+             name, name);
+    cJSON *j = run(s, code);
+    double ms = -1;
+    if (cJSON_IsArray(j) && cJSON_IsTrue(cJSON_GetArrayItem(j, 1)))
+        ms = cJSON_GetArrayItem(j, 0)->valuedouble;
+    cJSON_Delete(j);
+    return ms;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr,
+                "usage: bench_ab A.wasm B.wasm [kernels.py] [rounds]\n");
+        return 2;
+    }
+    const char *kpath = argc > 3 ? argv[3] : "bench/kernels.py";
+    int rounds = argc > 4 ? atoi(argv[4]) : 9;
+    if (rounds < 1 || rounds > 1000)
+        rounds = 9;
+    char *src = slurp(kpath);
+    if (src == NULL) {
+        fprintf(stderr, "bench_ab: cannot read %s\n", kpath);
+        return 1;
+    }
+    eryx_engine *ea = NULL, *eb = NULL;
+    eryx_session *a = side(argv[1], src, &ea);
+    eryx_session *b = side(argv[2], src, &eb);
+    cJSON *names = run(a, "result = list(KERNELS)");
+    double *ta = calloc((size_t)rounds, sizeof *ta),
+           *tb = calloc((size_t)rounds, sizeof *tb);
+    printf(
+        "| kernel | A median ms | B median ms | B/A |\n|---|---:|---:|---:|\n");
+    cJSON *name;
+    cJSON_ArrayForEach(name, names)
+    {
+        const char *k = name->valuestring;
+        if (one_call(a, k) < 0 || one_call(b, k) < 0) {
+            printf("| %s | failed | | |\n", k);
+            continue;
+        }
+        for (int i = 0; i < rounds; i++) {
+            if (i % 2 == 0) {
+                ta[i] = one_call(a, k);
+                tb[i] = one_call(b, k);
+            } else {
+                tb[i] = one_call(b, k);
+                ta[i] = one_call(a, k);
+            }
+        }
+        double ma = median(ta, rounds), mb = median(tb, rounds);
+        printf("| %s | %.1f | %.1f | %.3f |\n", k, ma, mb, mb / ma);
+        fflush(stdout);
+    }
+    cJSON_Delete(names);
+    free(ta);
+    free(tb);
+    free(src);
+    eryx_session_free(a);
+    eryx_session_free(b);
+    eryx_engine_free(ea);
+    eryx_engine_free(eb);
+    return 0;
+}
