@@ -29,7 +29,7 @@ deps: $(DEPS_MK)
 # ---- guest: runtime.wasm, C around libpython for wasm32-wasip1 ----
 GUEST_CC = clang-$(LLVM_VERSION) --target=wasm32-wasip1 \
     --sysroot=$(WASI_SYSROOT) -resource-dir $(CLANG_RESOURCE_DIR)
-GUEST_CFLAGS = -O2 -g0 -Wall -Wextra -Werror -Wno-unused-parameter \
+GUEST_CFLAGS = -O3 -g0 -Wall -Wextra -Werror -Wno-unused-parameter \
     -I$(PYTHON_SRC)/Include -I$(PYTHON_WASM_BUILD) -Iabi -I$(BUILD)/guest
 RUNTIME_WASM := $(BUILD)/runtime.wasm
 RUNTIME_BASE := $(BUILD)/guest/runtime.base.wasm
