@@ -206,6 +206,8 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
     if (eng == NULL)
         return eryx__fail_nomem(err);
     eng->stdlib_fd = -1;
+    eng->image_src_fd = -1;
+    pthread_mutex_init(&eng->image_src_mu, NULL);
     pthread_mutex_init(&eng->build_mu, NULL);
     pthread_mutex_init(&eng->mu, NULL);
     eryx__sync_cond_init(&eng->cv);
@@ -266,6 +268,9 @@ eryx_engine_free(eryx_engine *eng)
     pthread_cond_destroy(&eng->cv);
     pthread_mutex_destroy(&eng->mu);
     pthread_mutex_destroy(&eng->build_mu);
+    pthread_mutex_destroy(&eng->image_src_mu);
+    if (eng->image_src_fd >= 0)
+        close(eng->image_src_fd);
     eryx__paths_free(&eng->paths);
     if (eng->stdlib_fd >= 0)
         close(eng->stdlib_fd);

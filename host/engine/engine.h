@@ -72,6 +72,14 @@ struct eryx_engine {
     pthread_cond_t cv;        /* wakes the ticker to stop */
     pthread_t ticker;
     bool ticking, stopping;
+    /* Where Wasmtime maps the plain guest's memory image from, so that
+       images can be mapped over it and the mapping put back
+       (instance/image.c): probed once under image_src_mu (state 0: not
+       yet, 1: a regular file at image_src_fd, -1: not usable). */
+    pthread_mutex_t image_src_mu;
+    int image_src_state;
+    int image_src_fd;
+    uint64_t image_src_start, image_src_off, image_src_len;
     /* Identity of the pre-initialized guest memory (serialized images carry
        it); 0 until first needed (instance/image.c), then set atomically. */
     uint64_t guest_id;

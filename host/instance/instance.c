@@ -411,7 +411,9 @@ void
 eryx__instance_stop(eryx__instance *in)
 {
     eryx__instance_detach(in);
-    if (in->store != NULL)
+    /* An image's mapping that cannot be put back: the store is given up
+       rather than its slot handed to the next instance. */
+    if (in->store != NULL && eryx__image_unmap(in))
         wasmtime_store_delete(in->store);
     memset(in, 0, sizeof *in);
 }

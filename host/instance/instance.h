@@ -24,6 +24,11 @@ typedef struct eryx__interrupt {
     eryx__hub *hub; /* the running instance's, to wake; NULL when idle */
 } eryx__interrupt;
 
+/* An image's pages mapped over an instance's memory (image.c),
+   refcounted: the image and each instance it is mapped into hold one. */
+typedef struct eryx__overlay eryx__overlay;
+void eryx__overlay_unref(eryx__overlay *ov);
+
 typedef struct eryx__instance {
     wasmtime_store_t *store;
     wasmtime_context_t *ctx;
@@ -32,6 +37,7 @@ typedef struct eryx__instance {
     wasmtime_func_t realloc_fn, execute_fn, post_execute_fn;
     eryx__store *st;            /* the store's data */
     eryx__interrupt *interrupt; /* the owner's, or NULL; outlives us */
+    eryx__overlay *overlay;     /* an image mapped over the memory, or NULL */
     bool live;
 } eryx__instance;
 
@@ -131,11 +137,20 @@ eryx_status eryx__image_capture(eryx__instance *in,
                                 uint64_t execution_count,
                                 eryx_image **out,
                                 eryx_error *err);
-/* Make freshly started `in` the image's interpreter. */
+/* Make freshly started `in` the image's interpreter.  For `map` (an
+   instance of the plain guest) the image's pages are mapped copy-on-write
+   where the system allows it, else copied. */
 eryx_status eryx__image_apply(eryx__instance *in,
                               const eryx_image *img,
+                              bool map,
                               uint64_t *execution_count,
                               eryx_error *err);
+/* Put back the memory mapping Wasmtime made under an image mapped into
+   `in`, before its store is deleted (Wasmtime resets the slot for the next
+   instance by dropping pages, which must then fall back to the guest's
+   image, not to ours).  False when the mapping could not be restored: the
+   store must then never be deleted (its slot is given up). */
+bool eryx__image_unmap(eryx__instance *in);
 const eryx_engine *eryx__image_engine(const eryx_image *img);
 /* The image's files: ERYX__IMAGE_DATA, _TMP (copies as captured: fork
    them), _PACKAGES (shared, read-only); NULL when none. */

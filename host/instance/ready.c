@@ -376,6 +376,12 @@ eryx__instance_retire(eryx__instance *in, eryx_engine *engine)
         return;
     }
     eryx__instance_detach(in);
+    /* An image's mapping is put back here, before the next session can
+       map one (both take the process's mmap lock). */
+    if (!eryx__image_unmap(in)) { /* as eryx__instance_stop */
+        memset(in, 0, sizeof *in);
+        return;
+    }
     pthread_mutex_lock(&r->mu);
     bool queued = r->running && r->nretired < RETIRE_MAX;
     if (queued) {

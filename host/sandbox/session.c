@@ -87,13 +87,19 @@ session_create(eryx_engine *engine,
                        (unsigned long long)eryx_image_memory_size(image));
     if (s == ERYX_OK) {
         ss->engine = engine;
-        s = eryx__instance_obtain(&ss->instance, engine, &ss->settings, &start,
-                                  &ss->interrupt, false, err);
+        /* An image's pages replace a ready interpreter's: its faulted-in
+           pages would only be dropped again. */
+        s = image != NULL
+                ? eryx__instance_start(&ss->instance, engine, &ss->settings,
+                                       &start, &ss->interrupt, err)
+                : eryx__instance_obtain(&ss->instance, engine, &ss->settings,
+                                        &start, &ss->interrupt, false, err);
     }
     if (s == ERYX_OK && start.pre != NULL)
         ss->execution_count = eryx__image_execution_count(image);
     else if (s == ERYX_OK && image != NULL)
-        s = eryx__image_apply(&ss->instance, image, &ss->execution_count, err);
+        s = eryx__image_apply(&ss->instance, image, ss->settings.fuel == 0,
+                              &ss->execution_count, err);
     if (s != ERYX_OK) {
         eryx_session_free(ss);
         return s;

@@ -3,8 +3,11 @@
 ** image sees everything the captured one had (imports, data, a generator
 ** mid-way, a lambda); afterwards the two, and any other fork, are
 ** independent.  Images of another engine, or too big for the memory
-** limit, are refused.
+** limit, are refused.  Mapped forks (an image's pages mapped
+** copy-on-write) leave nothing in the instance slots they used.
 */
+#include <stdio.h>
+
 #include "sandbox_fixture.h"
 
 static eryx_session *
@@ -244,6 +247,82 @@ ERYX_TEST(a_fork_offers_the_callbacks_of_its_own_config)
     eryx_image_free(img);
 }
 
+/* How many mappings of an image's memfd this process has. */
+static int
+image_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int n = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        n += strstr(line, "/memfd:eryx-image") != NULL;
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
+ERYX_TEST(mapped_forks_leave_nothing_in_the_slots_they_used)
+{
+    /* 16 instance slots: forks and plain sessions take turns in them. */
+    eryx_config *cfg = NULL;
+    eryx_engine *eng = NULL;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_max_instances(cfg, 16, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_engine_new(cfg, &eng, NULL), ERYX_OK);
+    eryx_session *a = NULL;
+    ASSERT_EQ(eryx_session_new(eng, NULL, &a, NULL), ERYX_OK);
+    session_expect(a,
+                   "import decimal\n"
+                   "marker = 'IMAGE'\n"
+                   "blob = bytes(range(256)) * 8000\n"
+                   "nums = list(range(50000))\n",
+                   "");
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    eryx_session_free(a);
+    for (int round = 0; round < 6; round++) {
+        eryx_session *f[4];
+        for (int i = 0; i < 4; i++) {
+            ASSERT_EQ(eryx_session_new_from_image(eng, NULL, img, &f[i], NULL),
+                      ERYX_OK);
+            session_expect(f[i],
+                           "print(marker, len(blob), sum(nums))\n"
+                           "nums.append(1); blob = b'changed'",
+                           "IMAGE 2048000 1249975000\n");
+        }
+        /* Mapped, not copied, where this system allows it (Linux, a
+           precompiled guest mapped from its file). */
+        if (round == 0 &&
+            strncmp(eryx_engine_info(eng), "precompiled", 11) == 0)
+            ASSERT(image_mappings() > 0);
+        session_expect(f[3], "print(len(blob), len(nums))", "7 50001\n");
+        session_expect(f[0], "print(len(nums))", "50001\n");
+        for (int i = 0; i < 4; i++)
+            eryx_session_free(f[i]);
+        /* The slots the forks used now start plain interpreters. */
+        eryx_session *p[6];
+        for (int i = 0; i < 6; i++) {
+            ASSERT_EQ(eryx_session_new(eng, NULL, &p[i], NULL), ERYX_OK);
+            session_expect(p[i],
+                           "import json\n"
+                           "print('marker' in dir(), 'decimal' in "
+                           "__import__('sys').modules, json.dumps([sum(range("
+                           "1000))]))",
+                           "False False [499500]\n");
+        }
+        for (int i = 0; i < 6; i++)
+            eryx_session_free(p[i]);
+    }
+    /* A fresh fork still sees the image as captured. */
+    eryx_session *g = NULL;
+    ASSERT_EQ(eryx_session_new_from_image(eng, NULL, img, &g, NULL), ERYX_OK);
+    session_expect(g, "print(marker, len(nums))", "IMAGE 50000\n");
+    eryx_session_free(g);
+    eryx_image_free(img);
+    eryx_engine_free(eng);
+    eryx_config_free(cfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -256,6 +335,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(an_image_round_trips_through_bytes_into_another_engine),
         ERYX_TEST_ENTRY(damaged_image_bytes_are_refused),
         ERYX_TEST_ENTRY(a_fork_offers_the_callbacks_of_its_own_config),
+        ERYX_TEST_ENTRY(mapped_forks_leave_nothing_in_the_slots_they_used),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
