@@ -8,20 +8,34 @@
 
 #include "bench_common.h"
 
-/* VmRSS of this process, in MB. */
+/* A field of /proc/self/`file` ("VmRSS:" of status, "Pss:" of
+   smaps_rollup), in MB. */
 static double
-rss_mb(void)
+proc_mb(const char *file, const char *field)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/%s", file);
+    FILE *f = fopen(path, "r");
     double kb = 0;
     if (f == NULL)
         return 0;
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = atof(line + 6);
+        if (strncmp(line, field, strlen(field)) == 0)
+            kb = atof(line + strlen(field));
     fclose(f);
     return kb / 1024;
+}
+
+static double
+rss_mb(void)
+{
+    return proc_mb("status", "VmRSS:");
+}
+
+static double
+pss_mb(void)
+{
+    return proc_mb("smaps_rollup", "Pss:");
 }
 
 /* Child of rss_idle: RSS (MB) at each step, on one line. */
@@ -33,7 +47,12 @@ rss_child(int count)
     eryx_result *r = NULL;
     eryx_session **ss = calloc((size_t)count + 1, sizeof *ss);
     eryx_sandbox **sb = calloc((size_t)count, sizeof *sb);
-    if (eryx_engine_new(NULL, &e, &err) != ERYX_OK ||
+    eryx_config *c = NULL;
+    /* The engine's ready interpreters off: a fixed cost, measured below,
+       that would blur the per-session figures. */
+    if (eryx_config_new(&c, &err) != ERYX_OK ||
+        eryx_config_set_ready_instances(c, 0, 0, &err) != ERYX_OK ||
+        eryx_engine_new(c, &e, &err) != ERYX_OK ||
         eryx_session_new(e, NULL, &ss[0], &err) != ERYX_OK ||
         !session_run(ss[0], "pass", &r, &err))
         goto fail;
@@ -42,13 +61,13 @@ rss_child(int count)
     for (int i = 1; i <= count; i++)
         if (eryx_session_new(e, NULL, &ss[i], &err) != ERYX_OK)
             goto fail;
-    double r1 = rss_mb();
+    double r1 = rss_mb(), p1 = pss_mb();
     for (int i = 1; i <= count; i++) {
         if (!session_run(ss[i], "pass", &r, &err))
             goto fail;
         eryx_result_free(r);
     }
-    double r2 = rss_mb();
+    double r2 = rss_mb(), p2 = pss_mb();
     for (int i = 0; i < count; i++) {
         if (eryx_sandbox_new(e, NULL, &sb[i], &err) != ERYX_OK ||
             eryx_sandbox_execute(sb[i], "pass", 4, &r, &err) != ERYX_OK)
@@ -56,12 +75,35 @@ rss_child(int count)
         eryx_result_free(r);
     }
     double r3 = rss_mb();
-    printf("%.3f %.3f %.3f %.3f\n", r0, r1, r2, r3);
+    /* The default stock of ready interpreters, once filled, in an engine
+       of its own. */
+    eryx_engine *e2 = NULL;
+    double s0 = rss_mb(), s1 = s0;
+    if (eryx_engine_new(NULL, &e2, &err) == ERYX_OK &&
+        eryx_sandbox_execute(sb[0], "pass", 4, &r, &err) == ERYX_OK) {
+        eryx_result_free(r);
+        s0 = rss_mb();
+        eryx_sandbox *one = NULL;
+        eryx_sandbox_new(e2, NULL, &one, &err);
+        eryx_sandbox_execute(one, "pass", 4, &r, &err);
+        eryx_result_free(r);
+        eryx_sandbox_free(one);
+        eryx_ready_stats st = {0};
+        for (int i = 0; i < 500 && st.ready < 2; i++) {
+            eryx_engine_ready_stats(e2, &st);
+            sleep_ms(10);
+        }
+        s1 = rss_mb();
+    }
+    printf("%.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", r0, r1, r2, r3, p2 - p1,
+           s1 - s0, 0.0);
+    eryx_engine_free(e2);
     for (int i = 0; i < count; i++)
         eryx_sandbox_free(sb[i]);
     for (int i = 0; i <= count; i++)
         eryx_session_free(ss[i]);
     eryx_engine_free(e);
+    eryx_config_free(c);
     return 0;
 fail:
     fprintf(stderr, "rss: %s\n", err.message);
@@ -74,12 +116,13 @@ bench_rss(bench *b)
 {
     int count = 50;
     char out[512], arg[16];
-    double r[4], w;
+    double r[7], w;
     snprintf(arg, sizeof arg, "%d", count);
     char opt[] = "--rss-child"; /* execv's argv is not const */
     char *argv[] = {b->self_path, opt, arg, NULL};
     if (run_child(argv, out, sizeof out, &w) != 0 ||
-        sscanf(out, "%lf %lf %lf %lf", &r[0], &r[1], &r[2], &r[3]) != 4) {
+        sscanf(out, "%lf %lf %lf %lf %lf %lf %lf", &r[0], &r[1], &r[2], &r[3],
+               &r[4], &r[5], &r[6]) != 7) {
         row_warn("rss_idle", "child", out);
         return;
     }
@@ -92,9 +135,16 @@ bench_rss(bench *b)
                             r4((r[2] - r[0]) / count));
     cJSON_AddNumberToObject(o, "sandbox_after_execute_mb",
                             r4((r[3] - r[2]) / count));
+    cJSON_AddNumberToObject(o, "pss_after_one_execute_each_mb",
+                            r4(r[4] / count));
+    cJSON_AddNumberToObject(o, "ready_stock_mb", r4(r[5]));
     row_emit(o, "VmRSS growth per extra idle session (instantiated) kept "
-                "alive, fresh process with one session already used; "
-                "after_one_execute_each_mb: per session once each has run "
-                "pass; sandbox_after_execute_mb: per sandbox kept after one "
-                "execute of pass");
+                "alive, fresh process with one session already used, the "
+                "engine's ready interpreters off; after_one_execute_each_mb: "
+                "per session once each has run pass; "
+                "pss_after_one_execute_each_mb: the same in PSS (shared "
+                "page-cache pages divided among their mappings); "
+                "sandbox_after_execute_mb: per sandbox kept after one execute "
+                "of pass; ready_stock_mb: VmRSS of an engine's default stock "
+                "of 2 ready interpreters once filled");
 }

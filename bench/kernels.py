@@ -415,12 +415,230 @@ def json_roundtrip(records=1000, rounds=8):
     return [total, len(back["items"]), back["items"][-1]["score"]]
 
 
+# --- objects: attribute- and method-heavy code: a class hierarchy of shapes
+# and vectors with properties, operator overloading, super() and dunder
+# methods, and an expression tree evaluated by method dispatch ---
+
+class _Vec:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def __add__(self, o):
+        return _Vec(self.x + o.x, self.y + o.y)
+
+    def __sub__(self, o):
+        return _Vec(self.x - o.x, self.y - o.y)
+
+    def __mul__(self, k):
+        return _Vec(self.x * k, self.y * k)
+
+    def dot(self, o):
+        return self.x * o.x + self.y * o.y
+
+    def __eq__(self, o):
+        return isinstance(o, _Vec) and self.x == o.x and self.y == o.y
+
+    def __hash__(self):
+        return hash((self.x, self.y))
+
+
+class _Shape:
+    count = 0
+
+    def __init__(self, origin, name):
+        self.origin = origin
+        self.name = name
+        _Shape.count += 1
+
+    @property
+    def area(self):
+        raise NotImplementedError
+
+    def moved(self, d):
+        return self.__class__.make(self.origin + d, self)
+
+    def describe(self):
+        return "%s@%d,%d" % (self.name, self.origin.x, self.origin.y)
+
+
+class _Rect(_Shape):
+    def __init__(self, origin, w, h):
+        super().__init__(origin, "rect")
+        self.w = w
+        self.h = h
+
+    @classmethod
+    def make(cls, origin, like):
+        return cls(origin, like.w, like.h)
+
+    @property
+    def area(self):
+        return self.w * self.h
+
+
+class _Square(_Rect):
+    def __init__(self, origin, side):
+        super().__init__(origin, side, side)
+        self.name = "square"
+
+    @classmethod
+    def make(cls, origin, like):
+        return cls(origin, like.w)
+
+
+class _Tri(_Shape):
+    def __init__(self, origin, b, h):
+        super().__init__(origin, "tri")
+        self.b = b
+        self.h = h
+
+    @classmethod
+    def make(cls, origin, like):
+        return cls(origin, like.b, like.h)
+
+    @property
+    def area(self):
+        return self.b * self.h // 2
+
+
+class _Num:
+    def __init__(self, v):
+        self.v = v
+
+    def accept(self, visitor):
+        return visitor.num(self)
+
+
+class _Bin:
+    def __init__(self, op, left, right):
+        self.op = op
+        self.left = left
+        self.right = right
+
+    def accept(self, visitor):
+        return visitor.binary(self)
+
+
+class _Evaluator:
+    def __init__(self):
+        self.visits = 0
+
+    def num(self, n):
+        self.visits += 1
+        return n.v
+
+    def binary(self, b):
+        self.visits += 1
+        left = b.left.accept(self)
+        right = b.right.accept(self)
+        op = b.op
+        if op == "+":
+            return left + right
+        if op == "-":
+            return left - right
+        return (left * right) % 1000003
+
+
+def _tree(depth, i):
+    if depth == 0:
+        return _Num(i % 97 + 1)
+    return _Bin("+-*"[(depth + i) % 3], _tree(depth - 1, i * 2 + 1),
+                _tree(depth - 1, i * 2 + 2))
+
+
+def objects(rounds=48):
+    _Shape.count = 0
+    shapes = []
+    for i in range(300):
+        o = _Vec(i % 17, i % 23)
+        kind = i % 3
+        if kind == 0:
+            shapes.append(_Rect(o, i % 7 + 1, i % 5 + 1))
+        elif kind == 1:
+            shapes.append(_Square(o, i % 9 + 1))
+        else:
+            shapes.append(_Tri(o, i % 11 + 2, i % 13 + 2))
+    step = _Vec(1, -1)
+    total = 0
+    seen = set()
+    for r in range(rounds):
+        for j, sh in enumerate(shapes):
+            sh = sh.moved(step * (r % 3))
+            shapes[j] = sh
+            total += sh.area + sh.origin.dot(step)
+            seen.add(sh.origin - step)
+    tags = sum(len(sh.describe()) for sh in shapes)
+    ev = _Evaluator()
+    value = 0
+    for k in range(rounds):
+        value = (value + _tree(10, k).accept(ev)) % 1000003
+    return [total, len(seen), tags, value, ev.visits, _Shape.count]
+
+
+# --- strings: str and bytes processing: split, join, replace, formatting,
+# case and search methods, UTF-8 encoding and decoding, bytes.translate and
+# bytearray edits, and counting words in a dict ---
+
+_TEXT = None
+_ROT13 = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    b"NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
+
+
+def _make_text(lines, seed=1337):
+    rnd = random.Random(seed)
+    extra = ("caf\u00e9", "na\u00efve", "\u00fcber", "\u65e5\u672c", "\u0161pan")
+    out = []
+    for _ in range(lines):
+        words = [rnd.choice(_WORDS) if rnd.randrange(8) else rnd.choice(extra)
+                 for _ in range(rnd.randrange(4, 14))]
+        out.append(" ".join(words))
+    return out
+
+
+def strings(lines=4000, rounds=3):
+    global _TEXT
+    if _TEXT is None or len(_TEXT) != lines:
+        _TEXT = _make_text(lines)  # built once, outside the timing
+    counts = {}
+    size = 0
+    found = 0
+    checksum = 0
+    for r in range(rounds):
+        for i, line in enumerate(_TEXT):
+            words = line.split()
+            for w in words:
+                key = w.lower() if r & 1 else w.upper()
+                counts[key] = counts.get(key, 0) + 1
+            line2 = line.replace("a", "4").replace("e", "3").title()
+            rec = f"{i:05d}|{len(words):02d}|{line2[:20]:<20}|{words[-1]!r}"
+            if rec.startswith("0") and "S4Ndbox" in line2:
+                found += 1
+            data = rec.encode("utf-8")
+            data = data.translate(_ROT13)
+            buf = bytearray(data)
+            buf[0:5] = b"#####"
+            buf.extend(b";")
+            size += len(buf)
+            back = bytes(buf).decode("utf-8")
+            checksum = (checksum * 31 + back.find("|") + back.count("4")) % 1000003
+        joined = "\n".join(_TEXT)
+        checksum = (checksum + len(joined.encode("utf-8")) + joined.count("\u00e9")) % 1000003
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return [size, found, checksum, len(counts), top]
+
+
 KERNELS = {
     "nbody": nbody,
     "fannkuch": fannkuch,
     "richards": richards,
     "regex": regex,
     "json": json_roundtrip,
+    "objects": objects,
+    "strings": strings,
 }
 
 # The values every correct interpreter returns (JSON form), for check().
@@ -432,6 +650,9 @@ EXPECTED = {
                ["2024", 457], ["2025", 510]],
               3000, 3000, 6000, 1006, 1205, 412959, 501131, 67432, 3489],
     "json": [2928620, 1000, 165.516],
+    "objects": [979968, 2143, 3400, 403560, 98256, 14700],
+    "strings": [469821, 3918, 779140, 47,
+                [["CACHE", 3424], ["RESULT", 3284], ["INDEX", 3258]]],
 }
 
 
