@@ -461,7 +461,7 @@ class _Shape:
         return self.__class__.make(self.origin + d, self)
 
     def describe(self):
-        return "%s@%d,%d" % (self.name, self.origin.x, self.origin.y)
+        return f"{self.name}@{self.origin.x:d},{self.origin.y:d}"
 
 
 class _Rect(_Shape):
