@@ -253,7 +253,7 @@ eryx_engine_free(eryx_engine *eng)
         return;
     /* First: its thread may be starting or deleting an instance. */
     if (eng->ready != NULL)
-        eng->ready_free(eng->ready);
+        __atomic_load_n(&eng->ready_free, __ATOMIC_ACQUIRE)(eng->ready);
     if (eng->ticking) {
         pthread_mutex_lock(&eng->mu);
         eng->stopping = true;

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -374,6 +375,43 @@ eryx__overlay_unref(eryx__overlay *ov)
     eryx__free(ov);
 }
 
+/* One line of /proc/self/maps: "lo-hi perms offset dev inode path". */
+typedef struct maps_line {
+    uintptr_t lo, hi;
+    uint64_t offset, inode;
+    bool private_;
+    char *path; /* in the line; "" when anonymous */
+} maps_line;
+
+static bool
+parse_maps_line(char *line, maps_line *out)
+{
+    char *p = line, *end;
+    out->lo = (uintptr_t)strtoull(p, &end, 16);
+    if (end == p || *end != '-')
+        return false;
+    p = end + 1;
+    out->hi = (uintptr_t)strtoull(p, &end, 16);
+    if (end == p || *end != ' ' || strlen(end + 1) < 5)
+        return false;
+    out->private_ = end[4] == 'p'; /* "rw-p" */
+    p = end + 6;
+    out->offset = strtoull(p, &end, 16);
+    if (end == p || *end != ' ')
+        return false;
+    p = strchr(end + 1, ' '); /* past the device */
+    if (p == NULL)
+        return false;
+    out->inode = strtoull(p + 1, &end, 10);
+    if (end == p + 1)
+        return false;
+    while (*end == ' ')
+        end++;
+    end[strcspn(end, "\n")] = '\0';
+    out->path = end;
+    return true;
+}
+
 /* Find, in /proc/self/maps, the file and offset Wasmtime maps the guest's
    memory image from: the first mapping inside the memory [mem, mem +
    size) (the image starts at the guest's first non-zero page, after its
@@ -394,25 +432,19 @@ find_source(const uint8_t *mem,
     char line[4096 + 256];
     bool found = false;
     uintptr_t at = (uintptr_t)mem, end = at + size;
+    maps_line m;
     while (fgets(line, sizeof line, f) != NULL) {
-        unsigned long lo, hi, offset, inode;
-        unsigned dmaj, dmin;
-        char perms[8];
-        int pos = 0;
-        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &lo, &hi, perms,
-                   &offset, &dmaj, &dmin, &inode, &pos) < 7 ||
-            hi <= at || lo >= end || inode == 0)
+        if (!parse_maps_line(line, &m) || m.hi <= at || m.lo >= end ||
+            m.inode == 0)
             continue; /* outside, or anonymous */
-        char *path = line + pos;
-        path[strcspn(path, "\n")] = '\0';
         struct stat st;
-        if (lo >= at && path[0] == '/' && perms[3] == 'p' &&
-            (*fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        if (m.lo >= at && m.path[0] == '/' && m.private_ &&
+            (*fd = open(m.path, O_RDONLY | O_CLOEXEC)) >= 0) {
             if (fstat(*fd, &st) == 0 && S_ISREG(st.st_mode) &&
-                st.st_ino == inode && (uint64_t)st.st_size >= offset) {
-                *start = lo - at;
-                *off = offset;
-                *len = (hi < end ? hi : end) - lo;
+                st.st_ino == m.inode && (uint64_t)st.st_size >= m.offset) {
+                *start = m.lo - at;
+                *off = m.offset;
+                *len = (m.hi < end ? m.hi : end) - m.lo;
                 found = true;
             } else {
                 close(*fd);
@@ -429,14 +461,30 @@ static bool
 engine_source(eryx_engine *eng, const uint8_t *mem, size_t size)
 {
     pthread_mutex_lock(&eng->image_src_mu);
-    if (eng->image_src_state == 0)
-        eng->image_src_state =
-            find_source(mem, size, &eng->image_src_fd, &eng->image_src_start,
-                        &eng->image_src_off, &eng->image_src_len)
-                ? 1
-                : -1;
+    int state = eng->image_src_state;
+    pthread_mutex_unlock(&eng->image_src_mu);
+    if (state != 0)
+        return state == 1;
+    /* Probed outside the lock (it reads a file); the first to finish
+       publishes, the others keep what they found to themselves. */
+    int fd = -1;
+    uint64_t start = 0, off = 0, len = 0;
+    bool found = find_source(mem, size, &fd, &start, &off, &len);
+    pthread_mutex_lock(&eng->image_src_mu);
+    if (eng->image_src_state == 0) {
+        eng->image_src_state = found ? 1 : -1;
+        if (found) {
+            eng->image_src_fd = fd;
+            eng->image_src_start = start;
+            eng->image_src_off = off;
+            eng->image_src_len = len;
+            fd = -1;
+        }
+    }
     bool ok = eng->image_src_state == 1;
     pthread_mutex_unlock(&eng->image_src_mu);
+    if (fd >= 0)
+        close(fd);
     return ok;
 }
 
@@ -549,20 +597,26 @@ map_image(eryx__instance *in, const eryx_image *img, bool *mapped)
     *mapped = false;
     eryx__overlay *ov = __atomic_load_n(&m->overlay, __ATOMIC_ACQUIRE);
     if (ov == NULL) {
-        bool nomem = false;
+        /* Made outside the lock (it reads files); the first to finish
+           publishes it, the others drop theirs. */
         pthread_mutex_lock(&m->mu);
-        if (m->overlay == NULL && !m->failed) {
-            if (!engine_source(img->engine, mem, size))
-                m->failed = true; /* for good: not this system's way */
-            else
-                __atomic_store_n(&m->overlay,
-                                 overlay_build(img, img->engine, &nomem),
-                                 __ATOMIC_RELEASE);
-            if (m->overlay == NULL && !nomem)
-                m->failed = true;
+        bool failed = m->failed;
+        pthread_mutex_unlock(&m->mu);
+        if (failed)
+            return ERYX_OK;
+        bool nomem = false, usable = engine_source(img->engine, mem, size);
+        eryx__overlay *made =
+            usable ? overlay_build(img, img->engine, &nomem) : NULL;
+        pthread_mutex_lock(&m->mu);
+        if (m->overlay == NULL && made != NULL) {
+            __atomic_store_n(&m->overlay, made, __ATOMIC_RELEASE);
+            made = NULL;
         }
+        if (m->overlay == NULL && !nomem)
+            m->failed = true; /* for good: not this system's way */
         ov = m->overlay;
         pthread_mutex_unlock(&m->mu);
+        eryx__overlay_unref(made);
         if (nomem)
             return ERYX_E_NOMEM;
         if (ov == NULL)

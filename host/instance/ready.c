@@ -137,7 +137,7 @@ record_pages(eryx__instance *in,
    copies the page.  Pages only read: one read per 64 KiB window, because
    the kernel maps a read fault's neighbours that are in the page cache
    with it (fault-around); populating them one by one costs 3x more. */
-#define READ_WINDOW (64u * 1024u)
+#define READ_WINDOW ((size_t)64 * 1024)
 static void
 prefault(const eryx__ready *r, eryx__instance *in)
 {
@@ -302,8 +302,9 @@ get_ready(eryx_engine *eng)
     r->engine = eng;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    /* Set before the stock is published, read only by eryx_engine_free. */
-    eng->ready_free = ready_free;
+    /* Set before the stock is published (by every thread that gets here,
+       to the same value), read only by eryx_engine_free. */
+    __atomic_store_n(&eng->ready_free, ready_free, __ATOMIC_RELEASE);
     eryx__ready *none = NULL;
     if (!__atomic_compare_exchange_n(&eng->ready, &none, r, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
