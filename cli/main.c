@@ -476,6 +476,8 @@ main(int argc, char **argv)
         (trace && eryx_config_set_trace_handler(config, on_trace, NULL, NULL,
                                                 &err) != ERYX_OK) ||
         eryx_config_set_vfs_limit(config, vfs_limit, &err) != ERYX_OK ||
+        /* One run, one interpreter: no ready ones in the background. */
+        eryx_config_set_ready_instances(config, 0, 0, &err) != ERYX_OK ||
         eryx_engine_new(config, &engine, &err) != ERYX_OK) {
         fprintf(stderr, "eryx: %s\n", err.message);
         goto done;

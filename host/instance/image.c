@@ -175,7 +175,8 @@ fresh_start(eryx_engine *engine, fresh *f, eryx_error *err)
     eryx_status s = eryx__settings_copy(&f->settings, NULL, err);
     if (s != ERYX_OK)
         return s;
-    s = eryx__instance_start(&f->in, engine, &f->settings, NULL, NULL, err);
+    s = eryx__instance_obtain(&f->in, engine, &f->settings, NULL, NULL,
+                              ERYX__OBTAIN_FRESH, err);
     if (s != ERYX_OK) {
         eryx__settings_clear(&f->settings);
         return s;

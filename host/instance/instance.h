@@ -76,15 +76,21 @@ void eryx__instance_detach(eryx__instance *in);
 /* ---- ready.c: the engine's ready interpreters ---- */
 /* A started instance for `settings` (borrowed), `fs` and `interrupt`, as
    eryx__instance_start makes: taken from the engine's stock when one is
-   ready (not for fuel, nor a compiled image's), else started here;
-   `prefault` then faults in what a first execute writes, as the stock's
-   are (for an owner that pays now to be quick later: a pool's reset). */
+   ready (not for fuel, nor a compiled image's), else started here.  `how`:
+   ERYX__OBTAIN_PREFAULT faults in what a first execute writes, as the
+   stock's are (for an owner that pays now to be quick later: a pool's
+   reset); ERYX__OBTAIN_FRESH takes none from the stock (an image's pages
+   are about to replace them).  When starting fails while the stock holds
+   room (a process short of address space), the stock is given up and the
+   start tried again. */
+#define ERYX__OBTAIN_PREFAULT 1u
+#define ERYX__OBTAIN_FRESH    2u
 eryx_status eryx__instance_obtain(eryx__instance *in,
                                   eryx_engine *engine,
                                   const eryx__settings *settings,
                                   const eryx__instance_fs *fs,
                                   eryx__interrupt *interrupt,
-                                  bool prefault,
+                                  unsigned how,
                                   eryx_error *err);
 /* Stop `in` (as eryx__instance_stop), deleting its store on the stock's
    thread when that runs, so that the owner does not wait for it. */

@@ -54,6 +54,12 @@ struct eryx__ready {
     pthread_cond_t cv;
     pthread_t thread;
     bool running, stopping, wanted, failing;
+    /* An owner could not start an instance while the stock held some
+       (a process short of address space): the stock stays empty from
+       then on.  busy: the thread is starting, recording or deleting one
+       (idle_cv signals its end). */
+    bool starved, busy;
+    pthread_cond_t idle_cv;
     eryx__settings defaults; /* what the stock's instances start with */
     eryx__instance stock[ERYX__READY_MAX];
     uint32_t nstock;
@@ -222,6 +228,21 @@ stock_bytes(const eryx__ready *r, uint32_t n)
     return (uint64_t)n * (r->run_bytes ? r->run_bytes : PAGE);
 }
 
+/* Under r->mu: the thread leaves it for work of its own (busy), or comes
+   back from it. */
+static void
+set_busy(eryx__ready *r, bool busy)
+{
+    if (busy) {
+        r->busy = true;
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->busy = false;
+    pthread_cond_broadcast(&r->idle_cv);
+}
+
 static void *
 ready_main(void *arg)
 {
@@ -231,24 +252,27 @@ ready_main(void *arg)
     while (!r->stopping) {
         if (r->nretired > 0) {
             wasmtime_store_t *store = r->retired[--r->nretired];
-            pthread_mutex_unlock(&r->mu);
+            set_busy(r, true);
             wasmtime_store_delete(store);
-            pthread_mutex_lock(&r->mu);
+            set_busy(r, false);
             continue;
         }
-        if (r->wanted && r->recorded == 0) {
-            pthread_mutex_unlock(&r->mu);
+        bool produce = r->wanted && !r->starved;
+        if (produce && r->recorded == 0) {
+            set_busy(r, true);
             record(r);
-            pthread_mutex_lock(&r->mu);
+            set_busy(r, false);
             continue;
         }
-        if (r->wanted && !r->failing && r->nstock < eng->ready_count &&
+        if (produce && !r->failing && r->nstock < eng->ready_count &&
             stock_bytes(r, r->nstock + 1) <= eng->ready_max_bytes) {
-            pthread_mutex_unlock(&r->mu);
+            set_busy(r, true);
             eryx__instance in;
             bool ok = make_ready(r, &in);
-            pthread_mutex_lock(&r->mu);
-            if (ok) {
+            set_busy(r, false);
+            if (ok && r->starved)
+                eryx__instance_stop(&in); /* an owner needs the room */
+            else if (ok) {
                 r->stock[r->nstock++] = in;
                 r->made++;
             } else {
@@ -280,6 +304,7 @@ ready_free(eryx__ready *r)
     eryx__settings_clear(&r->defaults);
     eryx__free(r->runs);
     pthread_cond_destroy(&r->cv);
+    pthread_cond_destroy(&r->idle_cv);
     pthread_mutex_destroy(&r->mu);
     eryx__free(r);
 }
@@ -302,6 +327,7 @@ get_ready(eryx_engine *eng)
     r->engine = eng;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
+    pthread_cond_init(&r->idle_cv, NULL);
     /* Set before the stock is published (by every thread that gets here,
        to the same value), read only by eryx_engine_free. */
     __atomic_store_n(&eng->ready_free, ready_free, __ATOMIC_RELEASE);
@@ -325,18 +351,47 @@ wake(eryx__ready *r)
 
 /* ------------------------------------------------------------ API */
 
+/* An owner failed to start an instance: when the stock holds any, the
+   thread is at work, or finished instances wait to be deleted, the stock
+   is given up for good (its instances stopped, the waiting ones deleted,
+   the thread's work waited for) and true says to try again. */
+static bool
+give_up_stock(eryx__ready *r)
+{
+    eryx__instance freed[ERYX__READY_MAX];
+    pthread_mutex_lock(&r->mu);
+    bool had = r->nstock > 0 || r->busy;
+    r->starved = true;
+    while (r->busy)
+        pthread_cond_wait(&r->idle_cv, &r->mu);
+    uint32_t n = r->nstock, nr = r->nretired;
+    wasmtime_store_t *stores[RETIRE_MAX];
+    memcpy(freed, r->stock, n * sizeof *freed);
+    memcpy(stores, r->retired, nr * sizeof *stores);
+    r->nstock = r->nretired = 0;
+    pthread_mutex_unlock(&r->mu);
+    for (uint32_t i = 0; i < n; i++)
+        eryx__instance_stop(&freed[i]);
+    for (uint32_t i = 0; i < nr; i++) /* finished ones hold room too */
+        wasmtime_store_delete(stores[i]);
+    return had || n > 0 || nr > 0;
+}
+
 eryx_status
 eryx__instance_obtain(eryx__instance *in,
                       eryx_engine *engine,
                       const eryx__settings *settings,
                       const eryx__instance_fs *fs,
                       eryx__interrupt *interrupt,
-                      bool prefault_now,
+                      unsigned how,
                       eryx_error *err)
 {
     bool plain = settings->fuel == 0 && (fs == NULL || fs->pre == NULL);
-    eryx__ready *r = plain ? get_ready(engine) : NULL;
-    if (r != NULL) {
+    bool prefault_now = (how & ERYX__OBTAIN_PREFAULT) != 0;
+    eryx__ready *r = __atomic_load_n(&engine->ready, __ATOMIC_ACQUIRE);
+    if (plain && !(how & ERYX__OBTAIN_FRESH))
+        r = get_ready(engine);
+    if (r != NULL && plain && !(how & ERYX__OBTAIN_FRESH)) {
         bool have = false;
         pthread_mutex_lock(&r->mu);
         r->wanted = true;
@@ -357,6 +412,8 @@ eryx__instance_obtain(eryx__instance *in,
     }
     eryx_status s =
         eryx__instance_start(in, engine, settings, fs, interrupt, err);
+    if (s != ERYX_OK && r != NULL && give_up_stock(r))
+        s = eryx__instance_start(in, engine, settings, fs, interrupt, err);
     if (s == ERYX_OK && prefault_now && r != NULL) {
         pthread_mutex_lock(&r->mu);
         bool known = r->recorded == 1;

@@ -89,11 +89,9 @@ session_create(eryx_engine *engine,
         ss->engine = engine;
         /* An image's pages replace a ready interpreter's: its faulted-in
            pages would only be dropped again. */
-        s = image != NULL
-                ? eryx__instance_start(&ss->instance, engine, &ss->settings,
-                                       &start, &ss->interrupt, err)
-                : eryx__instance_obtain(&ss->instance, engine, &ss->settings,
-                                        &start, &ss->interrupt, false, err);
+        s = eryx__instance_obtain(&ss->instance, engine, &ss->settings, &start,
+                                  &ss->interrupt,
+                                  image != NULL ? ERYX__OBTAIN_FRESH : 0, err);
     }
     if (s == ERYX_OK && start.pre != NULL)
         ss->execution_count = eryx__image_execution_count(image);
@@ -168,7 +166,7 @@ ensure_live(eryx_session *ss, eryx_error *err)
         return ERYX_OK;
     ss->execution_count = 0;
     return eryx__instance_obtain(&ss->instance, ss->engine, &ss->settings,
-                                 &ss->fs, &ss->interrupt, false, err);
+                                 &ss->fs, &ss->interrupt, 0, err);
 }
 
 static eryx_status
@@ -276,7 +274,8 @@ eryx__session_renew(eryx_session *ss, eryx_error *err)
     eryx__instance_retire(&ss->instance, ss->engine);
     ss->execution_count = 0;
     return eryx__instance_obtain(&ss->instance, ss->engine, &ss->settings,
-                                 &ss->fs, &ss->interrupt, true, err);
+                                 &ss->fs, &ss->interrupt, ERYX__OBTAIN_PREFAULT,
+                                 err);
 }
 
 /* ------------------------------------------------------------ images */

@@ -5,11 +5,13 @@
 ** from it; what one owner did never reaches the next; each taker's own
 ** settings (volumes, result variable, memory limit, timeout,
 ** cancellation) apply; a
-** stock of 0 is off.
+** stock of 0 is off; a process short of address space gives it up.
 */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -240,6 +242,67 @@ ERYX_TEST(a_stock_of_zero_is_off_and_the_cap_holds)
     eryx_engine_free(e);
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+/* In a child limited to 9 GB of address space (two 4 GiB instances at
+   most): the stock must never cost an owner its instance. */
+static int
+short_of_address_space(void)
+{
+    struct rlimit rl = {(rlim_t)9 << 30, (rlim_t)9 << 30};
+    if (setrlimit(RLIMIT_AS, &rl) != 0)
+        return 10;
+    eryx_engine *e = NULL;
+    if (eryx_engine_new(NULL, &e, NULL) != ERYX_OK)
+        return 11;
+    for (int i = 0; i < 8; i++) {
+        eryx_result *r = sandbox_run(e, NULL, "print(6 * 7)");
+        int ok = eryx_result_status(r) == ERYX_OK &&
+                 strcmp(eryx_result_stdout(r, NULL), "42\n") == 0;
+        eryx_result_free(r);
+        if (!ok)
+            return 12;
+    }
+    eryx_session *a = NULL, *b = NULL;
+    eryx_image *img = NULL;
+    eryx_result *r = NULL;
+    if (eryx_session_new(e, NULL, &a, NULL) != ERYX_OK ||
+        eryx_session_execute(a, "v = 5", 5, &r, NULL) != ERYX_OK)
+        return 13;
+    eryx_result_free(r);
+    if (eryx_session_capture(a, &img, NULL) != ERYX_OK)
+        return 14;
+    eryx_session_free(a);
+    if (eryx_session_new_from_image(e, NULL, img, &b, NULL) != ERYX_OK)
+        return 15;
+    eryx_session_free(b);
+    eryx_image_free(img);
+    eryx_engine_free(e);
+    return 0;
+}
+
+ERYX_TEST(a_process_short_of_address_space_gives_the_stock_up)
+{
+#ifdef SANITIZED
+    printf("skipped: sanitizer runtimes need more address space\n");
+#else
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0)
+        _exit(short_of_address_space());
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
@@ -250,6 +313,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(the_takers_own_settings_apply),
         ERYX_TEST_ENTRY(sessions_take_them_too_and_are_cancellable),
         ERYX_TEST_ENTRY(a_stock_of_zero_is_off_and_the_cap_holds),
+        ERYX_TEST_ENTRY(a_process_short_of_address_space_gives_the_stock_up),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
