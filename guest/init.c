@@ -219,6 +219,39 @@ initialize(void)
    the root preopen (fd 3) may survive into the snapshot: a new instance's
    descriptor table has no others.  The snapshot starts in /data (Wizer's
    "/" has an empty data directory), where most instances work. */
+static void
+immortalize_all(PyObject *list)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++)
+        Py_SET_REFCNT(PyList_GET_ITEM(list, i), _Py_IMMORTAL_REFCNT);
+}
+
+/* Make the snapshot's objects immortal: every object the GC tracks and
+   every object those refer to (strings, numbers, code, ...).  Their
+   reference counts then never change (a 32-bit build checks immortality
+   before each increment and decrement), so running code that only reads
+   them writes none of their pages: a new instance copies fewer pages of
+   the image.  They are never freed, which a snapshot's objects hardly
+   ever are anyway. */
+static int
+immortalize(PyObject *gc)
+{
+    PyObject *objs = PyObject_CallMethod(gc, "get_objects", NULL);
+    PyObject *args = objs ? PySequence_Tuple(objs) : NULL;
+    PyObject *get = args ? PyObject_GetAttrString(gc, "get_referents") : NULL;
+    PyObject *refs = get ? PyObject_Call(get, args, NULL) : NULL;
+    if (refs != NULL && PyList_Check(objs) && PyList_Check(refs)) {
+        immortalize_all(objs);
+        immortalize_all(refs);
+    }
+    int ok = refs != NULL ? 0 : -1;
+    Py_XDECREF(refs);
+    Py_XDECREF(get);
+    Py_XDECREF(args);
+    Py_XDECREF(objs);
+    return ok;
+}
+
 EXPORT("wizer-initialize")
 void
 wizer_initialize(void)
@@ -236,6 +269,8 @@ wizer_initialize(void)
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *done = gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
     Py_XDECREF(done);
+    if (done != NULL && immortalize(gc) < 0)
+        done = NULL;
     done = done ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
     Py_XDECREF(gc);
     if (done == NULL) {
