@@ -3,17 +3,19 @@
 ** eryx__instance_retire, eryx_engine_ready_stats).  A new instance of the
 ** pre-initialized guest costs little to start (its memory is a
 ** copy-on-write mapping) but its first execute then takes a page fault for
-** every page it writes: about 1,100 of them, most of that execute's time.
+** every page it writes (about 100) and for every 64 KiB it reads (about
+** 1,000 pages mapped): most of that execute's time.
 ** One background thread per engine keeps a small stock of instances
 ** started and with those pages already faulted in, so that a sandbox's
 ** execute, a new session or a session's reset takes one instead; the same
 ** thread deletes the instances executes are done with.
 **
-** Which pages a first execute writes is recorded once per engine: the
-** thread runs `pass` in an instance of its own and reads which of its
-** pages stopped being the image's (/proc/self/pagemap: present and no
-** longer file-backed).  Ready instances then fault exactly those in with
-** MADV_POPULATE_WRITE (or a write of each page's own first byte).
+** Which pages a first execute touches is recorded once per engine: the
+** thread runs `pass` in an instance of its own and reads its pages in
+** /proc/self/pagemap (present: touched; no longer file-backed: written).
+** Ready instances then fault the written ones in with MADV_POPULATE_WRITE
+** (or a write of each page's own first byte) and the others with one read
+** per 64 KiB window.
 **
 ** A ready instance has run nothing but the pre-initialized guest's
 ** initialize, which finds its work done, and it is started for the
@@ -76,10 +78,10 @@ struct eryx__ready {
 
 /* ------------------------------------------------------------ pages */
 
-/* The pages of `in`'s memory that are no longer the image's: present
-   and not file-backed in /proc/self/pagemap (bit 63 present, bit 61
-   file-page or shared).  Pages beyond the image that were only read count
-   too (the zero page is not file-backed); a few, harmless. */
+/* The pages of `in`'s memory that are present in /proc/self/pagemap (bit
+   63), as runs, each written (no longer file-backed: bit 61 clear) or
+   only read.  Pages beyond the image that were only read count as written
+   (the zero page is not file-backed); a few, harmless. */
 static bool
 record_pages(eryx__instance *in,
              page_run **out,
