@@ -17,36 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-#include <eryx.h>
+#include "bench_common.h"
 
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 32);
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (buf != NULL)
-        strcpy(buf + got, "\nimport time\n");
-    return buf;
-}
-
-/* Run `code` in `s`; the JSON of `result`, or NULL (message printed). */
+/* Run `code` in `s`; the JSON of `result` (JSON null when there is none),
+   or NULL (message printed). */
 static cJSON *
 run(eryx_session *s, const char *code)
 {
     eryx_result *r = NULL;
     eryx_error err;
     cJSON *j = NULL;
-    if (eryx_session_execute(s, code, strlen(code), &r, &err) == ERYX_OK) {
-        const char *json = eryx_result_json(r, NULL);
-        j = json ? cJSON_Parse(json) : cJSON_CreateNull();
+    if (session_run(s, code, &r, &err)) {
+        j = result_json(r);
+        if (j == NULL)
+            j = cJSON_CreateNull();
     } else {
         fprintf(stderr, "bench_ab: %s\n", err.message);
     }
@@ -57,12 +41,11 @@ run(eryx_session *s, const char *code)
 static eryx_session *
 side(const char *runtime, const char *src, eryx_engine **engine)
 {
-    eryx_config *c = NULL;
-    eryx_error err;
+    eryx_config *c = unlimited_config();
+    eryx_error err = {0};
     eryx_session *s = NULL;
-    if (eryx_config_new(&c, &err) != ERYX_OK ||
+    if (c == NULL ||
         eryx_config_set_runtime_path(c, runtime, &err) != ERYX_OK ||
-        eryx_config_set_timeout_ms(c, 0, &err) != ERYX_OK ||
         eryx_engine_new(c, engine, &err) != ERYX_OK ||
         eryx_session_new(*engine, c, &s, &err) != ERYX_OK) {
         fprintf(stderr, "bench_ab: %s: %s\n", runtime, err.message);
@@ -71,20 +54,6 @@ side(const char *runtime, const char *src, eryx_engine **engine)
     eryx_config_free(c);
     cJSON_Delete(run(s, src));
     return s;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* One call of kernel `name`, in ms (-1 when it failed or was wrong). */
@@ -116,7 +85,7 @@ main(int argc, char **argv)
     int rounds = argc > 4 ? atoi(argv[4]) : 9;
     if (rounds < 1 || rounds > 1000)
         rounds = 9;
-    char *src = slurp(kpath);
+    char *src = read_kernels(kpath);
     if (src == NULL) {
         fprintf(stderr, "bench_ab: cannot read %s\n", kpath);
         return 1;

@@ -115,6 +115,25 @@ result_json(const eryx_result *r)
     return j ? cJSON_ParseWithLength(j, len) : NULL;
 }
 
+char *
+read_kernels(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 64) : NULL;
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (buf != NULL) {
+        buf[got] = '\0';
+        strcat(buf, "\nimport time\n");
+    }
+    return buf;
+}
+
 /* A config without the per-execute limits that would cut long loops. */
 eryx_config *
 unlimited_config(void)

@@ -1,5 +1,6 @@
 /*
-** bench_common.h: what bench_speed's files share: the run settings, the JSON
+** bench_common.h: what bench_speed's files (and bench_ab) share: the run
+*settings, the JSON
 ** row output, the child-process runner, helpers over the public API, and
 ** the rows (one function per row or group of rows, bench_*.c) that
 ** bench_speed.c maps from row names.
@@ -52,6 +53,10 @@ int session_run(eryx_session *s,
 cJSON *result_json(const eryx_result *r);
 /* A config without the per-execute limits that would cut long loops. */
 eryx_config *unlimited_config(void);
+/* bench/kernels.py's text (at `path`) with `import time` added, as the
+   kernel rows send it into a session; NULL when unreadable.  The caller
+   frees it. */
+char *read_kernels(const char *path);
 
 /* ------------------------------------------------------------ rows */
 

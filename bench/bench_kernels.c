@@ -21,23 +21,6 @@ static const char kernel_run[] =
     "    _times.append((time.perf_counter() - _t) * 1e3)\n"
     "result = {\"times\": _times, \"ok\": _ok}\n";
 
-static char *
-read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 64);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    strcat(buf, "\nimport time\n");
-    return buf;
-}
-
 void
 bench_kernels(bench *b)
 {
@@ -47,7 +30,7 @@ bench_kernels(bench *b)
     eryx_config *c = unlimited_config();
     cJSON *names = NULL;
     int reps = b->quick ? 3 : 5;
-    char *src = read_file(b->kernels_path);
+    char *src = read_kernels(b->kernels_path);
     if (src == NULL) {
         row_warn("kernels", b->kernels_path, "cannot read");
         goto out;

@@ -7,7 +7,6 @@
 */
 #define _GNU_SOURCE /* memfd_create, MAP_FIXED */
 #include <fcntl.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +40,8 @@ struct eryx_image {
     wasmtime_instance_pre_t *pre; /* atomic */
     pthread_mutex_t compile_mu;
     /* The image's pages in a sealed memfd, mapped copy-on-write into the
-       sessions made from it: made at the first (image_map.c's cache, which
-       sessions fill through a const image). */
+       sessions made from it: made at the first, a cache that sessions fill
+       through a const image (hence a pointer to it). */
     struct image_map *map;
 };
 

@@ -392,8 +392,8 @@ eryx__instance_adopt(eryx__instance *in,
     return ERYX_OK;
 }
 
-void
-eryx__instance_detach(eryx__instance *in)
+wasmtime_store_t *
+eryx__instance_release(eryx__instance *in)
 {
     eryx__interrupt *intr = in->interrupt;
     if (intr != NULL && in->st != NULL) {
@@ -402,20 +402,22 @@ eryx__instance_detach(eryx__instance *in)
             intr->hub = NULL;
         pthread_mutex_unlock(&intr->mu);
     }
-    in->interrupt = NULL;
     if (in->st != NULL)
         eryx__store_bind(in->st, NULL);
+    /* An image's mapping that cannot be put back: the store is given up
+       rather than its slot handed to the next instance. */
+    wasmtime_store_t *store =
+        in->store != NULL && eryx__image_unmap(in) ? in->store : NULL;
+    memset(in, 0, sizeof *in);
+    return store;
 }
 
 void
 eryx__instance_stop(eryx__instance *in)
 {
-    eryx__instance_detach(in);
-    /* An image's mapping that cannot be put back: the store is given up
-       rather than its slot handed to the next instance. */
-    if (in->store != NULL && eryx__image_unmap(in))
-        wasmtime_store_delete(in->store);
-    memset(in, 0, sizeof *in);
+    wasmtime_store_t *store = eryx__instance_release(in);
+    if (store != NULL)
+        wasmtime_store_delete(store);
 }
 
 /* Place `len` bytes in guest memory through cabi_realloc. */

@@ -69,9 +69,12 @@ eryx_status eryx__instance_adopt(eryx__instance *in,
                                  const eryx__instance_fs *fs,
                                  eryx__interrupt *interrupt,
                                  eryx_error *err);
-/* The owner lets go of `in` (its interrupt and settings), which lives on
-   until it is stopped. */
-void eryx__instance_detach(eryx__instance *in);
+/* The owner lets go of `in`: its interrupt and settings, and an image
+   mapped over its memory (put back).  Returns the store for the caller to
+   delete, on any thread (NULL: nothing to delete, or a store given up
+   because its mapping could not be put back); `in` is cleared.
+   eryx__instance_stop is this and the delete. */
+wasmtime_store_t *eryx__instance_release(eryx__instance *in);
 
 /* ---- ready.c: the engine's ready interpreters ---- */
 /* A started instance for `settings` (borrowed), `fs` and `interrupt`, as

@@ -388,12 +388,11 @@ eryx__instance_obtain(eryx__instance *in,
                       unsigned how,
                       eryx_error *err)
 {
-    bool plain = settings->fuel == 0 && (fs == NULL || fs->pre == NULL);
-    bool prefault_now = (how & ERYX__OBTAIN_PREFAULT) != 0;
-    eryx__ready *r = __atomic_load_n(&engine->ready, __ATOMIC_ACQUIRE);
-    if (plain && !(how & ERYX__OBTAIN_FRESH))
-        r = get_ready(engine);
-    if (r != NULL && plain && !(how & ERYX__OBTAIN_FRESH)) {
+    bool take = settings->fuel == 0 && (fs == NULL || fs->pre == NULL) &&
+                !(how & ERYX__OBTAIN_FRESH);
+    eryx__ready *r = take ? get_ready(engine)
+                          : __atomic_load_n(&engine->ready, __ATOMIC_ACQUIRE);
+    if (r != NULL && take) {
         bool have = false;
         pthread_mutex_lock(&r->mu);
         r->wanted = true;
@@ -416,7 +415,7 @@ eryx__instance_obtain(eryx__instance *in,
         eryx__instance_start(in, engine, settings, fs, interrupt, err);
     if (s != ERYX_OK && r != NULL && give_up_stock(r))
         s = eryx__instance_start(in, engine, settings, fs, interrupt, err);
-    if (s == ERYX_OK && prefault_now && r != NULL) {
+    if (s == ERYX_OK && (how & ERYX__OBTAIN_PREFAULT) && r != NULL) {
         pthread_mutex_lock(&r->mu);
         bool known = r->recorded == 1;
         pthread_mutex_unlock(&r->mu);
@@ -431,27 +430,23 @@ eryx__instance_retire(eryx__instance *in, eryx_engine *engine)
 {
     eryx__ready *r =
         engine ? __atomic_load_n(&engine->ready, __ATOMIC_ACQUIRE) : NULL;
-    if (r == NULL || in->store == NULL) {
-        eryx__instance_stop(in);
-        return;
-    }
-    eryx__instance_detach(in);
     /* An image's mapping is put back here, before the next session can
        map one (both take the process's mmap lock). */
-    if (!eryx__image_unmap(in)) { /* as eryx__instance_stop */
-        memset(in, 0, sizeof *in);
+    wasmtime_store_t *store = eryx__instance_release(in);
+    if (store == NULL)
         return;
+    bool queued = false;
+    if (r != NULL) {
+        pthread_mutex_lock(&r->mu);
+        queued = r->running && r->nretired < RETIRE_MAX;
+        if (queued) {
+            r->retired[r->nretired++] = store;
+            pthread_cond_signal(&r->cv);
+        }
+        pthread_mutex_unlock(&r->mu);
     }
-    pthread_mutex_lock(&r->mu);
-    bool queued = r->running && r->nretired < RETIRE_MAX;
-    if (queued) {
-        r->retired[r->nretired++] = in->store;
-        pthread_cond_signal(&r->cv);
-    }
-    pthread_mutex_unlock(&r->mu);
     if (!queued)
-        wasmtime_store_delete(in->store);
-    memset(in, 0, sizeof *in);
+        wasmtime_store_delete(store);
 }
 
 void
