@@ -24,6 +24,8 @@
    (so that compiled code needs no bounds checks) plus guard regions. */
 #define SLOT_RESERVATION     (((uint64_t)4 << 30) + ((uint64_t)64 << 20))
 #define MIN_POOLED_INSTANCES 16u
+/* Table bytes a slot keeps resident (above the guest's table, 56,720). */
+#define TABLE_KEEP_RESIDENT ((size_t)64 << 10)
 
 /* How many slots this process can reserve now, up to `want`: halving
    until a probe reservation fits.  Some processes cannot reserve terabytes
@@ -88,6 +90,13 @@ new_wasm_engine(bool fuel, uint32_t max_instances)
     /* Any memory limit up to wasm32's 4 GiB fits a slot. */
     wasmtime_pooling_allocation_config_max_memory_size_set(pc, (size_t)1 << 32);
     wasmtime_pooling_allocation_config_table_elements_set(pc, 1u << 16);
+    /* A slot's table (the guest's 7,090 function pointers, 55 KiB) is
+       zeroed in place when its instance goes, not given back to the
+       kernel: Wasmtime fills it lazily, so a new instance's first execute
+       otherwise took a fresh-page fault for each of a dozen table pages
+       (half of a ready interpreter's execute on a VM). */
+    wasmtime_pooling_allocation_config_table_keep_resident_set(
+        pc, TABLE_KEEP_RESIDENT);
     /* One stack per call running at once (instance/instance.c runs every
        call on one); each costs an mprotect at engine creation. */
     wasmtime_pooling_allocation_config_total_stacks_set(
