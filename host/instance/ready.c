@@ -11,7 +11,8 @@
 ** thread deletes the instances executes are done with.
 **
 ** Which pages a first execute touches is recorded once per engine: the
-** thread runs `pass` in an instance of its own and reads its pages in
+** thread runs a small first execute (an await of a coroutine and of a
+** callback) in an instance of its own and reads its pages in
 ** /proc/self/pagemap (present: touched; no longer file-backed: written).
 ** Ready instances then fault the written ones in with MADV_POPULATE_WRITE
 ** (or a write of each page's own first byte) and the others with one read
@@ -193,26 +194,63 @@ make_ready(eryx__ready *r, eryx__instance *in)
     return true;
 }
 
-/* Run `pass` in an instance of the thread's own and record what it wrote
-   (published under r->mu: eryx__instance_obtain reads it). */
+/* What the recorded first execute runs: an await of a coroutine and of a
+   callback that answers at once, so that the event loop, the callback
+   proxies and the call path are in the page set, besides `pass`'s. */
+static const char record_code[] = "async def _f():\n"
+                                  "    pass\n"
+                                  "await _f()\n"
+                                  "await noop()\n";
+
+static void
+record_noop(void *userdata, const char *args, size_t len, eryx_call *call)
+{
+    (void)userdata, (void)args, (void)len;
+    eryx_call_return(call, "null", 4);
+}
+
+/* The settings of the recording instance: the engine's defaults and one
+   callback. */
+static bool
+record_settings(eryx__settings *s)
+{
+    eryx_config *c = NULL;
+    bool ok = eryx_config_new(&c, NULL) == ERYX_OK &&
+              eryx_config_add_callback(c, "noop", "", NULL, record_noop, NULL,
+                                       NULL, NULL) == ERYX_OK &&
+              eryx__settings_copy(s, c, NULL) == ERYX_OK;
+    eryx_config_free(c);
+    return ok;
+}
+
+/* Run record_code in an instance of the thread's own and record what it
+   touched (published under r->mu: eryx__instance_obtain reads it). */
 static void
 record(eryx__ready *r)
 {
     eryx__instance in;
+    eryx__settings settings;
     eryx_error err;
     page_run *runs = NULL;
     size_t nruns = 0;
     uint64_t bytes = 0;
     bool ok = false;
-    if (eryx__instance_start(&in, r->engine, &r->defaults, NULL, NULL, &err) ==
+    if (!record_settings(&settings))
+        goto out;
+    if (eryx__instance_start(&in, r->engine, &settings, NULL, NULL, &err) ==
         ERYX_OK) {
         eryx_result *res = eryx__result_new();
         if (res != NULL &&
-            eryx__instance_execute(&in, NULL, "pass", 4, false, res) == ERYX_OK)
+            eryx__instance_execute(&in, NULL, record_code,
+                                   sizeof record_code - 1, false,
+                                   res) == ERYX_OK &&
+            eryx_result_status(res) == ERYX_OK)
             ok = record_pages(&in, &runs, &nruns, &bytes);
         eryx_result_free(res);
         eryx__instance_stop(&in);
     }
+    eryx__settings_clear(&settings);
+out:
     pthread_mutex_lock(&r->mu);
     r->runs = runs;
     r->nruns = nruns;
