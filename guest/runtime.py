@@ -376,7 +376,9 @@ async def invoke(name, /, **arguments):
     # future here, so the await below goes on without an event-loop turn.
     # Not when tracing: a coroutine that suspends reports its await's line
     # again when it resumes, and traces stay the same whatever the timing.
-    if not tracing:
+    # Not when other calls are under way (a gather): their answers come
+    # together in the loop's next wait instead of each start waiting.
+    if not tracing and len(_pending) == 1:
         _deliver(_eryx_host.wait(_QUICK))
     try:
         text = await fut
