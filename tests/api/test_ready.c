@@ -4,12 +4,13 @@
 ** fills in the background; executes, new sessions and pool resets take
 ** from it; what one owner did never reaches the next; each taker's own
 ** settings (volumes, result variable, memory limit, timeout,
-** cancellation) apply; a
+** cancellation, callbacks) apply; a
 ** stock of 0 is off; a process short of address space gives it up.
 */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -171,6 +172,54 @@ ERYX_TEST(the_takers_own_settings_apply)
     eryx_engine_free(e);
 }
 
+static void
+double_it(void *userdata, const char *args, size_t len, eryx_call *call)
+{
+    (void)userdata;
+    /* {"x": N} with a small N */
+    const char *p = memchr(args, ':', len);
+    int x = p ? atoi(p + 1) : 0;
+    char out[32];
+    int n = snprintf(out, sizeof out, "%d", 2 * x);
+    eryx_call_return(call, out, (size_t)n);
+}
+
+/* The stock's page set is recorded by a first execute that awaits a
+   callback of its own (`noop`); takers get their own callbacks, awaited in
+   the same first execute, and never that one. */
+ERYX_TEST(takers_await_their_own_callbacks_and_no_other)
+{
+    eryx_engine *e = engine_with(2, (uint64_t)64 << 20);
+    expect_stdout(sandbox_run(e, NULL, "pass"), "");
+    eryx_config *c = NULL;
+    ASSERT_EQ(eryx_config_new(&c, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_add_callback(c, "double", "Twice x.",
+                                       "{\"type\": \"object\", \"properties\": "
+                                       "{\"x\": {\"type\": \"integer\"}}}",
+                                       double_it, NULL, NULL, NULL),
+              ERYX_OK);
+    for (int i = 0; i < 4; i++) {
+        eryx_ready_stats before = wait_ready(e, 1);
+        char code[256];
+        snprintf(code, sizeof code,
+                 "print(await double(%d), await double(x=%d), "
+                 "'noop' in dir(), [c['name'] for c in list_callbacks()])\n",
+                 i, i + 1);
+        char want[64];
+        snprintf(want, sizeof want, "%d %d False ['double']\n", 2 * i,
+                 2 * (i + 1));
+        expect_stdout(sandbox_run(e, c, code), want);
+        /* and a sandbox without callbacks has none */
+        wait_ready(e, 1);
+        expect_stdout(sandbox_run(e, NULL, "print(list_callbacks())"), "[]\n");
+        eryx_ready_stats after;
+        eryx_engine_ready_stats(e, &after);
+        ASSERT_EQ(after.taken, before.taken + 2);
+    }
+    eryx_config_free(c);
+    eryx_engine_free(e);
+}
+
 struct canceller {
     eryx_session *ss;
 };
@@ -313,6 +362,7 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(
             executes_take_ready_interpreters_and_leave_nothing_behind),
         ERYX_TEST_ENTRY(the_takers_own_settings_apply),
+        ERYX_TEST_ENTRY(takers_await_their_own_callbacks_and_no_other),
         ERYX_TEST_ENTRY(sessions_take_them_too_and_are_cancellable),
         ERYX_TEST_ENTRY(a_stock_of_zero_is_off_and_the_cap_holds),
         ERYX_TEST_ENTRY(a_process_short_of_address_space_gives_the_stock_up),
