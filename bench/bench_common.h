@@ -1,9 +1,8 @@
 /*
 ** bench_common.h: what bench_speed's files (and bench_ab) share: the run
-*settings, the JSON
-** row output, the child-process runner, helpers over the public API, and
-** the rows (one function per row or group of rows, bench_*.c) that
-** bench_speed.c maps from row names.
+** settings, the JSON row output, the child-process runner, helpers over
+** the public API, and the rows (one function per row or group of rows,
+** bench_*.c) that bench_speed.c maps from row names.
 */
 #ifndef ERYX_BENCH_COMMON_H
 #define ERYX_BENCH_COMMON_H

@@ -95,8 +95,7 @@ rss_child(int count)
         }
         s1 = rss_mb();
     }
-    printf("%.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", r0, r1, r2, r3, p2 - p1,
-           s1 - s0, 0.0);
+    printf("%.3f %.3f %.3f %.3f %.3f %.3f\n", r0, r1, r2, r3, p2 - p1, s1 - s0);
     eryx_engine_free(e2);
     for (int i = 0; i < count; i++)
         eryx_sandbox_free(sb[i]);
@@ -116,13 +115,13 @@ bench_rss(bench *b)
 {
     int count = 50;
     char out[512], arg[16];
-    double r[7], w;
+    double r[6], w;
     snprintf(arg, sizeof arg, "%d", count);
     char opt[] = "--rss-child"; /* execv's argv is not const */
     char *argv[] = {b->self_path, opt, arg, NULL};
     if (run_child(argv, out, sizeof out, &w) != 0 ||
-        sscanf(out, "%lf %lf %lf %lf %lf %lf %lf", &r[0], &r[1], &r[2], &r[3],
-               &r[4], &r[5], &r[6]) != 7) {
+        sscanf(out, "%lf %lf %lf %lf %lf %lf", &r[0], &r[1], &r[2], &r[3],
+               &r[4], &r[5]) != 6) {
         row_warn("rss_idle", "child", out);
         return;
     }
