@@ -11,8 +11,9 @@
 ** thread deletes the instances executes are done with.
 **
 ** Which pages a first execute touches is recorded once per engine: the
-** thread runs a small first execute (an await of a coroutine and of a
-** callback) in an instance of its own and reads its pages in
+** thread runs two small first executes (`pass`, and one that awaits a
+** coroutine, a callback and a gather, defines a class and sets a JSON
+** result), each in an instance of its own, and reads their pages in
 ** /proc/self/pagemap (present: touched; no longer file-backed: written).
 ** Ready instances then fault the written ones in with MADV_POPULATE_WRITE
 ** (or a write of each page's own first byte) and the others with one read
@@ -79,40 +80,59 @@ struct eryx__ready {
 
 /* ------------------------------------------------------------ pages */
 
-/* The pages of `in`'s memory that are present in /proc/self/pagemap (bit
-   63), as runs, each written (no longer file-backed: bit 61 clear) or
-   only read.  Pages beyond the image that were only read count as written
-   (the zero page is not file-backed); a few, harmless. */
+/* What the recording learns of each guest page: untouched, only read, or
+   written; merged over the recorded executes (the larger wins). */
+enum { PAGE_UNTOUCHED, PAGE_READ, PAGE_WRITTEN };
+
+/* Merge into `state` (npages entries) the pages of `in`'s memory that are
+   present in /proc/self/pagemap (bit 63): written (no longer file-backed:
+   bit 61 clear) or only read.  Pages beyond the image that were only read
+   count as written (the zero page is not file-backed); a few, harmless. */
 static bool
-record_pages(eryx__instance *in,
-             page_run **out,
-             size_t *out_n,
-             uint64_t *out_bytes)
+scan_pages(eryx__instance *in, uint8_t *state, size_t npages)
 {
     uint8_t *base = wasmtime_memory_data(in->ctx, &in->memory);
-    size_t npages = wasmtime_memory_data_size(in->ctx, &in->memory) / PAGE;
-    if ((uintptr_t)base % PAGE != 0 || npages == 0)
+    size_t n = wasmtime_memory_data_size(in->ctx, &in->memory) / PAGE;
+    if ((uintptr_t)base % PAGE != 0 || n == 0)
         return false;
+    if (n > npages)
+        n = npages;
     int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
-    uint64_t *ent = eryx__malloc(npages * sizeof *ent);
-    size_t want = npages * sizeof *ent;
-    if (ent == NULL ||
-        pread(fd, ent, want, (off_t)((uintptr_t)base / PAGE * sizeof *ent)) !=
-            (ssize_t)want) {
-        eryx__free(ent);
-        close(fd);
-        return false;
-    }
+    uint64_t *ent = eryx__malloc(n * sizeof *ent);
+    size_t want = n * sizeof *ent;
+    bool ok =
+        ent != NULL &&
+        pread(fd, ent, want, (off_t)((uintptr_t)base / PAGE * sizeof *ent)) ==
+            (ssize_t)want;
     close(fd);
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!(ent[i] >> 63 & 1))
+            continue; /* not present: untouched */
+        uint8_t st = ent[i] >> 61 & 1 ? PAGE_READ : PAGE_WRITTEN;
+        if (st > state[i])
+            state[i] = st;
+    }
+    eryx__free(ent);
+    return ok;
+}
+
+/* `state` as runs of written or only-read pages. */
+static bool
+runs_of(const uint8_t *state,
+        size_t npages,
+        page_run **out,
+        size_t *out_n,
+        uint64_t *out_bytes)
+{
     size_t nruns = 0, cap = 0;
     page_run *runs = NULL;
     uint64_t bytes = 0;
     for (size_t i = 0; i < npages; i++) {
-        if (!(ent[i] >> 63 & 1))
-            continue; /* not present: untouched */
-        bool written = !(ent[i] >> 61 & 1);
+        if (state[i] == PAGE_UNTOUCHED)
+            continue;
+        bool written = state[i] == PAGE_WRITTEN;
         if (written)
             bytes += PAGE;
         page_run *last = nruns ? &runs[nruns - 1] : NULL;
@@ -126,7 +146,6 @@ record_pages(eryx__instance *in,
             page_run *n = eryx__realloc(runs, ncap * sizeof *runs);
             if (n == NULL) {
                 eryx__free(runs);
-                eryx__free(ent);
                 return false;
             }
             runs = n;
@@ -134,7 +153,6 @@ record_pages(eryx__instance *in,
         }
         runs[nruns++] = (page_run){(uint32_t)i, 1, written};
     }
-    eryx__free(ent);
     *out = runs;
     *out_n = nruns;
     *out_bytes = bytes;
@@ -194,13 +212,29 @@ make_ready(eryx__ready *r, eryx__instance *in)
     return true;
 }
 
-/* What the recorded first execute runs: an await of a coroutine and of a
-   callback that answers at once, so that the event loop, the callback
-   proxies and the call path are in the page set, besides `pass`'s. */
-static const char record_code[] = "async def _f():\n"
-                                  "    pass\n"
-                                  "await _f()\n"
-                                  "await noop()\n";
+/* What the recorded first executes run, each in an instance of its own:
+   `pass`, and what a first execute commonly does besides (an await of a
+   coroutine, of a callback that answers at once and of a gather of
+   callbacks; a class; a comprehension; print; a JSON result), so that the
+   event loop, tasks, the callback proxies and call path, the compiler's
+   and the result's pages are in the set.  The allocator lays out each
+   execute's memory differently: a page that one only reads, another
+   writes, so the set is the union of both. */
+static const char *const record_codes[] = {
+    "pass",
+    "import asyncio\n"
+    "class _A:\n"
+    "    def m(self, n):\n"
+    "        return [str(i) for i in range(n)]\n"
+    "async def _f():\n"
+    "    await asyncio.sleep(0)\n"
+    "    return _A().m(3)\n"
+    "await _f()\n"
+    "await noop()\n"
+    "await asyncio.gather(noop(), noop())\n"
+    "print('')\n"
+    "result = {'a': [1, 2.5, 'x']}\n",
+};
 
 static void
 record_noop(void *userdata, const char *args, size_t len, eryx_call *call)
@@ -223,8 +257,9 @@ record_settings(eryx__settings *s)
     return ok;
 }
 
-/* Run record_code in an instance of the thread's own and record what it
-   touched (published under r->mu: eryx__instance_obtain reads it). */
+/* Run each of record_codes in an instance of the thread's own and record
+   what they touched (published under r->mu: eryx__instance_obtain reads
+   it). */
 static void
 record(eryx__ready *r)
 {
@@ -232,23 +267,33 @@ record(eryx__ready *r)
     eryx__settings settings;
     eryx_error err;
     page_run *runs = NULL;
-    size_t nruns = 0;
+    size_t nruns = 0, npages = 0;
     uint64_t bytes = 0;
-    bool ok = false;
-    if (!record_settings(&settings))
+    uint8_t *state = NULL;
+    bool ok = record_settings(&settings);
+    if (!ok)
         goto out;
-    if (eryx__instance_start(&in, r->engine, &settings, NULL, NULL, &err) ==
-        ERYX_OK) {
+    for (size_t i = 0; ok && i < ERYX__COUNT(record_codes); i++) {
+        ok = eryx__instance_start(&in, r->engine, &settings, NULL, NULL,
+                                  &err) == ERYX_OK;
+        if (!ok)
+            break;
+        if (state == NULL) {
+            npages = wasmtime_memory_data_size(in.ctx, &in.memory) / PAGE;
+            state = eryx__calloc(npages ? npages : 1, 1);
+        }
         eryx_result *res = eryx__result_new();
-        if (res != NULL &&
-            eryx__instance_execute(&in, NULL, record_code,
-                                   sizeof record_code - 1, false,
-                                   res) == ERYX_OK &&
-            eryx_result_status(res) == ERYX_OK)
-            ok = record_pages(&in, &runs, &nruns, &bytes);
+        ok = state != NULL && res != NULL &&
+             eryx__instance_execute(&in, NULL, record_codes[i],
+                                    strlen(record_codes[i]), false,
+                                    res) == ERYX_OK &&
+             eryx_result_status(res) == ERYX_OK &&
+             scan_pages(&in, state, npages);
         eryx_result_free(res);
         eryx__instance_stop(&in);
     }
+    ok = ok && runs_of(state, npages, &runs, &nruns, &bytes);
+    eryx__free(state);
     eryx__settings_clear(&settings);
 out:
     pthread_mutex_lock(&r->mu);
