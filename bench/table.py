@@ -143,7 +143,8 @@ def main():
     def yes(ok):
         return "yes" if ok else "**no**"
 
-    def time_row(label, key, limit=None, tenx=False, e=None, p=None):
+    def time_row(label, key, limit=None, tenx=False, e=None, p=None,
+                 native=None):
         e_med = get(E, key) if e is None else e[0]
         e_p99 = get(E, key, "p99_ms") if e is None else e[1]
         p_med = get(P, key) if p is None else p[0]
@@ -167,7 +168,8 @@ def main():
         if tenx and p_med is None and met:
             m += " (pyeryx n/a)"
         line(label, e_med, e_p99, p_med, p_p99, ", ".join(target),
-             m if target else "")
+             m if target else "", ratio(e_med, native) if native else "",
+             ratio(p_med, native) if native else "")
 
     time_row("sandbox creation, cold: first one in a fresh process",
              "create_cold", tenx=True)
@@ -193,8 +195,9 @@ def main():
     time_row("session execute(`x = 1`)", "session_x1", limit=0.1)
     time_row("session new + 5 × execute(`x = 1`) + free", "session_5")
     time_row("callback round trip (awaited no-op)", "callback_rt", limit=0.008)
-    time_row("gather of 5 callbacks of 10 ms, whole execute", "gather5x10",
-             limit=11.0)
+    time_row("gather of 5 callbacks of 10 ms, whole execute (native: the "
+             "gather alone, 5 thread-pool sleeps)", "gather5x10", limit=11.0,
+             native=get(N, "gather5x10"))
 
     kernels = [k for k in E if k.startswith("kernel_")]
     kernels += [k for k in P if k.startswith("kernel_") and k not in E]
@@ -245,14 +248,19 @@ def main():
     time_row("`eryx -c pass`, wall time", "cli_pass", limit=30.0)
     tp = E.get("throughput")
     if tp is not None:
-        for what, one, two in (("a session per thread", "session_1_per_s", "session_2_per_s"),
-                               ("a fresh sandbox per execute", "fresh_1_per_s",
-                                "fresh_2_per_s")):
+        for what, kind in (("a session per thread", "session"),
+                           ("a fresh sandbox per execute", "fresh")):
+            one, two = f"{kind}_1_per_s", f"{kind}_2_per_s"
             scale = tp[two] / tp[one]
+            nat = N.get("throughput", {}).get("scaling")
+            nat = f"; native CPython, 2 processes: {nat:.2f}x" if nat else ""
+            cores = (tp.get(f"{kind}_1_cores"), tp.get(f"{kind}_2_cores"))
+            if None not in cores:
+                nat += f"; cores busy {cores[0]:.2f} / {cores[1]:.2f}"
             print(f"| throughput (eryx only): executes/s of a json round trip + list "
                   f"comprehension, 1 / 2 threads, {what} | {tp[one]:.0f} / {tp[two]:.0f} "
                   f"|  | n/a |  | n/a | 2 threads ≥ 1.8x one | {yes(scale >= 1.8)} "
-                  f"({scale:.2f}x) |  |  |")
+                  f"({scale:.2f}x{nat}) |  |  |")
     print()
 
     python_table(args)
