@@ -274,7 +274,10 @@ record(eryx__ready *r)
     if (!ok)
         goto out;
     for (size_t i = 0; ok && i < ERYX__COUNT(record_codes); i++) {
-        ok = eryx__instance_start(&in, r->engine, &settings, NULL, NULL,
+        /* `pass` as the engine's default settings run it; the other with
+           the callback it awaits. */
+        ok = eryx__instance_start(&in, r->engine,
+                                  i == 0 ? &r->defaults : &settings, NULL, NULL,
                                   &err) == ERYX_OK;
         if (!ok)
             break;
