@@ -74,10 +74,11 @@ $(BUILD)/guest/init.o: $(GUEST_PY:%=$(BUILD)/guest/%_py.h) $(PREIMPORT_STAMP)
 $(BUILD)/guest/init.o: GUEST_DEFINES = -DERYX_PREIMPORT='"$(PREIMPORT)"'
 
 # libpython is ThinLTO bitcode (scripts/deps.sh): the link optimizes it,
-# and keeps what it compiled in a cache for the next link.
+# and keeps what it compiled for the next link (of any checkout) in a cache
+# beside the library, in the dependencies' directory of this guest recipe.
 $(RUNTIME_BASE): $(GUEST_OBJS)
 	$(GUEST_CC) -mexec-model=reactor -Wl,--export=__stack_pointer \
-	    -Wl,--thinlto-cache-dir=$(BUILD)/guest/lto-cache \
+	    -Wl,--thinlto-cache-dir=$(abspath $(PYTHON_SRC)/..)/lto-cache \
 	    $(PYTHON_WASM_LDFLAGS) -o $@.debug $(GUEST_OBJS) \
 	    $(PYTHON_WASM_LIBS)
 	llvm-strip-$(LLVM_VERSION) -o $@ $@.debug
