@@ -17,6 +17,7 @@
 
 #include "bench_common.h"
 
+/* The same Python as native_kernels.py's THROUGHPUT_SNIPPET. */
 static const char snippet[] =
     "import json\n"
     "data = {'items': [{'id': i, 'name': f'item{i}', 'tags': ['a', 'b']}\n"

@@ -71,6 +71,7 @@ def gather_times(reps):
         pool.shutdown()
 
 
+# The same Python as bench_throughput.c's snippet.
 THROUGHPUT_SNIPPET = """\
 import json
 data = {'items': [{'id': i, 'name': f'item{i}', 'tags': ['a', 'b']}

@@ -252,15 +252,15 @@ def main():
                            ("a fresh sandbox per execute", "fresh")):
             one, two = f"{kind}_1_per_s", f"{kind}_2_per_s"
             scale = tp[two] / tp[one]
-            nat = N.get("throughput", {}).get("scaling")
-            nat = f"; native CPython, 2 processes: {nat:.2f}x" if nat else ""
+            native = N.get("throughput", {}).get("scaling")
+            detail = f"; native CPython, 2 processes: {native:.2f}x" if native else ""
             cores = (tp.get(f"{kind}_1_cores"), tp.get(f"{kind}_2_cores"))
             if None not in cores:
-                nat += f"; cores busy {cores[0]:.2f} / {cores[1]:.2f}"
+                detail += f"; cores busy {cores[0]:.2f} / {cores[1]:.2f}"
             print(f"| throughput (eryx only): executes/s of a json round trip + list "
                   f"comprehension, 1 / 2 threads, {what} | {tp[one]:.0f} / {tp[two]:.0f} "
                   f"|  | n/a |  | n/a | 2 threads ≥ 1.8x one | {yes(scale >= 1.8)} "
-                  f"({scale:.2f}x{nat}) |  |  |")
+                  f"({scale:.2f}x{detail}) |  |  |")
     print()
 
     python_table(args)

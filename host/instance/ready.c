@@ -213,27 +213,31 @@ make_ready(eryx__ready *r, eryx__instance *in)
 }
 
 /* What the recorded first executes run, each in an instance of its own:
-   `pass`, and what a first execute commonly does besides (an await of a
-   coroutine, of a callback that answers at once and of a gather of
-   callbacks; a class; a comprehension; print; a JSON result), so that the
-   event loop, tasks, the callback proxies and call path, the compiler's
-   and the result's pages are in the set.  The allocator lays out each
-   execute's memory differently: a page that one only reads, another
+   `pass` (as the engine's default settings run it), and what a first execute
+   commonly does besides (an await of a coroutine, of a callback that answers at
+   once and of a gather of callbacks; a class; a comprehension; print; a JSON
+   result), so that the event loop, tasks, the callback proxies and call path,
+   the compiler's and the result's pages are in the set.  The allocator lays out
+   each execute's memory differently: a page that one only reads, another
    writes, so the set is the union of both. */
-static const char *const record_codes[] = {
-    "pass",
-    "import asyncio\n"
-    "class _A:\n"
-    "    def m(self, n):\n"
-    "        return [str(i) for i in range(n)]\n"
-    "async def _f():\n"
-    "    await asyncio.sleep(0)\n"
-    "    return _A().m(3)\n"
-    "await _f()\n"
-    "await noop()\n"
-    "await asyncio.gather(noop(), noop())\n"
-    "print('')\n"
-    "result = {'a': [1, 2.5, 'x']}\n",
+static const struct {
+    const char *code;
+    bool noop; /* with the `noop` callback it awaits, else the defaults */
+} record_codes[] = {
+    {"pass", false},
+    {"import asyncio\n"
+     "class _A:\n"
+     "    def m(self, n):\n"
+     "        return [str(i) for i in range(n)]\n"
+     "async def _f():\n"
+     "    await asyncio.sleep(0)\n"
+     "    return _A().m(3)\n"
+     "await _f()\n"
+     "await noop()\n"
+     "await asyncio.gather(noop(), noop())\n"
+     "print('')\n"
+     "result = {'a': [1, 2.5, 'x']}\n",
+     true},
 };
 
 static void
@@ -274,11 +278,10 @@ record(eryx__ready *r)
     if (!ok)
         goto out;
     for (size_t i = 0; ok && i < ERYX__COUNT(record_codes); i++) {
-        /* `pass` as the engine's default settings run it; the other with
-           the callback it awaits. */
         ok = eryx__instance_start(&in, r->engine,
-                                  i == 0 ? &r->defaults : &settings, NULL, NULL,
-                                  &err) == ERYX_OK;
+                                  record_codes[i].noop ? &settings
+                                                       : &r->defaults,
+                                  NULL, NULL, &err) == ERYX_OK;
         if (!ok)
             break;
         if (state == NULL) {
@@ -287,8 +290,8 @@ record(eryx__ready *r)
         }
         eryx_result *res = eryx__result_new();
         ok = state != NULL && res != NULL &&
-             eryx__instance_execute(&in, NULL, record_codes[i],
-                                    strlen(record_codes[i]), false,
+             eryx__instance_execute(&in, NULL, record_codes[i].code,
+                                    strlen(record_codes[i].code), false,
                                     res) == ERYX_OK &&
              eryx_result_status(res) == ERYX_OK &&
              scan_pages(&in, state, npages);
