@@ -591,6 +591,11 @@ eryx_config_set_output_handler(eryx_config *config,
 ** (the build makes it; see eryx_engine_precompile), else a file from the
 ** cache directory; only when neither is good does it compile, and it keeps
 ** the result in the cache for the next engine, in this process or another.
+**
+** An engine, its sandboxes, sessions, pools and images stay usable in the
+** child of a fork() made while no other thread is inside the library: the
+** child starts the engine's threads (deadlines, callback handlers, ready
+** interpreters) again when it first needs them (docs/design.md).
 */
 typedef struct eryx_engine eryx_engine;
 

@@ -73,6 +73,10 @@ typedef struct eryx__workers eryx__workers;
 eryx__workers *eryx__workers_new(void);
 /* Joins every worker; handlers still running are waited for. */
 void eryx__workers_free(eryx__workers *workers);
+/* A phase of fork() (ERYX__FORK_*, core/sync.h): the lock is held across it;
+   the child drops the parent's queued handlers (their executes are not in
+   the child) and makes its own threads as handlers are submitted. */
+void eryx__workers_fork(eryx__workers *workers, int phase);
 /* Run fn(arg) on a worker; a new worker starts when none is idle.  Returns
    false when no thread could be had. */
 bool

@@ -87,6 +87,28 @@ eryx__workers_free(eryx__workers *p)
     eryx__free(p);
 }
 
+void
+eryx__workers_fork(eryx__workers *p, int phase)
+{
+    if (phase == ERYX__FORK_PREPARE) {
+        pthread_mutex_lock(&p->mu);
+        return;
+    }
+    if (phase == ERYX__FORK_CHILD) {
+        /* The workers are the parent's, and so are the executes waiting
+           for the queued handlers: those are not run here. */
+        while (p->head != NULL) {
+            job *j = p->head;
+            p->head = j->next;
+            eryx__free(j);
+        }
+        p->tail = NULL;
+        p->queued = p->idle = p->nthreads = 0;
+        pthread_cond_init(&p->cv, NULL);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 bool
 eryx__workers_submit(eryx__workers *p, void (*fn)(void *), void *arg)
 {

@@ -1,7 +1,7 @@
 /*
 ** sync.h: waiting between threads (prefix eryx__sync_): condition
-** variables on the monotonic clock, and a short spin for news expected
-** within microseconds.
+** variables on the monotonic clock, a short spin for news expected
+** within microseconds, and the phases of fork().
 */
 #ifndef ERYX_SYNC_H
 #define ERYX_SYNC_H
@@ -27,5 +27,13 @@ void eryx__sync_cond_wait_until(pthread_cond_t *cv,
    true when it changed. */
 bool
 eryx__sync_spin_while(const unsigned *word, unsigned seen, uint64_t max_us);
+
+/* fork(): the phases of pthread_atfork, passed to the parts of an engine
+   that have threads (engine/engine.c calls them).  Before the fork each
+   part waits for its thread to be out of Wasmtime and of its locks, and
+   holds the locks; the parent lets go of them; the child, which has none
+   of the threads, makes the locks and condition variables anew and starts
+   the threads again when they are next needed. */
+enum { ERYX__FORK_PREPARE, ERYX__FORK_PARENT, ERYX__FORK_CHILD };
 
 #endif /* ERYX_SYNC_H */

@@ -178,6 +178,117 @@ ticker(void *arg)
     return NULL;
 }
 
+eryx_status
+eryx__engine_resume(eryx_engine *eng, eryx_error *err)
+{
+    if (__atomic_load_n(&eng->ticking, __ATOMIC_ACQUIRE))
+        return ERYX_OK;
+    pthread_mutex_lock(&eng->mu);
+    bool ok = __atomic_load_n(&eng->ticking, __ATOMIC_RELAXED) ||
+              pthread_create(&eng->ticker, NULL, ticker, eng) == 0;
+    if (ok)
+        __atomic_store_n(&eng->ticking, true, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&eng->mu);
+    return ok ? ERYX_OK
+              : eryx__fail(err, ERYX_E_NOMEM,
+                           "cannot start the epoch ticker after fork()");
+}
+
+/* ------------------------------------------------------------ fork */
+
+/* The engines alive in the process, so that fork() finds each one's
+   threads: a process that makes engines and then forks (a server's
+   workers, multiprocessing) gets a child whose engines work. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static eryx_engine *live_head;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void
+fork_phase(int phase)
+{
+    for (eryx_engine *e = live_head; e != NULL; e = e->live_next) {
+        void (*ready_fork)(struct eryx__ready *, int) =
+            __atomic_load_n(&e->ready_fork, __ATOMIC_ACQUIRE);
+        struct eryx__ready *ready =
+            __atomic_load_n(&e->ready, __ATOMIC_ACQUIRE);
+        if (phase == ERYX__FORK_PREPARE) {
+            /* The ready thread first: what it finishes may run handlers. */
+            if (ready != NULL)
+                ready_fork(ready, phase);
+            eryx__workers_fork(e->workers, phase);
+            pthread_mutex_lock(&e->image_src_mu);
+            pthread_mutex_lock(&e->mu);
+            continue;
+        }
+        if (phase == ERYX__FORK_CHILD) {
+            /* No ticker here: the next call into a guest starts one. */
+            __atomic_store_n(&e->ticking, false, __ATOMIC_RELAXED);
+            eryx__sync_cond_init(&e->cv);
+            /* Held only while the fuel variant compiles: a compile under
+               way in another thread is not in the child; it starts again. */
+            pthread_mutex_init(&e->build_mu, NULL);
+        }
+        pthread_mutex_unlock(&e->mu);
+        pthread_mutex_unlock(&e->image_src_mu);
+        eryx__workers_fork(e->workers, phase);
+        if (ready != NULL)
+            ready_fork(ready, phase);
+    }
+}
+
+static void
+fork_prepare(void)
+{
+    pthread_mutex_lock(&live_mu);
+    fork_phase(ERYX__FORK_PREPARE);
+}
+
+static void
+fork_parent(void)
+{
+    fork_phase(ERYX__FORK_PARENT);
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void
+fork_child(void)
+{
+    fork_phase(ERYX__FORK_CHILD);
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void
+fork_register(void)
+{
+    (void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void
+live_add(eryx_engine *eng)
+{
+    pthread_once(&fork_once, fork_register);
+    pthread_mutex_lock(&live_mu);
+    eng->live_next = live_head;
+    if (live_head != NULL)
+        live_head->live_prev = eng;
+    live_head = eng;
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void
+live_remove(eryx_engine *eng)
+{
+    pthread_mutex_lock(&live_mu);
+    if (eng->live_prev != NULL)
+        eng->live_prev->live_next = eng->live_next;
+    else if (live_head == eng)
+        live_head = eng->live_next;
+    if (eng->live_next != NULL)
+        eng->live_next->live_prev = eng->live_prev;
+    eng->live_prev = eng->live_next = NULL;
+    pthread_mutex_unlock(&live_mu);
+}
+
 const eryx__variant *
 eryx__engine_variant(eryx_engine *eng, bool fuel, eryx_error *err)
 {
@@ -246,7 +357,8 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
         s = eryx__fail(err, ERYX_E_NOMEM, "cannot start the epoch ticker");
         goto fail;
     }
-    eng->ticking = true;
+    __atomic_store_n(&eng->ticking, true, __ATOMIC_RELEASE);
+    live_add(eng);
     *out = eng;
     return ERYX_OK;
 
@@ -260,10 +372,11 @@ eryx_engine_free(eryx_engine *eng)
 {
     if (eng == NULL)
         return;
+    live_remove(eng);
     /* First: its thread may be starting or deleting an instance. */
     if (eng->ready != NULL)
         __atomic_load_n(&eng->ready_free, __ATOMIC_ACQUIRE)(eng->ready);
-    if (eng->ticking) {
+    if (__atomic_load_n(&eng->ticking, __ATOMIC_ACQUIRE)) {
         pthread_mutex_lock(&eng->mu);
         eng->stopping = true;
         pthread_cond_signal(&eng->cv);

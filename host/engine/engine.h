@@ -66,12 +66,17 @@ struct eryx_engine {
        instances. */
     struct eryx__ready *ready;
     void (*ready_free)(struct eryx__ready *ready);
+    void (*ready_fork)(struct eryx__ready *ready, int phase);
     eryx__workers *workers;
     pthread_mutex_t build_mu; /* held while the fuel variant is built */
     pthread_mutex_t mu;       /* the ticker's; never held while compiling */
     pthread_cond_t cv;        /* wakes the ticker to stop */
     pthread_t ticker;
-    bool ticking, stopping;
+    bool ticking; /* atomic: the ticker runs (false in a fork's child
+                     until eryx__engine_resume starts it again) */
+    bool stopping;
+    /* The process's live engines (engine.c), for the fork handlers. */
+    struct eryx_engine *live_prev, *live_next;
     /* Where Wasmtime maps the plain guest's memory image from, so that
        images can be mapped over it and the mapping put back
        (instance/image.c): probed once under image_src_mu (state 0: not
@@ -90,6 +95,11 @@ struct eryx_engine {
    loads) it; running sandboxes keep their deadlines meanwhile. */
 const eryx__variant *
 eryx__engine_variant(eryx_engine *engine, bool fuel, eryx_error *err);
+
+/* Before a call into a guest of `engine`: in a fork's child the epoch
+   ticker (deadlines, cancellation, Ctrl-C) is started again.  Fails only
+   when no thread can be made. */
+eryx_status eryx__engine_resume(eryx_engine *engine, eryx_error *err);
 
 /* ---- cache.c ---- */
 /* Find or make the compiled guest; `info` (may be NULL) receives a new

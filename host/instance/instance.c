@@ -146,14 +146,19 @@ on_epoch(wasmtime_context_t *ctx,
     return NULL;
 }
 
-/* Arm the stop conditions for the next call into the guest. */
-static void
-arm(eryx__instance *in, uint32_t timeout_ms)
+/* Arm the stop conditions for the next call into the guest (in a fork's
+   child, the engine's ticker is started first: it enforces them). */
+static eryx_status
+arm(eryx__instance *in, uint32_t timeout_ms, eryx_error *err)
 {
+    eryx_status s = eryx__engine_resume(in->engine, err);
+    if (s != ERYX_OK)
+        return s;
     eryx__store_arm(in->st, timeout_ms,
                     in->interrupt ? &in->interrupt->cancel : NULL,
                     in->interrupt ? &in->interrupt->keyboard : NULL);
     wasmtime_context_set_epoch_deadline(in->ctx, 1);
+    return ERYX_OK;
 }
 
 /* Initialization is ours, not the user's: it gets its own generous limit,
@@ -261,12 +266,15 @@ eryx__instance_start(eryx__instance *in,
     wasmtime_store_epoch_deadline_callback(in->store, on_epoch, st, NULL);
     in->st = st;
     in->ctx = wasmtime_store_context(in->store);
+    in->engine = engine;
     attach(in, interrupt);
-    arm(in, INIT_TIMEOUT_MS);
+    eryx_status s = arm(in, INIT_TIMEOUT_MS, err);
+    if (s != ERYX_OK)
+        goto fail;
     if (settings->fuel != 0)
         wasmtime_context_set_fuel(in->ctx, UINT64_MAX / 2); /* init: free */
 
-    eryx_status s = make_vfs(st, engine, settings, fs, err);
+    s = make_vfs(st, engine, settings, fs, err);
     if (s != ERYX_OK)
         goto fail;
     wasi_config_t *wasi = make_wasi();
@@ -388,6 +396,7 @@ eryx__instance_adopt(eryx__instance *in,
     wasmtime_store_limiter(in->store, (int64_t)settings->memory_limit_bytes, -1,
                            -1, -1, -1);
     eryx__store_bind(in->st, settings);
+    in->engine = engine;
     attach(in, interrupt);
     return ERYX_OK;
 }
@@ -478,7 +487,11 @@ eryx__instance_execute(eryx__instance *in,
     eryx_error err = {ERYX_OK, ""};
     const char *var = st->settings->result_variable;
     uint32_t args[5], ret;
-    arm(in, st->settings->timeout_ms);
+    eryx_status s = arm(in, st->settings->timeout_ms, &err);
+    if (s != ERYX_OK) {
+        eryx__result_fail(r, s, err.message);
+        return s;
+    }
     bool journal_nomem = false;
     if (journal != NULL) {
         journal_nomem = eryx__journal_begin(journal, code, code_len) != ERYX_OK;
@@ -488,7 +501,7 @@ eryx__instance_execute(eryx__instance *in,
     if (fuel != 0)
         wasmtime_context_set_fuel(in->ctx, fuel);
 
-    eryx_status s = put_bytes(in, code, code_len, &args[0], &err);
+    s = put_bytes(in, code, code_len, &args[0], &err);
     args[1] = (uint32_t)code_len;
     if (s == ERYX_OK)
         s = put_bytes(in, var, strlen(var), &args[2], &err);
@@ -584,11 +597,12 @@ call_state(eryx__instance *in,
     wasmtime_func_t fn;
     if (!get_func(in, export_name, &fn))
         return eryx__fail(err, ERYX_E_ABI, "the guest lacks %s", export_name);
-    arm(in, in->st->settings->timeout_ms);
+    eryx_status s = arm(in, in->st->settings->timeout_ms, err);
+    if (s != ERYX_OK)
+        return s;
     if (in->st->settings->fuel != 0)
         wasmtime_context_set_fuel(in->ctx, UINT64_MAX / 2); /* not metered */
     uint32_t args[2] = {0, (uint32_t)len};
-    eryx_status s = ERYX_OK;
     if (data != NULL)
         s = put_bytes(in, data, len, &args[0], err);
     if (s == ERYX_OK)

@@ -38,6 +38,7 @@ typedef struct eryx__instance {
     eryx__store *st;            /* the store's data */
     eryx__interrupt *interrupt; /* the owner's, or NULL; outlives us */
     eryx__overlay *overlay;     /* an image mapped over the memory, or NULL */
+    eryx_engine *engine;        /* whose guest this is (borrowed) */
     bool live;
 } eryx__instance;
 

@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/sync.h"
 #include "instance/instance.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -64,6 +65,7 @@ struct eryx__ready {
        (idle_cv signals its end). */
     bool starved, busy;
     pthread_cond_t idle_cv;
+    bool forking; /* a fork() is under way: the thread starts nothing */
     eryx__settings defaults; /* what the stock's instances start with */
     eryx__instance stock[ERYX__READY_MAX];
     uint32_t nstock;
@@ -341,6 +343,10 @@ ready_main(void *arg)
     eryx_engine *eng = r->engine;
     pthread_mutex_lock(&r->mu);
     while (!r->stopping) {
+        if (r->forking) {
+            pthread_cond_wait(&r->cv, &r->mu);
+            continue;
+        }
         if (r->nretired > 0) {
             wasmtime_store_t *store = r->retired[--r->nretired];
             set_busy(r, true);
@@ -400,6 +406,35 @@ ready_free(eryx__ready *r)
     eryx__free(r);
 }
 
+/* A phase of fork() (engine.c calls it for every live engine).  The
+   thread finishes what it is doing (an instance half made or deleted must
+   not be copied) and waits; the child's copy of the stock and of the
+   instances waiting to be deleted is the child's own, and its next take
+   starts a thread for them. */
+static void
+ready_fork(eryx__ready *r, int phase)
+{
+    switch (phase) {
+    case ERYX__FORK_PREPARE:
+        pthread_mutex_lock(&r->mu);
+        r->forking = true;
+        while (r->busy)
+            pthread_cond_wait(&r->idle_cv, &r->mu);
+        return;
+    case ERYX__FORK_PARENT:
+        r->forking = false;
+        pthread_cond_signal(&r->cv);
+        break;
+    default:
+        r->forking = false;
+        r->running = false;
+        pthread_cond_init(&r->cv, NULL);
+        pthread_cond_init(&r->idle_cv, NULL);
+        break;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 /* The engine's stock, made on first use (NULL: the stock is off, or no
    memory). */
 static eryx__ready *
@@ -422,6 +457,7 @@ get_ready(eryx_engine *eng)
     /* Set before the stock is published (by every thread that gets here,
        to the same value), read only by eryx_engine_free. */
     __atomic_store_n(&eng->ready_free, ready_free, __ATOMIC_RELEASE);
+    __atomic_store_n(&eng->ready_fork, ready_fork, __ATOMIC_RELEASE);
     eryx__ready *none = NULL;
     if (!__atomic_compare_exchange_n(&eng->ready, &none, r, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {

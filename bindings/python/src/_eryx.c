@@ -879,6 +879,20 @@ sigint_disarm(void)
     pthread_mutex_unlock(&sigint_mu);
 }
 
+/* In a fork's child the canceller thread is not there: the pipe is closed
+   and the next armed execute makes both again. */
+static void
+sigint_after_fork(void)
+{
+    if (sigint_pipe[0] >= 0) {
+        close(sigint_pipe[0]);
+        close(sigint_pipe[1]);
+        sigint_pipe[0] = sigint_pipe[1] = -1;
+    }
+    pthread_mutex_init(&sigint_mu, NULL);
+    sigint_target = NULL;
+}
+
 static PyObject *
 core_execute(PyObject *self_, PyObject *args)
 {
@@ -1660,6 +1674,9 @@ mod_exec(PyObject *m)
     Py_DECREF(ident);
     if (PyErr_Occurred())
         return -1;
+    static int registered;
+    if (!registered && pthread_atfork(NULL, NULL, sigint_after_fork) == 0)
+        registered = 1;
     PyObject *core = NULL;
     if (add_type(m, &core_spec, "Core", &core) < 0 ||
         add_type(m, &journal_spec, "Journal", &JournalType) < 0 ||

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -351,6 +352,12 @@ class _Loop:
                 cls._loop = loop
             return cls._loop
 
+    @classmethod
+    def _after_fork(cls) -> None:
+        # A fork's child has no loop thread: the next async callback makes one.
+        cls._lock = threading.Lock()
+        cls._loop = None
+
 
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
@@ -442,6 +449,18 @@ def _output_dispatch(
 
 
 _core_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # liberyx restarts its own threads in a fork's child (docs/design.md);
+    # these are the package's.
+    global _core_lock
+    _core_lock = threading.Lock()
+    _Loop._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Runner:
