@@ -361,25 +361,49 @@ def run_coroutine(coro):
 _QUICK = 20e-6
 
 
+_scan_json = json.decoder.JSONDecoder().scan_once
+
+
+def _loads(text):
+    """json.loads for a callback's answer: the C scanner alone when the
+    text is one JSON value and nothing else (what a handler returns), else
+    json.loads itself, for its whitespace rules and its errors."""
+    try:
+        value, end = _scan_json(text, 0)
+        if end == len(text):
+            return value
+    except StopIteration:
+        pass
+    return json.loads(text)
+
+
 async def invoke(name, /, **arguments):
     """Call the host callback `name` with keyword arguments."""
     payload = json.dumps(arguments) if arguments else "{}"
-    fut = asyncio.get_running_loop().create_future()
     tracing = _tracing
     if tracing:
         line = _user_line()
         _emit("callback_start", line, name=name, arguments=arguments)
         t0 = time.perf_counter()
     handle = _eryx_host.start(name, payload)
+    # A handler that answers at once (within _QUICK seconds) is answered
+    # here, without a future or an event-loop turn.  Not when tracing: a
+    # coroutine that suspends reports its await's line again when it
+    # resumes, and traces stay the same whatever the timing.  Not when
+    # other calls are under way (a gather): their answers come together in
+    # the loop's next wait instead of each start waiting.
+    quick = not tracing and not _pending
+    finished = _eryx_host.wait(_QUICK) if quick else ()
+    if len(finished) == 1 and finished[0][0] == handle:
+        status, text = finished[0][1], finished[0][2]
+        if status == _CALL_OK:
+            return _loads(text)
+        raise (CallbackTimeoutError if status == _CALL_TIMEOUT
+               else CallbackError)(text)
+    fut = asyncio.get_running_loop().create_future()
     _pending[handle] = fut
-    # A handler that answers at once (within _QUICK seconds) resolves the
-    # future here, so the await below goes on without an event-loop turn.
-    # Not when tracing: a coroutine that suspends reports its await's line
-    # again when it resumes, and traces stay the same whatever the timing.
-    # Not when other calls are under way (a gather): their answers come
-    # together in the loop's next wait instead of each start waiting.
-    if not tracing and len(_pending) == 1:
-        _deliver(_eryx_host.wait(_QUICK))
+    if finished:
+        _deliver(finished)
     try:
         text = await fut
     except BaseException as e:
@@ -391,7 +415,7 @@ async def invoke(name, /, **arguments):
     if tracing:
         _emit("callback_end", line, name=name,
               duration_ms=(time.perf_counter() - t0) * 1e3, error=None)
-    return json.loads(text)
+    return _loads(text)
 
 
 def list_callbacks():

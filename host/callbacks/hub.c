@@ -37,7 +37,10 @@ struct eryx__hub {
     uint32_t next_handle;
     uint32_t invocations;
     unsigned finished; /* calls ever finished (atomic), for spinning waits */
-    bool nomem;        /* a call lost its answer for want of memory */
+    /* Handlers ever handed to a worker, and ever begun there (atomic): a
+       wait polls only while every one has begun (docs/design.md). */
+    unsigned handed, begun;
+    bool nomem;            /* a call lost its answer for want of memory */
     eryx_journal *journal; /* the execute's journal, or NULL */
     int suspended;         /* atomic: a handler suspended the execute */
     int notify_fd; /* an eventfd told of finished calls and wakes, or -1 */
@@ -269,6 +272,7 @@ static void
 run_call(void *arg)
 {
     eryx_call *call = arg;
+    __atomic_add_fetch(&call->hub->begun, 1u, __ATOMIC_RELEASE);
     eryx__hook *hook = eryx__callback_hook(call->cb);
     ((eryx_callback_fn)hook->fn)(hook->userdata, call->args, call->args_len,
                                  call);
@@ -439,8 +443,11 @@ eryx__hub_start(eryx__hub *hub,
     }
     pthread_mutex_unlock(&hub->mu);
     unsigned failed = eryx__alloc_failures();
+    if (call != NULL)
+        __atomic_add_fetch(&hub->handed, 1u, __ATOMIC_RELEASE);
     if (call != NULL && !eryx__workers_submit(workers, run_call, call)) {
         static const char msg[] = "no worker thread for the callback";
+        __atomic_add_fetch(&hub->begun, 1u, __ATOMIC_RELEASE);
         *nomem = eryx__alloc_failures() != failed;
         complete(call, false, msg, sizeof msg - 1);
     }
@@ -526,13 +533,27 @@ eryx__hub_wait(eryx__hub *hub,
         }
         if (running && !spun) {
             /* A quick handler answers within microseconds: poll for it
-               before sleeping. */
+               before sleeping; but only a few while a handler has not
+               begun: its worker is then not running beside this thread
+               (asleep, or behind it on this CPU), and polling on would
+               only keep it off. */
             spun = true;
             unsigned seen = __atomic_load_n(&hub->finished, __ATOMIC_ACQUIRE);
             pthread_mutex_unlock(&hub->mu);
-            eryx__sync_spin_while(&hub->finished, seen,
-                                  wake - now < ERYX__SPIN_US ? wake - now
-                                                             : ERYX__SPIN_US);
+            uint64_t budget =
+                wake - now < ERYX__SPIN_US ? wake - now : ERYX__SPIN_US;
+            uint64_t first =
+                budget < ERYX__SPIN_START_US ? budget : ERYX__SPIN_START_US;
+            if (!eryx__sync_spin_while(&hub->finished, seen, first)) {
+                if (__atomic_load_n(&hub->begun, __ATOMIC_ACQUIRE) ==
+                    __atomic_load_n(&hub->handed, __ATOMIC_ACQUIRE))
+                    eryx__sync_spin_while(&hub->finished, seen, budget - first);
+                else if (until - now <= ERYX__SPIN_US)
+                    /* A short wait (a call's start looking for a quick
+                       answer) is over: sleeping out its rest would wait
+                       for a timer, not for the answer. */
+                    return ERYX_ABI_WAIT_TIMEOUT;
+            }
             pthread_mutex_lock(&hub->mu);
             continue;
         }

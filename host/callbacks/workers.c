@@ -13,6 +13,7 @@
 typedef struct job {
     void (*fn)(void *);
     void *arg;
+    int cpu; /* where the submitting thread ran */
     struct job *next;
 } job;
 
@@ -30,15 +31,19 @@ static void *
 worker(void *arg)
 {
     eryx__workers *p = arg;
+    int peer = -1; /* the CPU of the last job's submitter */
     pthread_mutex_lock(&p->mu);
     for (;;) {
         if (p->head == NULL && !p->shutdown) {
             /* Idle: poll for a moment (a guest's next call often follows
-               within microseconds), then sleep. */
+               within microseconds), then sleep.  Not when the guest that
+               submitted the last job runs on this CPU: it is waiting for
+               this one, and polling would keep it waiting. */
             p->idle++;
             unsigned seen = __atomic_load_n(&p->submitted, __ATOMIC_ACQUIRE);
             pthread_mutex_unlock(&p->mu);
-            eryx__sync_spin_while(&p->submitted, seen, ERYX__SPIN_US);
+            if (peer < 0 || peer != eryx__sync_cpu())
+                eryx__sync_spin_while(&p->submitted, seen, ERYX__SPIN_US);
             pthread_mutex_lock(&p->mu);
             while (p->head == NULL && !p->shutdown)
                 pthread_cond_wait(&p->cv, &p->mu);
@@ -51,6 +56,7 @@ worker(void *arg)
         if (p->head == NULL)
             p->tail = NULL;
         p->queued--;
+        peer = j->cpu;
         pthread_mutex_unlock(&p->mu);
         j->fn(j->arg);
         eryx__free(j);
@@ -117,6 +123,7 @@ eryx__workers_submit(eryx__workers *p, void (*fn)(void *), void *arg)
         return false;
     j->fn = fn;
     j->arg = arg;
+    j->cpu = eryx__sync_cpu();
     j->next = NULL;
     pthread_mutex_lock(&p->mu);
     if (p->queued + 1 > p->idle && p->nthreads < POOL_MAX_THREADS &&

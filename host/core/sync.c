@@ -2,6 +2,8 @@
 ** sync.c: condition variables on the monotonic clock, and short spins
 ** (eryx__sync_*).
 */
+#define _GNU_SOURCE /* sched_getaffinity, sched_getcpu */
+#include <sched.h>
 #include <time.h>
 
 #include "core/sync.h"
@@ -31,9 +33,36 @@ eryx__sync_cond_wait_until(pthread_cond_t *cv,
     pthread_cond_timedwait(cv, mu, &ts);
 }
 
+/* Whether the process may run on more than one CPU (asked once: 1 yes,
+   -1 no, 0 not yet).  With one, a thread that spins only keeps the thread
+   it waits for off the CPU. */
+static int several_cpus;
+
+static bool
+spinning_can_help(void)
+{
+    int v = __atomic_load_n(&several_cpus, __ATOMIC_RELAXED);
+    if (v == 0) {
+        cpu_set_t set;
+        v = sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) > 1
+                ? 1
+                : -1;
+        __atomic_store_n(&several_cpus, v, __ATOMIC_RELAXED);
+    }
+    return v > 0;
+}
+
+int
+eryx__sync_cpu(void)
+{
+    return sched_getcpu();
+}
+
 bool
 eryx__sync_spin_while(const unsigned *word, unsigned seen, uint64_t max_us)
 {
+    if (!spinning_can_help())
+        return __atomic_load_n(word, __ATOMIC_ACQUIRE) != seen;
     uint64_t until = eryx__clock_now_us() + max_us;
     for (unsigned i = 0;; i++) {
         if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen)

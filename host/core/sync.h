@@ -23,10 +23,18 @@ void eryx__sync_cond_wait_until(pthread_cond_t *cv,
    condition variable: waking a sleeping thread costs more than this on a
    busy machine. */
 #define ERYX__SPIN_US 50u
+/* How long a waiter polls before it checks that the thread it waits for
+   has started on its work (a worker that polls for jobs takes one within
+   a microsecond). */
+#define ERYX__SPIN_START_US 5u
 /* Poll `*word` (atomic) until it differs from `seen` or `max_us` pass;
-   true when it changed. */
+   true when it changed.  A process confined to one CPU does not poll (the
+   thread it waits for could not run meanwhile): one look. */
 bool
 eryx__sync_spin_while(const unsigned *word, unsigned seen, uint64_t max_us);
+/* The CPU the calling thread runs on (-1: unknown), so that a thread can
+   leave out polling for a thread that runs on the same one. */
+int eryx__sync_cpu(void);
 
 /* fork(): the phases of pthread_atfork, passed to the parts of an engine
    that have threads (engine/engine.c calls them).  Before the fork each

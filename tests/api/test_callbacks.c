@@ -3,7 +3,9 @@
 ** list_callbacks, errors, limits, and concurrency (calls gathered in
 ** Python run on the host at the same time).
 */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -220,6 +222,36 @@ ERYX_TEST(gathered_calls_run_concurrently_and_keep_their_order)
     pthread_barrier_destroy(&barrier);
 }
 
+/* A process confined to one CPU (a one-CPU container, taskset): no thread
+   polls for one that could not run meanwhile, and every kind of answer
+   still arrives: at once, many in a row, later from another thread, a
+   failure, a gather. */
+ERYX_TEST(a_process_on_one_cpu_gets_every_answer)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0); /* before the
+                                                         engine's threads */
+    eryx_config *cfg = callback_config();
+    expect_output(cfg,
+                  "import asyncio\n"
+                  "n = 0\n"
+                  "for i in range(300):\n"
+                  "    n += (await echo(message='x', times=i))['times']\n"
+                  "print(n, await later())\n"
+                  "try:\n"
+                  "    await fail()\n"
+                  "except Exception as e:\n"
+                  "    print(type(e).__name__)\n"
+                  "print(await asyncio.gather(*(echo(message=str(i)) "
+                  "for i in range(4))))\n",
+                  "44850 from another thread\nCallbackError\n"
+                  "[{'message': '0'}, {'message': '1'}, {'message': '2'}, "
+                  "{'message': '3'}]\n");
+    eryx_config_free(cfg);
+}
+
 ERYX_TEST(callback_timeout_raises_with_timeout_in_the_message)
 {
     eryx_config *cfg = callback_config();
@@ -350,6 +382,7 @@ main(int argc, char **argv)
             failures_are_catchable_exceptions_with_the_host_message),
         ERYX_TEST_ENTRY(handler_may_complete_later_from_another_thread),
         ERYX_TEST_ENTRY(gathered_calls_run_concurrently_and_keep_their_order),
+        ERYX_TEST_ENTRY(a_process_on_one_cpu_gets_every_answer),
         ERYX_TEST_ENTRY(callback_timeout_raises_with_timeout_in_the_message),
         ERYX_TEST_ENTRY(invocation_limit_raises_on_the_next_call),
         ERYX_TEST_ENTRY(userdata_is_freed_once_when_the_last_holder_goes),
