@@ -284,11 +284,45 @@ static PyType_Spec call_spec = {"eryx._eryx.Call", sizeof(CallObject), 0,
 
 /* ------------------------------------------------- handlers (any thread) */
 
+/* Handlers run on the engine's worker threads, which outlive each call:
+   the first call on a thread takes the GIL with a second, lasting
+   PyGILState_Ensure, so that its thread state stays (made and deleted at
+   every call, it cost more than the handler).  Once the interpreter
+   begins to finalize (atexit, below) no thread enters Python again. */
+static int finalizing; /* atomic */
+static _Thread_local int pinned;
+
+static int
+enter_python(PyGILState_STATE *g)
+{
+    if (__atomic_load_n(&finalizing, __ATOMIC_ACQUIRE) || !Py_IsInitialized())
+        return 0;
+    *g = PyGILState_Ensure();
+    if (!pinned) {
+        pinned = 1;
+        (void)PyGILState_Ensure();
+    }
+    return 1;
+}
+
+static PyObject *
+mod_finalizing(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    __atomic_store_n(&finalizing, 1, __ATOMIC_RELEASE);
+    Py_RETURN_NONE;
+}
+
 /* userdata of a callback: the Python handler(call, args_json). */
 static void
 callback_entry(void *ud, const char *args, size_t len, eryx_call *call)
 {
-    PyGILState_STATE g = PyGILState_Ensure();
+    PyGILState_STATE g;
+    if (!enter_python(&g)) {
+        static const char msg[] = "RuntimeError: the interpreter is exiting";
+        eryx_call_fail(call, msg, sizeof msg - 1);
+        return;
+    }
     CallObject *c = PyObject_New(CallObject, (PyTypeObject *)CallType);
     PyObject *a =
         c ? PyUnicode_DecodeUTF8(args, (Py_ssize_t)len, "surrogatepass") : NULL;
@@ -322,7 +356,9 @@ callback_entry(void *ud, const char *args, size_t len, eryx_call *call)
 static void
 output_entry(void *ud, int stream, const char *data, size_t len)
 {
-    PyGILState_STATE g = PyGILState_Ensure();
+    PyGILState_STATE g;
+    if (!enter_python(&g))
+        return;
     PyObject *r = PyObject_CallFunction((PyObject *)ud, "iy#", stream, data,
                                         (Py_ssize_t)len);
     if (r == NULL)
@@ -338,7 +374,9 @@ trace_entry(void *ud,
             const char *json,
             size_t len)
 {
-    PyGILState_STATE g = PyGILState_Ensure();
+    PyGILState_STATE g;
+    if (!enter_python(&g))
+        return;
     PyObject *r =
         PyObject_CallFunction((PyObject *)ud, "iIs#", (int)kind,
                               (unsigned int)lineno, json, (Py_ssize_t)len);
@@ -351,9 +389,9 @@ trace_entry(void *ud,
 static void
 release_pyobject(void *ud)
 {
-    if (!Py_IsInitialized())
+    PyGILState_STATE g;
+    if (!enter_python(&g))
         return;
-    PyGILState_STATE g = PyGILState_Ensure();
     Py_DECREF((PyObject *)ud);
     PyGILState_Release(g);
 }
@@ -1638,6 +1676,8 @@ static PyMethodDef mod_methods[] = {
      "precompile(out_path or None, fuel): compile the guest to a file."},
     {"engine_info", mod_engine_info, METH_NOARGS,
      "The engine's description (starts it)."},
+    {"finalizing", mod_finalizing, METH_NOARGS,
+     "From atexit: no handler enters Python from now on."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -203,3 +205,37 @@ def test_callback_timeout() -> None:
     r = sb.execute("try:\n    await sleepy()\nexcept Exception as e:\n    print('timed out')\n")
     assert r.stdout_text == "timed out\n"
     assert time.monotonic() - t0 < 0.9
+
+
+def test_many_calls_from_one_worker_and_an_exit_while_a_thread_calls() -> None:
+    # Handlers keep their worker's Python thread state between calls; an
+    # interpreter that exits while a daemon thread's sandbox is calling
+    # back stops entering Python, and exits cleanly.
+    sb = eryx.Sandbox(
+        callbacks=[{"name": "inc", "fn": lambda x: x + 1}],
+        resource_limits=eryx.ResourceLimits(max_callback_invocations=None),
+    )
+    r = sb.execute("n = 0\nfor _ in range(2000):\n    n = await inc(x=n)\nprint(n)")
+    assert r.stdout == b"2000\n"
+    code = (
+        "import threading, time, eryx\n"
+        "sb = eryx.Sandbox(callbacks=[{'name': 'ping', 'fn': lambda: 1}])\n"
+        "def spin():\n"
+        "    while True:\n"
+        "        try:\n"
+        "            sb.execute('for _ in range(100): await ping()')\n"
+        "        except eryx.EryxError:\n"
+        "            pass\n"
+        "threading.Thread(target=spin, daemon=True).start()\n"
+        "time.sleep(0.3)\n"
+        "print('bye')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "bye\n"

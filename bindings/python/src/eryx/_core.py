@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import builtins
 import json
 import os
@@ -461,6 +462,9 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+# Handlers keep their worker thread's Python thread state between calls;
+# once the interpreter exits, none enters it again (_eryx.c).
+atexit.register(_eryx.finalizing)
 
 
 class _Runner:
