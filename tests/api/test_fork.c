@@ -86,22 +86,6 @@ session_prints(eryx_session *ss, const char *code, const char *out)
     eryx_result_free(r);
 }
 
-/* Wait (at most 30 s) until the stock holds `n`; its stats after. */
-static eryx_ready_stats
-wait_ready(eryx_engine *e, uint32_t n)
-{
-    eryx_ready_stats st;
-    for (int i = 0; i < 3000; i++) {
-        eryx_engine_ready_stats(e, &st);
-        if (st.ready >= n)
-            return st;
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    ERYX_TEST_FAIL_("the stock never reached %u (has %u)", n, st.ready);
-    return st;
-}
-
 /* Wait for child `pid`, which must exit with status 0. */
 static void
 expect_child_ok(pid_t pid)

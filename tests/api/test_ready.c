@@ -32,22 +32,6 @@ engine_with(uint32_t count, uint64_t max_bytes)
     return e;
 }
 
-/* Wait (at most 30 s) until the engine has `n` ready interpreters. */
-static eryx_ready_stats
-wait_ready(eryx_engine *e, uint32_t n)
-{
-    eryx_ready_stats st;
-    for (int i = 0; i < 3000; i++) {
-        eryx_engine_ready_stats(e, &st);
-        if (st.ready >= n)
-            return st;
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    ERYX_TEST_FAIL_("the stock never reached %u (has %u)", n, st.ready);
-    return st;
-}
-
 static eryx_result *
 sandbox_run(eryx_engine *e, const eryx_config *c, const char *code)
 {

@@ -6,6 +6,7 @@
 #define ERYX_SANDBOX_FIXTURE_H
 
 #include <eryx.h>
+#include <time.h>
 
 #include "eryx_test.h"
 
@@ -130,6 +131,23 @@ run_expect(const char *code, const char *expected)
                         eryx_result_stderr(r, NULL));
     ASSERT_STR_EQ(eryx_result_stdout(r, NULL), expected);
     eryx_result_free(r);
+}
+
+/* Wait (at most 30 s) until engine `e`'s ready stock holds `n`; its
+   stats then. */
+static inline eryx_ready_stats
+wait_ready(eryx_engine *e, uint32_t n)
+{
+    eryx_ready_stats st;
+    for (int i = 0; i < 3000; i++) {
+        eryx_engine_ready_stats(e, &st);
+        if (st.ready >= n)
+            return st;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ERYX_TEST_FAIL_("the stock never reached %u (has %u)", n, st.ready);
+    return st;
 }
 
 #endif /* ERYX_SANDBOX_FIXTURE_H */
