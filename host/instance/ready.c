@@ -43,6 +43,8 @@
 /* Stores waiting to be deleted; past this the owner deletes its own, so
    the thread's backlog stays bounded. */
 #define RETIRE_MAX 16u
+/* How long a fork() waits for the thread to finish its work. */
+#define FORK_WAIT_US 2000000u
 
 typedef struct eryx__ready eryx__ready;
 
@@ -415,12 +417,16 @@ static void
 ready_fork(eryx__ready *r, int phase)
 {
     switch (phase) {
-    case ERYX__FORK_PREPARE:
+    case ERYX__FORK_PREPARE: {
+        /* Bounded: should the thread wait on something the forking thread
+           holds, the fork goes on and the child does without a stock. */
+        uint64_t until = eryx__clock_now_us() + FORK_WAIT_US;
         pthread_mutex_lock(&r->mu);
         r->forking = true;
-        while (r->busy)
-            pthread_cond_wait(&r->idle_cv, &r->mu);
+        while (r->busy && eryx__clock_now_us() < until)
+            eryx__sync_cond_wait_until(&r->idle_cv, &r->mu, until);
         return;
+    }
     case ERYX__FORK_PARENT:
         r->forking = false;
         pthread_cond_signal(&r->cv);
@@ -428,8 +434,12 @@ ready_fork(eryx__ready *r, int phase)
     default:
         r->forking = false;
         r->running = false;
+        if (r->busy) { /* the instance it was making or deleting is lost */
+            r->busy = false;
+            r->starved = true;
+        }
         pthread_cond_init(&r->cv, NULL);
-        pthread_cond_init(&r->idle_cv, NULL);
+        eryx__sync_cond_init(&r->idle_cv);
         break;
     }
     pthread_mutex_unlock(&r->mu);
@@ -453,7 +463,7 @@ get_ready(eryx_engine *eng)
     r->engine = eng;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    pthread_cond_init(&r->idle_cv, NULL);
+    eryx__sync_cond_init(&r->idle_cv);
     /* Set before the stock is published (by every thread that gets here,
        to the same value), read only by eryx_engine_free. */
     __atomic_store_n(&eng->ready_free, ready_free, __ATOMIC_RELEASE);
