@@ -190,8 +190,7 @@ eryx__engine_resume(eryx_engine *eng, eryx_error *err)
         __atomic_store_n(&eng->ticking, true, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&eng->mu);
     return ok ? ERYX_OK
-              : eryx__fail(err, ERYX_E_NOMEM,
-                           "cannot start the epoch ticker after fork()");
+              : eryx__fail(err, ERYX_E_NOMEM, "cannot start the epoch ticker");
 }
 
 /* ------------------------------------------------------------ fork */
@@ -353,11 +352,9 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
     s = load_variant(&eng->plain, eng, false, err);
     if (s != ERYX_OK)
         goto fail;
-    if (pthread_create(&eng->ticker, NULL, ticker, eng) != 0) {
-        s = eryx__fail(err, ERYX_E_NOMEM, "cannot start the epoch ticker");
+    s = eryx__engine_resume(eng, err); /* starts the ticker */
+    if (s != ERYX_OK)
         goto fail;
-    }
-    __atomic_store_n(&eng->ticking, true, __ATOMIC_RELEASE);
     live_add(eng);
     *out = eng;
     return ERYX_OK;

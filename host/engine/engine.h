@@ -96,9 +96,9 @@ struct eryx_engine {
 const eryx__variant *
 eryx__engine_variant(eryx_engine *engine, bool fuel, eryx_error *err);
 
-/* Before a call into a guest of `engine`: in a fork's child the epoch
-   ticker (deadlines, cancellation, Ctrl-C) is started again.  Fails only
-   when no thread can be made. */
+/* Start the epoch ticker (deadlines, cancellation, Ctrl-C) unless it runs:
+   at engine creation, and before each call into a guest, where only a
+   fork's child finds it stopped.  Fails only when no thread can be made. */
 eryx_status eryx__engine_resume(eryx_engine *engine, eryx_error *err);
 
 /* ---- cache.c ---- */

@@ -412,14 +412,15 @@ ready_free(eryx__ready *r)
    thread finishes what it is doing (an instance half made or deleted must
    not be copied) and waits; the child's copy of the stock and of the
    instances waiting to be deleted is the child's own, and its next take
-   starts a thread for them. */
+   starts a thread for them.  The wait is bounded: a child forked while the
+   thread was still at work keeps its stock but makes no more. */
 static void
 ready_fork(eryx__ready *r, int phase)
 {
     switch (phase) {
     case ERYX__FORK_PREPARE: {
         /* Bounded: should the thread wait on something the forking thread
-           holds, the fork goes on and the child does without a stock. */
+           holds, the fork goes on. */
         uint64_t until = eryx__clock_now_us() + FORK_WAIT_US;
         pthread_mutex_lock(&r->mu);
         r->forking = true;
@@ -465,7 +466,8 @@ get_ready(eryx_engine *eng)
     pthread_cond_init(&r->cv, NULL);
     eryx__sync_cond_init(&r->idle_cv);
     /* Set before the stock is published (by every thread that gets here,
-       to the same value), read only by eryx_engine_free. */
+       to the same values), read by eryx_engine_free and the fork
+       handlers. */
     __atomic_store_n(&eng->ready_free, ready_free, __ATOMIC_RELEASE);
     __atomic_store_n(&eng->ready_fork, ready_fork, __ATOMIC_RELEASE);
     eryx__ready *none = NULL;
