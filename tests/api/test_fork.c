@@ -17,43 +17,13 @@
 
 #include "sandbox_fixture.h"
 
-static void
-double_it(void *userdata, const char *args, size_t len, eryx_call *call)
-{
-    (void)userdata;
-    const char *p = memchr(args, ':', len); /* {"x": N} */
-    int x = p ? (int)strtol(p + 1, NULL, 10) : 0;
-    char out[32];
-    int n = snprintf(out, sizeof out, "%d", 2 * x);
-    eryx_call_return(call, out, (size_t)n);
-}
-
-static eryx_engine *
-new_engine(void)
-{
-    eryx_config *c = NULL;
-    eryx_engine *e = NULL;
-    eryx_error err;
-    if (eryx_config_new(&c, &err) != ERYX_OK ||
-        eryx_config_set_ready_instances(c, 2, (uint64_t)64 << 20, &err) !=
-            ERYX_OK ||
-        eryx_engine_new(c, &e, &err) != ERYX_OK)
-        ERYX_TEST_FAIL_("engine: %s", err.message);
-    eryx_config_free(c);
-    return e;
-}
-
 /* A sandbox's config: the `double` callback and a 300 ms timeout. */
 static eryx_config *
 sandbox_config(void)
 {
     eryx_config *c = NULL;
     ASSERT_EQ(eryx_config_new(&c, NULL), ERYX_OK);
-    ASSERT_EQ(eryx_config_add_callback(c, "double", "Twice x.",
-                                       "{\"type\": \"object\", \"properties\": "
-                                       "{\"x\": {\"type\": \"integer\"}}}",
-                                       double_it, NULL, NULL, NULL),
-              ERYX_OK);
+    add_double_callback(c);
     ASSERT_EQ(eryx_config_set_timeout_ms(c, 300, NULL), ERYX_OK);
     return c;
 }
@@ -101,7 +71,7 @@ expect_child_ok(pid_t pid)
 
 ERYX_TEST(a_forked_child_keeps_deadlines_callbacks_and_ready_interpreters)
 {
-    eryx_engine *e = new_engine();
+    eryx_engine *e = engine_with(2, (uint64_t)64 << 20);
     eryx_config *c = sandbox_config();
     /* The parent has used everything: a worker thread waits for handlers,
        the ticker ticks, the stock is full, a session holds state. */
@@ -149,7 +119,7 @@ ERYX_TEST(a_forked_child_keeps_deadlines_callbacks_and_ready_interpreters)
    waits for the thread, and no child inherits a held lock. */
 ERYX_TEST(forks_while_the_stock_refills_never_deadlock)
 {
-    eryx_engine *e = new_engine();
+    eryx_engine *e = engine_with(2, (uint64_t)64 << 20);
     eryx_config *c = sandbox_config();
     sb_run(e, c, "print(await double(x=1))", "2\n");
     for (int i = 0; i < 12; i++) {

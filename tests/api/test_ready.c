@@ -18,19 +18,6 @@
 
 #include "sandbox_fixture.h"
 
-static eryx_engine *
-engine_with(uint32_t count, uint64_t max_bytes)
-{
-    eryx_config *c = NULL;
-    eryx_engine *e = NULL;
-    eryx_error err;
-    if (eryx_config_new(&c, &err) != ERYX_OK ||
-        eryx_config_set_ready_instances(c, count, max_bytes, &err) != ERYX_OK ||
-        eryx_engine_new(c, &e, &err) != ERYX_OK)
-        ERYX_TEST_FAIL_("engine: %s", err.message);
-    eryx_config_free(c);
-    return e;
-}
 
 static eryx_result *
 sandbox_run(eryx_engine *e, const eryx_config *c, const char *code)
@@ -156,18 +143,6 @@ ERYX_TEST(the_takers_own_settings_apply)
     eryx_engine_free(e);
 }
 
-static void
-double_it(void *userdata, const char *args, size_t len, eryx_call *call)
-{
-    (void)userdata;
-    /* {"x": N} with a small N */
-    const char *p = memchr(args, ':', len);
-    int x = p ? atoi(p + 1) : 0;
-    char out[32];
-    int n = snprintf(out, sizeof out, "%d", 2 * x);
-    eryx_call_return(call, out, (size_t)n);
-}
-
 /* The stock's page set is recorded by a first execute that awaits a
    callback of its own (`noop`); takers get their own callbacks, awaited in
    the same first execute, and never that one. */
@@ -177,11 +152,7 @@ ERYX_TEST(takers_await_their_own_callbacks_and_no_other)
     expect_stdout(sandbox_run(e, NULL, "pass"), "");
     eryx_config *c = NULL;
     ASSERT_EQ(eryx_config_new(&c, NULL), ERYX_OK);
-    ASSERT_EQ(eryx_config_add_callback(c, "double", "Twice x.",
-                                       "{\"type\": \"object\", \"properties\": "
-                                       "{\"x\": {\"type\": \"integer\"}}}",
-                                       double_it, NULL, NULL, NULL),
-              ERYX_OK);
+    add_double_callback(c);
     for (int i = 0; i < 4; i++) {
         eryx_ready_stats before = wait_ready(e, 1);
         char code[256];

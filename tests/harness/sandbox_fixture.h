@@ -6,6 +6,9 @@
 #define ERYX_SANDBOX_FIXTURE_H
 
 #include <eryx.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "eryx_test.h"
@@ -131,6 +134,45 @@ run_expect(const char *code, const char *expected)
                         eryx_result_stderr(r, NULL));
     ASSERT_STR_EQ(eryx_result_stdout(r, NULL), expected);
     eryx_result_free(r);
+}
+
+/* A new engine (the caller frees it) that keeps `count` ready
+   interpreters in at most `max_bytes`. */
+static inline eryx_engine *
+engine_with(uint32_t count, uint64_t max_bytes)
+{
+    eryx_config *c = NULL;
+    eryx_engine *e = NULL;
+    eryx_error err;
+    if (eryx_config_new(&c, &err) != ERYX_OK ||
+        eryx_config_set_ready_instances(c, count, max_bytes, &err) != ERYX_OK ||
+        eryx_engine_new(c, &e, &err) != ERYX_OK)
+        ERYX_TEST_FAIL_("engine: %s", err.message);
+    eryx_config_free(c);
+    return e;
+}
+
+/* The `double` callback's handler: {"x": N} with a small N answers 2N. */
+static inline void
+fixture_double_(void *userdata, const char *args, size_t len, eryx_call *call)
+{
+    (void)userdata;
+    const char *p = memchr(args, ':', len);
+    int x = p ? (int)strtol(p + 1, NULL, 10) : 0;
+    char out[32];
+    int n = snprintf(out, sizeof out, "%d", 2 * x);
+    eryx_call_return(call, out, (size_t)n);
+}
+
+/* Add to `c` the callback `double(x)`, which answers 2x at once. */
+static inline void
+add_double_callback(eryx_config *c)
+{
+    ASSERT_EQ(eryx_config_add_callback(c, "double", "Twice x.",
+                                       "{\"type\": \"object\", \"properties\": "
+                                       "{\"x\": {\"type\": \"integer\"}}}",
+                                       fixture_double_, NULL, NULL, NULL),
+              ERYX_OK);
 }
 
 /* Wait (at most 30 s) until engine `e`'s ready stock holds `n`; its
