@@ -257,6 +257,9 @@ def main():
             cores = (tp.get(f"{kind}_1_cores"), tp.get(f"{kind}_2_cores"))
             if None not in cores:
                 detail += f"; cores busy {cores[0]:.2f} / {cores[1]:.2f}"
+                if cores[0] > 0 and cores[1] > 0:  # executes per CPU-second
+                    per_core = (tp[two] / cores[1]) / (tp[one] / cores[0])
+                    detail += f", per busy core {per_core:.2f}x"
             print(f"| throughput (eryx only): executes/s of a json round trip + list "
                   f"comprehension, 1 / 2 threads, {what} | {tp[one]:.0f} / {tp[two]:.0f} "
                   f"|  | n/a |  | n/a | 2 threads ≥ 1.8x one | {yes(scale >= 1.8)} "

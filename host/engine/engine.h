@@ -68,6 +68,9 @@ struct eryx_engine {
     void (*ready_free)(struct eryx__ready *ready);
     void (*ready_fork)(struct eryx__ready *ready, int phase);
     eryx__workers *workers;
+    /* Executes under way in the engine's guests (atomic): instance.c
+       counts them, ready.c asks whether another runs. */
+    uint32_t executing;
     pthread_mutex_t build_mu; /* held while the fuel variant is built */
     pthread_mutex_t mu;       /* the ticker's; never held while compiling */
     pthread_cond_t cv;        /* wakes the ticker to stop */

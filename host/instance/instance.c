@@ -508,8 +508,11 @@ eryx__instance_execute(eryx__instance *in,
     args[3] = (uint32_t)strlen(var);
     args[4] = (st->settings->trace ? ERYX_ABI_EXEC_TRACE : 0) |
               (interactive ? ERYX_ABI_EXEC_INTERACTIVE : 0);
-    if (s == ERYX_OK)
+    if (s == ERYX_OK) { /* counted for instance/ready.c */
+        __atomic_add_fetch(&in->engine->executing, 1, __ATOMIC_RELAXED);
         s = call_i32(in, &in->execute_fn, args, 5, &ret, &err, "execute");
+        __atomic_sub_fetch(&in->engine->executing, 1, __ATOMIC_RELAXED);
+    }
 
     uint8_t area[ERYX_ABI_EXECUTE_RET_SIZE];
     eryx__execute_ret d;

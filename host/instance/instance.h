@@ -80,13 +80,15 @@ wasmtime_store_t *eryx__instance_release(eryx__instance *in);
 /* ---- ready.c: the engine's ready interpreters ---- */
 /* A started instance for `settings` (borrowed), `fs` and `interrupt`, as
    eryx__instance_start makes: taken from the engine's stock when one is
-   ready (not for fuel, nor a compiled image's), else started here.  `how`:
-   ERYX__OBTAIN_PREFAULT faults in what a first execute writes, as the
-   stock's are (for an owner that pays now to be quick later: a pool's
-   reset); ERYX__OBTAIN_FRESH takes none from the stock (an image's pages
-   are about to replace them).  When starting fails while the stock holds
-   room (a process short of address space), the stock is given up and the
-   start tried again. */
+   ready (not for fuel, nor a compiled image's), else started here, and
+   then the pages a first execute writes are faulted in (those `pass`
+   writes, when no other execute is under way).  `how`:
+   ERYX__OBTAIN_PREFAULT faults in those it reads too, as the stock's are
+   (for an owner that pays now to be quick later: a pool's reset);
+   ERYX__OBTAIN_FRESH takes none from the stock and faults in nothing (an
+   image's pages are about to replace them).  When starting fails while the
+   stock holds room (a process short of address space), the stock is given up
+   and the start tried again. */
 #define ERYX__OBTAIN_PREFAULT 1u
 #define ERYX__OBTAIN_FRESH    2u
 eryx_status eryx__instance_obtain(eryx__instance *in,

@@ -52,7 +52,7 @@ typedef struct eryx__ready eryx__ready;
    execute. */
 typedef struct page_run {
     uint32_t first, count;
-    bool written;
+    uint8_t kind; /* PAGE_READ, PAGE_WRITTEN or PAGE_WRITTEN_BY_PASS */
 } page_run;
 
 struct eryx__ready {
@@ -84,16 +84,18 @@ struct eryx__ready {
 
 /* ------------------------------------------------------------ pages */
 
-/* What the recording learns of each guest page: untouched, only read, or
-   written; merged over the recorded executes (the larger wins). */
-enum { PAGE_UNTOUCHED, PAGE_READ, PAGE_WRITTEN };
+/* What the recording learns of each guest page: untouched, only read,
+   written, or written by `pass` (which every execute writes); merged over
+   the recorded executes (the larger wins). */
+enum { PAGE_UNTOUCHED, PAGE_READ, PAGE_WRITTEN, PAGE_WRITTEN_BY_PASS };
 
 /* Merge into `state` (npages entries) the pages of `in`'s memory that are
    present in /proc/self/pagemap (bit 63): written (no longer file-backed:
-   bit 61 clear) or only read.  Pages beyond the image that were only read
-   count as written (the zero page is not file-backed); a few, harmless. */
+   bit 61 clear; marked `written`) or only read.  Pages beyond the image that
+   were only read count as written (the zero page is not file-backed); a few,
+   harmless. */
 static bool
-scan_pages(eryx__instance *in, uint8_t *state, size_t npages)
+scan_pages(eryx__instance *in, uint8_t *state, size_t npages, uint8_t written)
 {
     uint8_t *base = wasmtime_memory_data(in->ctx, &in->memory);
     size_t n = wasmtime_memory_data_size(in->ctx, &in->memory) / PAGE;
@@ -114,7 +116,7 @@ scan_pages(eryx__instance *in, uint8_t *state, size_t npages)
     for (size_t i = 0; ok && i < n; i++) {
         if (!(ent[i] >> 63 & 1))
             continue; /* not present: untouched */
-        uint8_t st = ent[i] >> 61 & 1 ? PAGE_READ : PAGE_WRITTEN;
+        uint8_t st = ent[i] >> 61 & 1 ? PAGE_READ : written;
         if (st > state[i])
             state[i] = st;
     }
@@ -136,12 +138,13 @@ runs_of(const uint8_t *state,
     for (size_t i = 0; i < npages; i++) {
         if (state[i] == PAGE_UNTOUCHED)
             continue;
-        bool written = state[i] == PAGE_WRITTEN;
+        uint8_t kind = state[i];
+        bool written = kind >= PAGE_WRITTEN;
         if (written)
             bytes += PAGE;
         page_run *last = nruns ? &runs[nruns - 1] : NULL;
         if (last && last->first + last->count == (uint32_t)i &&
-            last->written == written) {
+            last->kind == kind) {
             last->count++;
             continue;
         }
@@ -155,7 +158,7 @@ runs_of(const uint8_t *state,
             runs = n;
             cap = ncap;
         }
-        runs[nruns++] = (page_run){(uint32_t)i, 1, written};
+        runs[nruns++] = (page_run){(uint32_t)i, 1, kind};
     }
     *out = runs;
     *out_n = nruns;
@@ -167,20 +170,23 @@ runs_of(const uint8_t *state,
    afterwards).  Written pages: one populating write fault each, which
    copies the page.  Pages only read: one read per 64 KiB window, because
    the kernel maps a read fault's neighbours that are in the page cache
-   with it (fault-around); populating them one by one costs 3x more. */
+   with it (fault-around); populating them one by one costs 3x more.
+   `reads` false: the written pages only; `wmin`: the written ones of that
+   kind or above (PAGE_WRITTEN: all; PAGE_WRITTEN_BY_PASS: `pass`'s). */
 #define READ_WINDOW ((size_t)64 * 1024)
 static void
-prefault(const eryx__ready *r, eryx__instance *in)
+prefault(const eryx__ready *r, eryx__instance *in, bool reads, uint8_t wmin)
 {
     if (r->recorded != 1)
         return;
     uint8_t *base = wasmtime_memory_data(in->ctx, &in->memory);
     size_t size = wasmtime_memory_data_size(in->ctx, &in->memory);
-    for (int pass = 0; pass < 2; pass++) { /* writes first */
+    for (int pass = 0; pass < (reads ? 2 : 1); pass++) { /* writes first */
         size_t window = SIZE_MAX;
         for (size_t i = 0; i < r->nruns; i++) {
             const page_run *run = &r->runs[i];
-            if (run->written != (pass == 0))
+            bool written = run->kind >= PAGE_WRITTEN;
+            if (written != (pass == 0) || (written && run->kind < wmin))
                 continue;
             size_t off = (size_t)run->first * PAGE;
             size_t len = (size_t)run->count * PAGE;
@@ -188,12 +194,11 @@ prefault(const eryx__ready *r, eryx__instance *in)
                 break;
             if (len > size - off)
                 len = size - off;
-            if (run->written &&
-                madvise(base + off, len, MADV_POPULATE_WRITE) == 0)
+            if (written && madvise(base + off, len, MADV_POPULATE_WRITE) == 0)
                 continue;
             for (size_t p = off; p < off + len; p += PAGE) {
                 volatile uint8_t *b = base + p;
-                if (run->written) /* an older kernel */
+                if (written) /* an older kernel */
                     *b = *b;
                 else if (p / READ_WINDOW != window) {
                     window = p / READ_WINDOW;
@@ -212,12 +217,13 @@ make_ready(eryx__ready *r, eryx__instance *in)
     if (eryx__instance_start(in, r->engine, &r->defaults, NULL, NULL, &err) !=
         ERYX_OK)
         return false;
-    prefault(r, in);
+    prefault(r, in, true, PAGE_WRITTEN);
     return true;
 }
 
 /* What the recorded first executes run, each in an instance of its own:
-   `pass` (as the engine's default settings run it), and what a first execute
+   `pass` (as the engine's default settings run it; first, as its pages are
+   PAGE_WRITTEN_BY_PASS), and what a first execute
    commonly does besides (an await of a coroutine, of a callback that answers at
    once and of a gather of callbacks; a class; a comprehension; print; a JSON
    result), so that the event loop, tasks, the callback proxies and call path,
@@ -298,7 +304,8 @@ record(eryx__ready *r)
                                     strlen(record_codes[i].code), false,
                                     res) == ERYX_OK &&
              eryx_result_status(res) == ERYX_OK &&
-             scan_pages(&in, state, npages);
+             scan_pages(&in, state, npages,
+                        i == 0 ? PAGE_WRITTEN_BY_PASS : PAGE_WRITTEN);
         eryx_result_free(res);
         eryx__instance_stop(&in);
     }
@@ -552,12 +559,26 @@ eryx__instance_obtain(eryx__instance *in,
         eryx__instance_start(in, engine, settings, fs, interrupt, err);
     if (s != ERYX_OK && r != NULL && give_up_stock(r))
         s = eryx__instance_start(in, engine, settings, fs, interrupt, err);
-    if (s == ERYX_OK && (how & ERYX__OBTAIN_PREFAULT) && r != NULL) {
+    /* Started here: the pages `pass` writes (every execute writes them)
+       are faulted in before it runs, and those the richer recording
+       writes too while another execute is under way; all its pages when
+       the owner asks (a pool's reset).  Otherwise many of its writes land
+       on pages that its reads mapped read-only (the kernel maps 16 around
+       each read fault), each a copy that must flush the TLB of every
+       other CPU running this process: with another execute running, an
+       interrupt per page, which made two threads of fresh sandboxes
+       slower than one.  A page written first faults once, with no flush.
+       Alone, the larger set costs an execute more than its faults would
+       (docs/design.md, Ready interpreters). */
+    bool all = (how & ERYX__OBTAIN_PREFAULT) != 0;
+    if (s == ERYX_OK && r != NULL && (take || all)) {
         pthread_mutex_lock(&r->mu);
         bool known = r->recorded == 1;
         pthread_mutex_unlock(&r->mu);
+        bool busy = __atomic_load_n(&engine->executing, __ATOMIC_RELAXED) > 0;
         if (known)
-            prefault(r, in);
+            prefault(r, in, all,
+                     all || busy ? PAGE_WRITTEN : PAGE_WRITTEN_BY_PASS);
     }
     return s;
 }

@@ -246,6 +246,55 @@ ERYX_TEST(a_stock_of_zero_is_off_and_the_cap_holds)
     eryx_engine_free(e);
 }
 
+static void *
+run_session_code(void *arg)
+{
+    eryx_session *ss = arg;
+    const char *code = "import time\n"
+                       "t = time.monotonic()\n"
+                       "while time.monotonic() - t < 0.3:\n"
+                       "    pass\n";
+    eryx_result *r = NULL;
+    (void)eryx_session_execute(ss, code, strlen(code), &r, NULL);
+    eryx_result_free(r);
+    return NULL;
+}
+
+/* With the stock's cap at one page no instance is kept, so every execute
+   starts its own, and faults in the recorded pages first: `pass`'s alone,
+   or all that a first execute writes while another execute runs.  Either
+   way each starts as the pre-initialized interpreter, and runs as one. */
+ERYX_TEST(interpreters_started_beside_a_running_execute_start_fresh)
+{
+    eryx_engine *e = engine_with(2, 4096);
+    const char *code = "assert 'mine' not in dir()\n"
+                       "mine = 1\n"
+                       "import json\n"
+                       "class A:\n"
+                       "    x = [str(i) for i in range(50)]\n"
+                       "print(json.loads(json.dumps({'n': len(A.x)}))['n'])\n";
+    expect_stdout(sandbox_run(e, NULL, code), "50\n");
+    eryx_ready_stats st = {0};
+    for (int i = 0; i < 3000 && st.instance_bytes == 0; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        eryx_engine_ready_stats(e, &st);
+    }
+    ASSERT(st.instance_bytes > 0); /* the pages are recorded */
+    eryx_session *ss = NULL;
+    ASSERT_EQ(eryx_session_new(e, NULL, &ss, NULL), ERYX_OK);
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, run_session_code, ss), 0);
+    for (int i = 0; i < 5; i++)
+        expect_stdout(sandbox_run(e, NULL, code), "50\n");
+    pthread_join(t, NULL);
+    expect_stdout(sandbox_run(e, NULL, code), "50\n");
+    eryx_engine_ready_stats(e, &st);
+    ASSERT_EQ(st.taken, 0);
+    eryx_session_free(ss);
+    eryx_engine_free(e);
+}
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANITIZED 1
 #elif defined(__has_feature)
@@ -320,6 +369,8 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(takers_await_their_own_callbacks_and_no_other),
         ERYX_TEST_ENTRY(sessions_take_them_too_and_are_cancellable),
         ERYX_TEST_ENTRY(a_stock_of_zero_is_off_and_the_cap_holds),
+        ERYX_TEST_ENTRY(
+            interpreters_started_beside_a_running_execute_start_fresh),
         ERYX_TEST_ENTRY(a_process_short_of_address_space_gives_the_stock_up),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
