@@ -226,6 +226,8 @@ fork_phase(int phase)
             /* Held only while the fuel variant compiles: a compile under
                way in another thread is not in the child; it starts again. */
             pthread_mutex_init(&e->build_mu, NULL);
+            /* Executes of the parent's other threads are not here. */
+            __atomic_store_n(&e->executing, 0, __ATOMIC_RELAXED);
         }
         pthread_mutex_unlock(&e->mu);
         pthread_mutex_unlock(&e->image_src_mu);

@@ -80,17 +80,20 @@ wasmtime_store_t *eryx__instance_release(eryx__instance *in);
 /* ---- ready.c: the engine's ready interpreters ---- */
 /* A started instance for `settings` (borrowed), `fs` and `interrupt`, as
    eryx__instance_start makes: taken from the engine's stock when one is
-   ready (not for fuel, nor a compiled image's), else started here, and
-   then the pages a first execute writes are faulted in (those `pass`
-   writes, when no other execute is under way).  `how`:
-   ERYX__OBTAIN_PREFAULT faults in those it reads too, as the stock's are
-   (for an owner that pays now to be quick later: a pool's reset);
+   ready (not for fuel, nor a compiled image's), else started here.  `how`:
+   ERYX__OBTAIN_EXECUTE: a call into the guest (an execute) follows at
+   once, so an instance started here gets the pages a first execute writes
+   faulted in first (those `pass` writes, when no other execute is under
+   way);
+   ERYX__OBTAIN_PREFAULT faults in all it writes and reads, as the stock's
+   are (for an owner that pays now to be quick later: a pool's reset);
    ERYX__OBTAIN_FRESH takes none from the stock and faults in nothing (an
    image's pages are about to replace them).  When starting fails while the
    stock holds room (a process short of address space), the stock is given up
    and the start tried again. */
 #define ERYX__OBTAIN_PREFAULT 1u
 #define ERYX__OBTAIN_FRESH    2u
+#define ERYX__OBTAIN_EXECUTE  4u
 eryx_status eryx__instance_obtain(eryx__instance *in,
                                   eryx_engine *engine,
                                   const eryx__settings *settings,

@@ -559,11 +559,11 @@ eryx__instance_obtain(eryx__instance *in,
         eryx__instance_start(in, engine, settings, fs, interrupt, err);
     if (s != ERYX_OK && r != NULL && give_up_stock(r))
         s = eryx__instance_start(in, engine, settings, fs, interrupt, err);
-    /* Started here: the pages `pass` writes (every execute writes them)
-       are faulted in before it runs, and those the richer recording
-       writes too while another execute is under way; all its pages when
-       the owner asks (a pool's reset).  Otherwise many of its writes land
-       on pages that its reads mapped read-only (the kernel maps 16 around
+    /* Started here for an execute: the pages `pass` writes (every execute
+       writes them) are faulted in before it runs, and those the richer
+       recording writes too while another execute is under way; all its
+       pages when the owner asks (a pool's reset).  Otherwise many of its writes
+       land on pages that its reads mapped read-only (the kernel maps 16 around
        each read fault), each a copy that must flush the TLB of every
        other CPU running this process: with another execute running, an
        interrupt per page, which made two threads of fresh sandboxes
@@ -571,7 +571,8 @@ eryx__instance_obtain(eryx__instance *in,
        Alone, the larger set costs an execute more than its faults would
        (docs/design.md, Ready interpreters). */
     bool all = (how & ERYX__OBTAIN_PREFAULT) != 0;
-    if (s == ERYX_OK && r != NULL && (take || all)) {
+    if (s == ERYX_OK && r != NULL &&
+        ((take && (how & ERYX__OBTAIN_EXECUTE)) || all)) {
         pthread_mutex_lock(&r->mu);
         bool known = r->recorded == 1;
         pthread_mutex_unlock(&r->mu);

@@ -138,7 +138,7 @@ sandbox_run(eryx_sandbox *sb,
     eryx_error e;
     eryx__sandbox_running(&sb->interrupt, true);
     s = eryx__instance_obtain(&in, sb->engine, &sb->settings, NULL,
-                              &sb->interrupt, 0, &e);
+                              &sb->interrupt, ERYX__OBTAIN_EXECUTE, &e);
     if (s == ERYX_OK) {
         eryx__instance_execute(&in, journal, code ? code : "", code_len, false,
                                *out);

@@ -166,7 +166,8 @@ ensure_live(eryx_session *ss, eryx_error *err)
         return ERYX_OK;
     ss->execution_count = 0;
     return eryx__instance_obtain(&ss->instance, ss->engine, &ss->settings,
-                                 &ss->fs, &ss->interrupt, 0, err);
+                                 &ss->fs, &ss->interrupt, ERYX__OBTAIN_EXECUTE,
+                                 err);
 }
 
 static eryx_status
