@@ -230,21 +230,20 @@ $(BUILD)/fuzz/fuzz_net: tests/fuzz/fuzz_net.c $(FUZZ_CORE) host/net/secrets.c \
 	$(FUZZ_CC) tests/fuzz/fuzz_net.c $(FUZZ_CORE) host/net/secrets.c \
 	    host/net/policy.c host/net/tls.c -lcjson -lssl -lcrypto -o $@
 
-# Each target for FUZZ_SECONDS; a crash or sanitizer report fails it.
+# Each target for FUZZ_SECONDS, $(JOBS) at a time (tests/fuzz/run.sh); a
+# crash or sanitizer report fails it.
 fuzz: $(BUILD)/fuzz/fuzz_decode $(BUILD)/fuzz/fuzz_schema $(BUILD)/fuzz/fuzz_net
-	@for t in decode schema net; do \
-	    if $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -seed=1 \
-	        -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-$$t \
-	        tests/fuzz/seeds-$$t >$(BUILD)/fuzz/log-$$t 2>&1; then \
-	        echo "fuzz $$t: $$(grep '^Done' $(BUILD)/fuzz/log-$$t)"; \
-	    else tail -n 40 $(BUILD)/fuzz/log-$$t; echo "fuzz $$t: FAILED"; exit 1; fi; \
-	done
+	@printf '%s\n' decode schema net | \
+	    xargs -P $(JOBS) -n 1 bash tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
 # clang-tidy over liberyx, the CLI and the examples (.clang-tidy says which
 # checks and why), with the compile commands of the host build.
+# One clang-tidy per few files, $(JOBS) at a time (xargs fails when any
+# does).
 tidy: host
-	clang-tidy-$(LLVM_VERSION) -p $(HOST) --quiet --warnings-as-errors='*' \
-	    $(wildcard host/*/*.c) cli/*.c examples/*.c
+	printf '%s\n' $(wildcard host/*/*.c) cli/*.c examples/*.c | \
+	    xargs -P $(JOBS) -n 4 clang-tidy-$(LLVM_VERSION) -p $(HOST) --quiet \
+	    --warnings-as-errors='*'
 
 format:
 	clang-format-14 -i include/*.h abi/*.h host/*/*.c host/*/*.h guest/*.c bindings/python/src/*.c \
