@@ -109,6 +109,80 @@ ERYX_TEST(a_released_session_is_reset_before_it_is_lent_again)
     eryx_pool_free(p);
 }
 
+/* A release starts the next interpreter and runs its first execute
+   (`pass`) at once, so that the next user's runs as a second one: what
+   that user sees must be what a new session's first execute sees. */
+ERYX_TEST(a_reset_session_starts_as_a_new_one_does)
+{
+    const char *look =
+        "import sys, os\n"
+        "print(sorted(globals()), os.getcwd(),\n"
+        "      sorted(sys.modules) == sorted(set(sys.modules)))\n"
+        "print(len(sys.modules))\n";
+    eryx_session *fresh = NULL;
+    ASSERT_EQ(eryx_session_new(test_engine(), NULL, &fresh, NULL), ERYX_OK);
+    eryx_result *want = session_run(fresh, look);
+    ASSERT_EQ(eryx_result_status(want), ERYX_OK);
+    eryx_pool *p = pool_with(1, 1, 1000, 0);
+    eryx_session *s = NULL;
+    ASSERT_EQ(eryx_pool_acquire(p, &s, NULL), ERYX_OK);
+    eryx_result_free(session_run(s, "import decimal, os\nos.chdir('/tmp')"));
+    eryx_pool_release(p, s);
+    ASSERT_EQ(eryx_pool_acquire(p, &s, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_session_execution_count(s), 0);
+    eryx_result *got = session_run(s, look);
+    ASSERT_EQ(eryx_result_status(got), ERYX_OK);
+    ASSERT_STR_EQ(eryx_result_stdout(got, NULL),
+                  eryx_result_stdout(want, NULL));
+    ASSERT_EQ(eryx_session_execution_count(s), 1);
+    eryx_result_free(got);
+    eryx_result_free(want);
+    eryx_pool_release(p, s);
+    eryx_pool_free(p);
+    eryx_session_free(fresh);
+}
+
+static void
+count_event(void *userdata,
+            eryx_trace_kind kind,
+            uint32_t lineno,
+            const char *json,
+            size_t len)
+{
+    (void)kind, (void)lineno, (void)json, (void)len;
+    __atomic_add_fetch((int *)userdata, 1, __ATOMIC_RELAXED);
+}
+
+/* With a trace handler, the release runs nothing: the handler would get
+   the events of an execute nobody asked for. */
+ERYX_TEST(a_traced_pool_runs_nothing_at_release)
+{
+    int events = 0;
+    eryx_config *c = NULL;
+    ASSERT_EQ(eryx_config_new(&c, NULL), ERYX_OK);
+    ASSERT_EQ(
+        eryx_config_set_trace_handler(c, count_event, &events, NULL, NULL),
+        ERYX_OK);
+    eryx_pool_options o;
+    eryx_pool_options_init(&o);
+    o.max_size = 1;
+    eryx_pool *p = NULL;
+    ASSERT_EQ(eryx_pool_new(test_engine(), c, &o, &p, NULL), ERYX_OK);
+    eryx_session *s = NULL;
+    ASSERT_EQ(eryx_pool_acquire(p, &s, NULL), ERYX_OK);
+    eryx_result_free(session_run(s, "x = 1"));
+    int after_run = __atomic_load_n(&events, __ATOMIC_RELAXED);
+    ASSERT(after_run > 0);
+    eryx_pool_release(p, s);
+    ASSERT_EQ(__atomic_load_n(&events, __ATOMIC_RELAXED), after_run);
+    ASSERT_EQ(eryx_pool_acquire(p, &s, NULL), ERYX_OK);
+    eryx_result_free(session_run(s, "x = 1"));
+    ASSERT_EQ(__atomic_load_n(&events, __ATOMIC_RELAXED), 2 * after_run);
+    eryx_pool_release(p, s);
+    eryx_pool_free(p);
+    eryx_config_free(c);
+}
+
 struct waiter {
     eryx_pool *pool;
     eryx_session *got;
@@ -223,6 +297,8 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(defaults_and_bad_options),
         ERYX_TEST_ENTRY(lends_up_to_max_size_then_times_out),
         ERYX_TEST_ENTRY(a_released_session_is_reset_before_it_is_lent_again),
+        ERYX_TEST_ENTRY(a_reset_session_starts_as_a_new_one_does),
+        ERYX_TEST_ENTRY(a_traced_pool_runs_nothing_at_release),
         ERYX_TEST_ENTRY(a_waiting_acquire_gets_the_released_session),
         ERYX_TEST_ENTRY(idle_sessions_above_min_idle_are_evicted),
         ERYX_TEST_ENTRY(threads_share_a_small_pool),
