@@ -119,8 +119,7 @@ ERYX_TEST(a_reset_session_starts_as_a_new_one_does)
         "print(sorted(globals()), os.getcwd(),\n"
         "      sorted(sys.modules) == sorted(set(sys.modules)))\n"
         "print(len(sys.modules))\n";
-    eryx_session *fresh = NULL;
-    ASSERT_EQ(eryx_session_new(test_engine(), NULL, &fresh, NULL), ERYX_OK);
+    eryx_session *fresh = new_session(NULL);
     eryx_result *want = session_run(fresh, look);
     ASSERT_EQ(eryx_result_status(want), ERYX_OK);
     eryx_pool *p = pool_with(1, 1, 1000, 0);
