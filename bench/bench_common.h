@@ -70,8 +70,10 @@ void bench_session_5(bench *b);
 /* bench_callbacks.c: callback_rt, gather5x10 */
 void bench_callback_rt(bench *b);
 void bench_gather(bench *b);
-/* bench_kernels.c: kernel_NAME, one row per kernel of b->kernels_path */
+/* bench_kernels.c: kernel_NAME, one row per kernel of b->kernels_path; and
+   the server bench/kernels_interleaved.py drives (--kernel-serve PATH). */
 void bench_kernels(bench *b);
+int kernel_serve(const char *kernels_path);
 /* bench_rss.c: rss_idle, and its child (--rss-child COUNT) */
 int rss_child(int count);
 void bench_rss(bench *b);

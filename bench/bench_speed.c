@@ -9,7 +9,8 @@
 ** bench_speed [--quick] [--kernels PATH/kernels.py] [--cli PATH/eryx]
 **             [--only ROW]...
 ** The binary re-runs itself for the rows that need a fresh process
-** (--cold-once, --rss-child N).  docs/benchmarks.md says what each row
+** (--cold-once, --rss-child N); --kernel-serve PATH makes it the eryx side
+** of bench/kernels_interleaved.py.  docs/benchmarks.md says what each row
 ** measures.  This file holds main, the options and the table of rows; the
 ** rows are in bench_*.c, what they share in bench_common.c (bench_common.h)
 ** and bench_stats.c (bench_util.h).
@@ -69,6 +70,8 @@ main(int argc, char **argv)
             return cold_once();
         if (strcmp(argv[i], "--rss-child") == 0 && i + 1 < argc)
             return rss_child(atoi(argv[i + 1]));
+        if (strcmp(argv[i], "--kernel-serve") == 0 && i + 1 < argc)
+            return kernel_serve(argv[i + 1]);
         if (strcmp(argv[i], "--quick") == 0) {
             b.quick = 1;
             b.reps = 50;

@@ -10,7 +10,9 @@ calls that each sleep 10 ms on a worker thread of a warm pool, what the
 machine allows that row (its wake-ups included).  And a line named
 "throughput": executes/s of the throughput row's snippet (compiled and run
 each time) in 1 and in 2 processes, in alternating slices as that row does,
-what the machine allows for its 2-thread scaling. Runs on any Python >= 3.8;
+what the machine allows for its 2-thread scaling.  With --serve it is
+instead the native side of bench/kernels_interleaved.py: one timed call per
+kernel name read from stdin (serve_kernels).  Runs on any Python >= 3.8;
 for the comparison use the native CPython built from the guest's source:
 
     ${ERYX_CACHE:-~/.cache/eryx}/guest-py3.13.15-*/cpython/cross-build/build/python \\
@@ -122,15 +124,37 @@ def throughput_line(seconds, version):
             "python": version, "ok": True}
 
 
+def serve_kernels(ns, version):
+    """The kernel server bench/kernels_interleaved.py drives: a line
+    {"kernels": [...], "python": ...}, then for each kernel name read from
+    stdin one timed call, answered {"ms": ..., "ok": ...}."""
+    print(json.dumps({"kernels": list(ns["KERNELS"]), "python": version}), flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        fn = ns["KERNELS"].get(name)
+        if fn is None:
+            print(json.dumps({"error": f"no kernel {name!r}"}), flush=True)
+            continue
+        t0 = time.perf_counter()
+        value = fn()
+        ms = (time.perf_counter() - t0) * 1e3
+        print(json.dumps({"ms": ms, "ok": ns["check"](name, value)}), flush=True)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=10, help="timed calls per kernel")
     ap.add_argument("--quick", action="store_true", help="3 timed calls per kernel")
     ap.add_argument("--only", action="append", help="run only this kernel (repeatable)")
+    ap.add_argument("--serve", action="store_true",
+                    help="be the native side of bench/kernels_interleaved.py")
     args = ap.parse_args(argv)
     reps = 3 if args.quick else args.reps
     ns = load_kernels()
     version = platform.python_version()
+    if args.serve:
+        return serve_kernels(ns, version)
     failed = False
     for name, fn in ns["KERNELS"].items():
         if args.only and name not in args.only:

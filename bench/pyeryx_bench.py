@@ -247,12 +247,42 @@ result = {{"times": _times, "ok": _ok}}
 """
 
 
-def bench_kernels(reps):
+# One timed call, checked: the same Python as bench_kernels.c's kernel_one.
+KERNEL_ONE = """
+_t = time.perf_counter()
+_v = KERNELS[{name!r}]()
+_t = (time.perf_counter() - _t) * 1e3
+result = {{"ms": _t, "ok": check({name!r}, _v)}}
+"""
+
+
+def kernel_session():
+    """A Session with bench/kernels.py loaded, and the kernels' names."""
     with open(os.path.join(HERE, "kernels.py"), encoding="utf-8") as f:
         source = f.read()
     s = eryx.Session(execution_timeout_ms=None)
     s.execute(source + "\nimport time\n")
-    names = s.execute("result = list(KERNELS)").result
+    return s, s.execute("result = list(KERNELS)").result
+
+
+def serve_kernels():
+    """The pyeryx side of bench/kernels_interleaved.py: a line {"kernels":
+    [...]}, then for each kernel name read from stdin one call timed inside
+    the sandbox, answered {"ms": ..., "ok": ...}."""
+    s, names = kernel_session()
+    guest = s.execute("import sys\nresult = sys.version").result.split()[0]
+    print(json.dumps({"kernels": names, "python": guest}), flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        if name not in names:
+            print(json.dumps({"error": f"no kernel {name!r}"}), flush=True)
+            continue
+        print(json.dumps(s.execute(KERNEL_ONE.format(name=name)).result), flush=True)
+    return 0
+
+
+def bench_kernels(reps):
+    s, names = kernel_session()
     for name in names:
         res = s.execute(KERNEL_RUN.format(name=name, reps=reps)).result
         emit("kernel_" + name, res["times"], ok=res["ok"],
@@ -330,11 +360,17 @@ def main(argv=None):
     ap.add_argument("--kernel-reps", type=int, help="timed calls per kernel")
     ap.add_argument("--only", action="append", choices=ROWS,
                     help="run only this row (repeatable; 'kernels' = all kernel_*)")
+    ap.add_argument("--skip", action="append", choices=ROWS, default=[],
+                    help="leave this row out (repeatable)")
+    ap.add_argument("--serve-kernels", action="store_true",
+                    help="be the pyeryx side of bench/kernels_interleaved.py")
     args = ap.parse_args(argv)
+    if args.serve_kernels:
+        return serve_kernels()
     q = args.quick
     reps = args.reps or (10 if q else 50)
     kreps = args.kernel_reps or (3 if q else 10)
-    want = set(args.only or ROWS)
+    want = set(args.only or ROWS) - set(args.skip)
 
     child_python("import eryx; eryx.Sandbox().execute('pass')")  # warm the cache
     meta()

@@ -23,14 +23,13 @@ mkdir -p "$out"
 rm -f "$out"/*.jsonl "$out"/*.log "$out/table.md"
 
 echo "bench: eryx (bench_speed)..." >&2
-"$host/bench_speed" "${quick[@]}" --kernels "$here/bench/kernels.py" \
-    --cli "$host/eryx" >"$out/eryx.jsonl" 2>"$out/eryx.log" ||
+"$host/bench_speed" "${quick[@]}" --cli "$host/eryx" >"$out/eryx.jsonl" 2>"$out/eryx.log" ||
     { cat "$out/eryx.log" >&2; echo "bench: bench_speed failed" >&2; exit 1; }
 
 if [[ -n $native && -x $native ]]; then
-    echo "bench: native CPython kernels..." >&2
-    "$native" "$here/bench/native_kernels.py" \
-        --reps 5 "${quick[@]}" >"$out/native.jsonl" 2>"$out/native.log" ||
+    echo "bench: native CPython gather and throughput..." >&2
+    "$native" "$here/bench/native_kernels.py" --only gather5x10 --only throughput \
+        "${quick[@]}" >"$out/native.jsonl" 2>"$out/native.log" ||
         echo "bench: native kernels failed (see $out/native.log)" >&2
 else
     echo "bench: no native CPython given; the native ratios say n/a" >&2
@@ -39,12 +38,22 @@ fi
 echo "bench: pyeryx..." >&2
 if py=$("$here/scripts/pyeryx-venv.sh" 2>"$out/pyeryx-venv.log" | tail -n 1) &&
    [[ -x $py ]]; then
-    "$py" "$here/bench/pyeryx_bench.py" "${quick[@]}" \
+    "$py" "$here/bench/pyeryx_bench.py" "${quick[@]}" --skip kernels \
         >"$out/pyeryx.jsonl" 2>"$out/pyeryx.log" ||
         echo "bench: pyeryx bench failed (see $out/pyeryx.log); partial column" >&2
 else
     echo "bench: no pyeryx venv (see $out/pyeryx-venv.log); its column says n/a" >&2
 fi
+
+# The CPU kernels: eryx, native CPython and pyeryx one call at a time in turn,
+# so that the machine's drift falls on all three alike.
+echo "bench: CPU kernels, interleaved..." >&2
+kargs=(--eryx "$host/bench_speed" --out-eryx "$out/eryx.jsonl")
+[[ -n $native && -x $native ]] && kargs+=(--native "$native" --out-native "$out/native.jsonl")
+[[ -n ${py:-} && -x ${py:-} ]] && kargs+=(--pyeryx "$py" --out-pyeryx "$out/pyeryx.jsonl")
+python3 "$here/bench/kernels_interleaved.py" "${kargs[@]}" "${quick[@]}" \
+    2>"$out/kernels.log" ||
+    echo "bench: interleaved kernels failed (see $out/kernels.log)" >&2
 
 # The Python API's rows: the same script with our wheel (dist/, made by
 # `make python`) in a venv of its own, and with pyeryx in its venv.
