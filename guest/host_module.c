@@ -64,6 +64,49 @@ void eryx_report_output(uint32_t stream, const void *data, size_t len);
 
 /* ------------------------------------------------------- module _eryx_host */
 
+/* The rehearsal's stand-in host (runtime.h): calls it "started" and not
+   yet handed back by a wait.  Zero at run time: the export that sets
+   rt_rehearsal runs at build time only. */
+int rt_rehearsal;
+static uint32_t rehearsal_started, rehearsal_done;
+
+static PyObject *
+rehearsal_wait(PyObject *timeout)
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL ||
+        (rt_rehearsal == 2 && timeout != Py_None && PyFloat_Check(timeout) &&
+         PyFloat_AS_DOUBLE(timeout) > 0))
+        return list;
+    while (rehearsal_done < rehearsal_started) {
+        PyObject *item = Py_BuildValue("(kks)", (unsigned long)++rehearsal_done,
+                                       (unsigned long)ERYX_ABI_CALL_OK, "null");
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return list;
+}
+
+/* rehearse(mode): switch the rehearsal's mode; an error at run time. */
+static PyObject *
+host_rehearse(PyObject *self, PyObject *arg)
+{
+    long mode = PyLong_AsLong(arg);
+    if (mode == -1 && PyErr_Occurred())
+        return NULL;
+    if (rt_rehearsal == 0 || (mode != 1 && mode != 2)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "rehearse: only during pre-initialization");
+        return NULL;
+    }
+    rt_rehearsal = (int)mode;
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 host_start(PyObject *self, PyObject *args)
 {
@@ -75,6 +118,8 @@ host_start(PyObject *self, PyObject *args)
     const char *j = PyUnicode_AsUTF8AndSize(json, &json_len);
     if (n == NULL || j == NULL)
         return NULL;
+    if (rt_rehearsal)
+        return PyLong_FromUnsignedLong(++rehearsal_started);
     return PyLong_FromUnsignedLong(
         eryx_invoke_start(n, (size_t)name_len, j, (size_t)json_len));
 }
@@ -106,6 +151,8 @@ take_call(const eryx_abi_call_done *done)
 static PyObject *
 host_wait(PyObject *self, PyObject *arg)
 {
+    if (rt_rehearsal)
+        return rehearsal_wait(arg);
     int64_t ns = -1;
     if (arg != Py_None) {
         double s = PyFloat_AsDouble(arg);
@@ -143,6 +190,10 @@ host_wait(PyObject *self, PyObject *arg)
 static PyObject *
 host_callbacks(PyObject *self, PyObject *unused)
 {
+    if (rt_rehearsal)
+        return PyUnicode_FromString("[{\"name\": \"rehearsal\", "
+                                    "\"description\": \"\", "
+                                    "\"parameters_schema\": null}]");
     uint32_t len = eryx_list_callbacks(NULL, 0);
     char *buf = malloc(len ? len : 1);
     if (buf == NULL)
@@ -207,7 +258,8 @@ host_output(PyObject *self, PyObject *args)
         if (copy == NULL || PyObject_GetBuffer(copy, &view, PyBUF_SIMPLE) < 0)
             goto fail;
     }
-    eryx_report_output(stream, view.buf, (size_t)view.len);
+    if (!rt_rehearsal)
+        eryx_report_output(stream, view.buf, (size_t)view.len);
     PyBuffer_Release(&view);
     Py_XDECREF(copy);
     Py_RETURN_NONE;
@@ -477,6 +529,8 @@ env_text(uint32_t unused, char *buf, size_t len)
 static PyObject *
 host_environment(PyObject *self, PyObject *unused)
 {
+    if (rt_rehearsal)
+        return PyUnicode_FromString("");
     return fetch_text(env_text, 0);
 }
 
@@ -489,6 +543,8 @@ static PyMethodDef host_methods[] = {
      "Write bytes (or str, as UTF-8) to stdout (1) or stderr (2)."},
     {"environment", host_environment, METH_NOARGS,
      "The host's environment variables, as NAME=VALUE lines."},
+    {"rehearse", host_rehearse, METH_O,
+     "Pre-initialization only: the stand-in host's mode."},
     {"net_connect", host_net_connect, METH_VARARGS, "Start a connection."},
     {"net_state", host_net_state, METH_VARARGS, "0 connecting, 1 ready."},
     {"net_send", host_net_send, METH_VARARGS, "Send bytes."},

@@ -252,6 +252,22 @@ immortalize(PyObject *gc)
     return ok;
 }
 
+/* Run runtime.py's rehearse_execute against the stand-in host of
+   host_module.c (runtime.h, rt_rehearsal): the first execute of every new
+   instance then runs code CPython has already specialized. */
+static int
+rehearse(void)
+{
+    PyObject *glue = PyImport_ImportModule("_eryx_runtime");
+    rt_rehearsal = 1;
+    PyObject *r =
+        glue ? PyObject_CallMethod(glue, "rehearse_execute", NULL) : NULL;
+    rt_rehearsal = 0;
+    Py_XDECREF(glue);
+    Py_XDECREF(r);
+    return r != NULL ? 0 : -1;
+}
+
 EXPORT("wizer-initialize")
 void
 wizer_initialize(void)
@@ -260,6 +276,10 @@ wizer_initialize(void)
     if (r->tag == ERYX_ABI_ERR) {
         fprintf(stderr, "eryx: pre-initialization failed: %.*s\n",
                 (int)r->err.len, (const char *)(uintptr_t)r->err.ptr);
+        abort();
+    }
+    if (rehearse() < 0) {
+        PyErr_Print();
         abort();
     }
     /* Move every object of the snapshot into the GC's permanent

@@ -32,6 +32,12 @@ extern int rt_initialized;
 
 /* Creates the module _eryx_host (an inittab entry). */
 PyObject *rt_host_module_init(void);
+/* Nonzero only inside pre-initialization's rehearsal of an execute
+   (init.c): _eryx_host's callback functions then answer for a host that
+   is not there yet.  Mode 1 answers every wait at once; mode 2 (set by
+   runtime.py through _eryx_host.rehearse) only waits without a timeout or
+   with none left, as when a handler takes a while. */
+extern int rt_rehearsal;
 /* Enter the directory the host names (workdir import) unless already
    there: the pre-initialized image starts in /data, the default. */
 void rt_enter_workdir(void);

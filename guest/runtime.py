@@ -753,6 +753,41 @@ def restore_state(data, namespace):
     namespace.update(values)
 
 
+def rehearse_execute(rounds=4):
+    """Pre-initialization only (init.c calls it, with _eryx_host standing
+    in for the host): run what a first execute with callbacks runs (begin,
+    a top-level await of a coroutine that sleeps, calls a callback answered
+    at once and gathers two answered through the event loop, finish with a
+    JSON result) a few times.  CPython specializes bytecode from its second
+    run on, so a new interpreter starts with this module's and asyncio's
+    code specialized instead of specializing it on every first request.
+    The runtime's state is put back: callback proxies, linecache, pending
+    calls."""
+    global _globals, _globals_key
+    code = "await rehearsal()\nresult = {'ok': [1, 2.5, 'x']}\n"
+
+    async def main(ns):
+        await asyncio.sleep(0)
+        await ns["rehearsal"]()
+        _eryx_host.rehearse(2)
+        await asyncio.gather(ns["rehearsal"](), ns["rehearsal"](),
+                             asyncio.sleep(0))
+        _eryx_host.rehearse(1)
+        ns["result"] = {"ok": [1, 2.5, "x"]}
+
+    try:
+        for _ in range(rounds):
+            ns = {"__name__": "__main__", "__builtins__": builtins}
+            begin(code, ns, False)
+            run_coroutine(main(ns))
+            if finish(ns, "result")[0] is None:
+                raise RuntimeError("the rehearsal's result is missing")
+    finally:
+        _globals = _globals_key = None
+        _pending.clear()
+        linecache.cache.pop(USER_FILENAME, None)
+
+
 def clear_state(namespace):
     """Empty the user namespace; the runtime's names return at the next
     execute."""

@@ -55,6 +55,42 @@ ERYX_TEST(modules_not_preimported_still_import)
                "0.125 {'a': 1}\n");
 }
 
+ERYX_TEST(a_first_execute_finds_the_event_loop_code_specialized)
+{
+    /* The snapshot rehearses an execute with callbacks (guest/runtime.py,
+       rehearse_execute): CPython has specialized the event loop's code
+       before any request.  This execute awaits nothing, so only the
+       rehearsal can have run _run_once. */
+    run_expect("import asyncio, dis, opcode\n"
+               "spec = {n for v in opcode._specializations.values() "
+               "for n in v}\n"
+               "f = asyncio.base_events.BaseEventLoop._run_once\n"
+               "n = sum(i.opname in spec "
+               "for i in dis.get_instructions(f, adaptive=True))\n"
+               "print(n > 5)",
+               "True\n");
+}
+
+ERYX_TEST(the_rehearsal_leaves_nothing_behind)
+{
+    /* Its stand-in host is gone (rehearse is refused), its callback is
+       neither offered nor known to the host, and no call is pending. */
+    run_expect("import _eryx_host, _eryx_runtime as rt\n"
+               "print('rehearsal' in globals(), rt.list_callbacks(), "
+               "rt._pending)\n"
+               "try:\n"
+               "    _eryx_host.rehearse(2)\n"
+               "except RuntimeError as e:\n"
+               "    print(e)\n"
+               "try:\n"
+               "    await invoke('rehearsal')\n"
+               "except Exception as e:\n"
+               "    print(type(e).__name__)",
+               "False [] {}\n"
+               "rehearse: only during pre-initialization\n"
+               "CallbackError\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -64,6 +100,8 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(every_instance_starts_from_the_same_snapshot),
         ERYX_TEST_ENTRY(sandbox_executes_share_nothing),
         ERYX_TEST_ENTRY(modules_not_preimported_still_import),
+        ERYX_TEST_ENTRY(a_first_execute_finds_the_event_loop_code_specialized),
+        ERYX_TEST_ENTRY(the_rehearsal_leaves_nothing_behind),
     };
     return eryx_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
