@@ -753,20 +753,36 @@ def restore_state(data, namespace):
     namespace.update(values)
 
 
+# What a first execute often does beyond the runtime's own work: fail (the
+# traceback, with its suggestions and carets), and import a module the
+# snapshot does not hold (importlib's finders and loaders).
+_REHEARSED_ERRORS = (
+    "n = 0\nprint(10 / n)\n",
+    "total = 1\nprint(totl)\n",
+    "import json\njson.dumsp({})\n",
+    "[1, 2][5]\n",
+)
+_REHEARSED_IMPORTS = ("colorsys", "graphlib", "getopt", "shlex", "bisect")
+
+
 def rehearse_execute(rounds=4):
     """Pre-initialization only (init.c calls it, with _eryx_host standing
-    in for the host): run what a first execute with callbacks runs (begin,
-    a top-level await of a coroutine that sleeps, calls a callback answered
-    at once and gathers two answered through the event loop, finish with a
-    JSON result) a few times.  CPython specializes bytecode from its second
-    run on, so a new interpreter starts with this module's and asyncio's
-    code specialized instead of specializing it on every first request.
+    in for the host): run what a first execute runs a few times, so that a
+    new interpreter starts with that code specialized (CPython specializes
+    bytecode from its second run on) instead of specializing it in every
+    first request.  Rehearsed: an execute with callbacks (begin, a
+    top-level await of a coroutine that prints, sleeps, calls a callback
+    answered at once and gathers two answered through the event loop,
+    finish with a JSON result), executes that fail (_REHEARSED_ERRORS,
+    formatted as the host receives them), and imports of modules not in
+    the snapshot (_REHEARSED_IMPORTS, taken out of sys.modules again).
     The runtime's state is put back: callback proxies, linecache, pending
-    calls."""
+    calls, sys.modules."""
     global _globals, _globals_key
     code = "await rehearsal()\nresult = {'ok': [1, 2.5, 'x']}\n"
 
     async def main(ns):
+        print("rehearsal")
         await asyncio.sleep(0)
         await ns["rehearsal"]()
         _eryx_host.rehearse(2)
@@ -775,6 +791,19 @@ def rehearse_execute(rounds=4):
         _eryx_host.rehearse(1)
         ns["result"] = {"ok": [1, 2.5, "x"]}
 
+    def fail(text):
+        ns = {"__name__": "__main__", "__builtins__": builtins}
+        begin(text, ns, False)
+        try:
+            exec(compile(text, USER_FILENAME, "exec"), ns)  # noqa: S102
+        except Exception as e:  # noqa: BLE001 - each snippet fails
+            if USER_FILENAME not in format_exception(e):
+                raise RuntimeError("the rehearsal's traceback is wrong") from e
+        else:
+            raise RuntimeError("the rehearsal's error did not happen")
+        finish(ns, "result")
+
+    modules = set(sys.modules)
     try:
         for _ in range(rounds):
             ns = {"__name__": "__main__", "__builtins__": builtins}
@@ -782,10 +811,16 @@ def rehearse_execute(rounds=4):
             run_coroutine(main(ns))
             if finish(ns, "result")[0] is None:
                 raise RuntimeError("the rehearsal's result is missing")
+            for text in _REHEARSED_ERRORS:
+                fail(text)
+        for name in _REHEARSED_IMPORTS:
+            importlib.import_module(name)
     finally:
         _globals = _globals_key = None
         _pending.clear()
         linecache.cache.pop(USER_FILENAME, None)
+        for name in set(sys.modules) - modules:
+            del sys.modules[name]
 
 
 def clear_state(namespace):
