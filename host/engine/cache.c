@@ -57,42 +57,6 @@ typedef struct trailer {
     uint64_t source;      /* source_identity() of the runtime.wasm */
 } trailer;
 
-/* Who runtime.wasm is: its size and a checksum of its bytes, plus the
-   versions that make compiled code incompatible.  Content, not the
-   modification time, so that a copy (a wheel's install, a package
-   manager's) still matches the runtime.cwasm shipped beside it; the
-   checksum runs at ~10 GB/s (about 1.5 ms for the guest).  0 when the file
-   cannot be read. */
-static uint64_t
-source_identity(const char *runtime_path, bool fuel)
-{
-    int fd = open(runtime_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    struct stat st;
-    uint64_t sum = 0;
-    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
-        close(fd);
-        return 0;
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int saved = errno;
-    close(fd);
-    if (map == MAP_FAILED) {
-        errno = saved;
-        return 0;
-    }
-    sum = eryx__checksum(map, (size_t)st.st_size);
-    munmap(map, (size_t)st.st_size);
-    const uint64_t fields[] = {(uint64_t)st.st_size, sum, ERYX_ABI_VERSION,
-                               fuel ? 1u : 0u};
-    uint8_t bytes[sizeof fields];
-    for (size_t i = 0; i < ERYX__COUNT(fields); i++)
-        eryx__le_put(bytes + 8 * i, fields[i], 8);
-    uint64_t h = eryx__fnv1a(0xcbf29ce484222325ull, bytes, sizeof bytes);
-    return eryx__fnv1a(h, WASMTIME_VERSION, strlen(WASMTIME_VERSION));
-}
-
 /* Why a compiled file was passed over, for eryx_engine_info. */
 #define WHY_CAP 2048
 
@@ -153,30 +117,43 @@ stamp_of(const struct stat *st, uint64_t sum, stamp *out)
     out->sum = sum;
 }
 
-/* The stamp file for compiled file `path`, in `out` (PATH_MAX); false when
-   there is no cache. */
+/* The stamp file (`kind` "verified-" or "source-") for the file at `path`,
+   in `out` (PATH_MAX); false when there is no cache. */
 static bool
-stamp_path(const char *cache_dir, const char *path, char *out)
+stamp_path(const char *cache_dir, const char *kind, const char *path, char *out)
 {
     if (cache_dir == NULL)
         return false;
-    int n = snprintf(out, PATH_MAX, "%s/verified-%016llx", cache_dir,
+    int n = snprintf(out, PATH_MAX, "%s/%s%016llx", cache_dir, kind,
                      (unsigned long long)eryx__fnv1a(0xcbf29ce484222325ull,
                                                      path, strlen(path)));
     return n > 0 && n < PATH_MAX;
 }
 
+/* The stamp at `spath` (may be NULL) if it exists and describes the file
+   `want` describes (its sum left out of the comparison); its sum in *sum. */
 static bool
-stamp_matches(const char *spath, const stamp *want)
+stamp_read(const char *spath, const stamp *want, uint64_t *sum)
 {
     stamp have;
     FILE *f = spath ? fopen(spath, "rb") : NULL;
     if (f == NULL)
         return false;
-    bool ok = fread(&have, sizeof have, 1, f) == 1 &&
-              memcmp(&have, want, sizeof have) == 0;
+    bool ok = fread(&have, sizeof have, 1, f) == 1;
     fclose(f);
-    return ok;
+    uint64_t s = have.sum;
+    have.sum = want->sum;
+    if (!ok || memcmp(&have, want, sizeof have) != 0)
+        return false;
+    *sum = s;
+    return true;
+}
+
+static bool
+stamp_matches(const char *spath, const stamp *want)
+{
+    uint64_t sum;
+    return stamp_read(spath, want, &sum) && sum == want->sum;
 }
 
 static void
@@ -186,6 +163,57 @@ stamp_write(const char *cache_dir, const char *spath, const stamp *st)
         return;
     make_dirs(cache_dir);
     (void)write_atomically(spath, st, sizeof *st, "", 0);
+}
+
+/* Who runtime.wasm is: its size and a checksum of its bytes, plus the
+   versions that make compiled code incompatible.  Content, not the
+   modification time, so that a copy (a wheel's install, a package
+   manager's) still matches the runtime.cwasm shipped beside it.  The
+   checksum runs at ~10 GB/s, but reading the 17 MB guest took about 2 ms
+   of a 9 ms cold start (its page faults included): with a cache directory
+   the sum is kept in a stamp (source-*, as compiled files have verified-*
+   stamps) and taken from it while the file's identity (device, inode,
+   size, mtime, ctime) is unchanged.  0 when the file cannot be read. */
+static uint64_t
+source_identity(const char *runtime_path, bool fuel, const char *cache_dir)
+{
+    int fd = open(runtime_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    uint64_t sum = 0;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+        close(fd);
+        return 0;
+    }
+    stamp want;
+    stamp_of(&st, 0, &want);
+    char spath_buf[PATH_MAX];
+    const char *spath =
+        stamp_path(cache_dir, "source-", runtime_path, spath_buf) ? spath_buf
+                                                                  : NULL;
+    if (!stamp_read(spath, &want, &sum)) {
+        void *map =
+            mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        int saved = errno;
+        if (map == MAP_FAILED) {
+            close(fd);
+            errno = saved;
+            return 0;
+        }
+        sum = eryx__checksum(map, (size_t)st.st_size);
+        munmap(map, (size_t)st.st_size);
+        want.sum = sum;
+        stamp_write(cache_dir, spath, &want);
+    }
+    close(fd);
+    const uint64_t fields[] = {(uint64_t)st.st_size, sum, ERYX_ABI_VERSION,
+                               fuel ? 1u : 0u};
+    uint8_t bytes[sizeof fields];
+    for (size_t i = 0; i < ERYX__COUNT(fields); i++)
+        eryx__le_put(bytes + 8 * i, fields[i], 8);
+    uint64_t h = eryx__fnv1a(0xcbf29ce484222325ull, bytes, sizeof bytes);
+    return eryx__fnv1a(h, WASMTIME_VERSION, strlen(WASMTIME_VERSION));
 }
 
 /* Load the compiled file `path` if it is whole, made for `source`, and
@@ -234,7 +262,7 @@ load_compiled(wasm_engine_t *wasm,
     stamp_of(&st, t.sum, &want);
     char spath_buf[PATH_MAX];
     const char *spath =
-        stamp_path(cache_dir, path, spath_buf) ? spath_buf : NULL;
+        stamp_path(cache_dir, "verified-", path, spath_buf) ? spath_buf : NULL;
     bool verified = stamp_matches(spath, &want);
     if (!verified && eryx__checksum(map, (size_t)t.payload_len) != t.sum) {
         note(why, path, "corrupt: checksum mismatch", NULL);
@@ -366,10 +394,10 @@ cache_path(const char *cache_dir, uint64_t source, char *out)
     return n > 0 && n < PATH_MAX;
 }
 
-/* Cache files (compiled guests, verified stamps) older than this are
-   removed when a new compiled guest is written, so that rebuilt guests do
-   not pile up.  A process still using one keeps its
-   mapping; one that looks for it later compiles again. */
+/* Cache files (compiled guests, verified and source stamps) older than
+   this are removed when a new compiled guest is written, so that rebuilt
+   guests do not pile up.  A process still using one keeps its mapping;
+   one that looks for it later compiles again. */
 #define CACHE_MAX_AGE_S (24L * 60 * 60)
 
 static void
@@ -384,6 +412,7 @@ prune_cache(const char *dir, const char *keep)
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
         bool ours = strncmp(e->d_name, "verified-", 9) == 0 ||
+                    strncmp(e->d_name, "source-", 7) == 0 ||
                     ((strncmp(e->d_name, "runtime-", 8) == 0 ||
                       strncmp(e->d_name, "image-", 6) == 0) &&
                      n > 6 && strcmp(e->d_name + n - 6, ".cwasm") == 0);
@@ -409,7 +438,7 @@ eryx__cache_load(wasm_engine_t *wasm,
 {
     char why[WHY_CAP] = "";
     char used[4200];
-    uint64_t source = source_identity(runtime_path, fuel);
+    uint64_t source = source_identity(runtime_path, fuel, cache_dir);
     char pre_buf[PATH_MAX], cached_buf[PATH_MAX];
     const char *pre = sibling_path(runtime_path, compiled_ext(fuel), pre_buf)
                           ? pre_buf
@@ -455,7 +484,7 @@ eryx__cache_precompile(wasm_engine_t *wasm,
                        bool fuel,
                        eryx_error *err)
 {
-    uint64_t source = source_identity(runtime_path, fuel);
+    uint64_t source = source_identity(runtime_path, fuel, NULL);
     if (source == 0) /* errno is open's, fstat's or mmap's */
         return eryx__fail(err, ERYX_E_IO, "cannot find the guest %s: %s",
                           runtime_path, strerror(errno));

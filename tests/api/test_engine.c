@@ -294,6 +294,75 @@ ERYX_TEST(corrupt_stale_and_foreign_files_are_passed_over_not_trusted)
     scratch_free(&s);
 }
 
+/* The path of the one file in `dir` whose name starts with `prefix`
+   (NULL if none), as a new string. */
+static char *
+file_with_prefix(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return NULL;
+    char *found = NULL;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            ASSERT_NULL(found);
+            found = malloc(strlen(dir) + strlen(e->d_name) + 2);
+            sprintf(found, "%s/%s", dir, e->d_name);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+ERYX_TEST(the_guests_stamped_sum_is_used_only_while_the_file_is_unchanged)
+{
+    /* An engine checksums runtime.wasm (to know which compiled files fit
+       it) once, and keeps the sum in a source-* stamp in the cache, taken
+       while the file's device, inode, size, mtime and ctime are the same. */
+    scratch s;
+    scratch_new(&s, built_cwasm);
+    eryx_engine *eng = engine_for(s.wasm, s.cache);
+    expect_info(eng, "precompiled ", NULL);
+    eryx_engine_free(eng);
+    char *stamp = file_with_prefix(s.cache, "source-");
+    ASSERT_NOT_NULL(stamp);
+    eng = engine_for(s.wasm, s.cache); /* the stamp's sum */
+    expect_info(eng, "precompiled ", NULL);
+    expect_prints(eng);
+    eryx_engine_free(eng);
+
+    /* A stamp cut short is not read: the sum is taken again. */
+    ASSERT_EQ(truncate(stamp, 3), 0);
+    eng = engine_for(s.wasm, s.cache);
+    expect_info(eng, "precompiled ", NULL);
+    eryx_engine_free(eng);
+
+    /* Other bytes of the same size and modification time (the write still
+       changes the ctime): not the stamped guest.  These are no module at
+       all, so the precompiled file is stale and compiling them fails,
+       where a trusted stamp would have mapped the file made for other
+       bytes. */
+    struct stat st;
+    ASSERT_EQ(stat(s.wasm, &st), 0);
+    int fd = open(s.wasm, O_WRONLY);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(pwrite(fd, "not wasm", 8, 0), 8);
+    close(fd);
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ASSERT_EQ(utimensat(AT_FDCWD, s.wasm, times, 0), 0);
+    eryx_config *cfg = NULL;
+    eryx_error err;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_runtime_path(cfg, s.wasm, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_cache_dir(cfg, s.cache, NULL), ERYX_OK);
+    ASSERT(eryx_engine_new(cfg, &eng, &err) != ERYX_OK);
+    ASSERT(strstr(err.message, "cannot compile the guest") != NULL);
+    eryx_config_free(cfg);
+    free(stamp);
+    scratch_free(&s);
+}
+
 ERYX_TEST(the_cache_is_reused_and_stale_cache_files_are_pruned)
 {
     scratch s;
@@ -308,11 +377,19 @@ ERYX_TEST(the_cache_is_reused_and_stale_cache_files_are_pruned)
     f = fopen(fresh, "w");
     ASSERT_NOT_NULL(f);
     fclose(f);
+    char stale_stamp[256];
+    snprintf(stale_stamp, sizeof stale_stamp, "%s/source-0000000000000001",
+             s.cache);
+    f = fopen(stale_stamp, "w");
+    ASSERT_NOT_NULL(f);
+    fclose(f);
     struct timespec old[2] = {{0, UTIME_OMIT}, {time(NULL) - 2 * 86400, 0}};
     ASSERT_EQ(utimensat(AT_FDCWD, stale, old, 0), 0);
+    ASSERT_EQ(utimensat(AT_FDCWD, stale_stamp, old, 0), 0);
     eryx_engine *first = engine_for(s.wasm, s.cache); /* compiles, prunes */
     expect_info(first, "compiled ", NULL);
     ASSERT(access(stale, F_OK) != 0);
+    ASSERT(access(stale_stamp, F_OK) != 0);
     ASSERT_EQ(access(fresh, F_OK), 0);
     ASSERT_EQ(unlink(fresh), 0);
     char *file = cached_file(s.cache);
@@ -417,6 +494,8 @@ main(int argc, char **argv)
         ERYX_TEST_ENTRY(precompile_writes_the_file_engines_then_map),
         ERYX_TEST_ENTRY(
             corrupt_stale_and_foreign_files_are_passed_over_not_trusted),
+        ERYX_TEST_ENTRY(
+            the_guests_stamped_sum_is_used_only_while_the_file_is_unchanged),
         ERYX_TEST_ENTRY(the_cache_is_reused_and_stale_cache_files_are_pruned),
         ERYX_TEST_ENTRY(cache_can_be_turned_off),
         ERYX_TEST_ENTRY(deadlines_hold_while_the_fuel_variant_compiles),
