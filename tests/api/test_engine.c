@@ -115,18 +115,21 @@ expect_info(eryx_engine *eng, const char *prefix, const char *part)
                         prefix, part ? part : "");
 }
 
-/* The one .cwasm file in `dir`, as a new path (NULL if none). */
+/* The path of the one file in `dir` whose name starts with `prefix` and
+   ends with `suffix` (NULL if none), as a new string. */
 static char *
-cached_file(const char *dir)
+one_file(const char *dir, const char *prefix, const char *suffix)
 {
     DIR *d = opendir(dir);
     if (d == NULL)
         return NULL;
     char *found = NULL;
     struct dirent *e;
+    size_t np = strlen(prefix), ns = strlen(suffix);
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        if (n > 6 && strcmp(e->d_name + n - 6, ".cwasm") == 0) {
+        if (n > np + ns && strncmp(e->d_name, prefix, np) == 0 &&
+            strcmp(e->d_name + n - ns, suffix) == 0) {
             ASSERT_NULL(found);
             found = malloc(strlen(dir) + n + 2);
             sprintf(found, "%s/%s", dir, e->d_name);
@@ -134,6 +137,13 @@ cached_file(const char *dir)
     }
     closedir(d);
     return found;
+}
+
+/* The one .cwasm file in `dir`, as a new path (NULL if none). */
+static char *
+cached_file(const char *dir)
+{
+    return one_file(dir, "", ".cwasm");
 }
 
 ERYX_TEST(the_builds_precompiled_guest_is_mapped_by_default)
@@ -294,27 +304,6 @@ ERYX_TEST(corrupt_stale_and_foreign_files_are_passed_over_not_trusted)
     scratch_free(&s);
 }
 
-/* The path of the one file in `dir` whose name starts with `prefix`
-   (NULL if none), as a new string. */
-static char *
-file_with_prefix(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return NULL;
-    char *found = NULL;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
-            ASSERT_NULL(found);
-            found = malloc(strlen(dir) + strlen(e->d_name) + 2);
-            sprintf(found, "%s/%s", dir, e->d_name);
-        }
-    }
-    closedir(d);
-    return found;
-}
-
 ERYX_TEST(the_guests_stamped_sum_is_used_only_while_the_file_is_unchanged)
 {
     /* An engine checksums runtime.wasm (to know which compiled files fit
@@ -325,7 +314,7 @@ ERYX_TEST(the_guests_stamped_sum_is_used_only_while_the_file_is_unchanged)
     eryx_engine *eng = engine_for(s.wasm, s.cache);
     expect_info(eng, "precompiled ", NULL);
     eryx_engine_free(eng);
-    char *stamp = file_with_prefix(s.cache, "source-");
+    char *stamp = one_file(s.cache, "source-", "");
     ASSERT_NOT_NULL(stamp);
     eng = engine_for(s.wasm, s.cache); /* the stamp's sum */
     expect_info(eng, "precompiled ", NULL);
