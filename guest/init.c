@@ -254,7 +254,8 @@ immortalize(PyObject *gc)
 
 /* Run runtime.py's rehearse_execute against the stand-in host of
    host_module.c (runtime.h, rt_rehearsal): the first execute of every new
-   instance then runs code CPython has already specialized. */
+   instance then runs code CPython has already specialized.  The function
+   is then taken out of the module: it has no use at run time. */
 static int
 rehearse(void)
 {
@@ -263,9 +264,12 @@ rehearse(void)
     PyObject *r =
         glue ? PyObject_CallMethod(glue, "rehearse_execute", NULL) : NULL;
     rt_rehearsal = 0;
+    int rc = r != NULL && PyObject_DelAttrString(glue, "rehearse_execute") == 0
+                 ? 0
+                 : -1;
     Py_XDECREF(glue);
     Py_XDECREF(r);
-    return r != NULL ? 0 : -1;
+    return rc;
 }
 
 EXPORT("wizer-initialize")

@@ -74,12 +74,12 @@ ERYX_TEST(a_first_execute_finds_the_event_loop_code_specialized)
 ERYX_TEST(the_rehearsal_leaves_nothing_behind)
 {
     /* Its stand-in host is gone (rehearse is refused), its callback is
-       neither offered nor known to the host, no call is pending and the
-       modules it imported are not imported. */
+       neither offered nor known to the host, no call is pending, the
+       modules it imported are not imported, and its function is gone. */
     run_expect("import sys, _eryx_host, _eryx_runtime as rt\n"
                "print('rehearsal' in globals(), rt.list_callbacks(), "
                "rt._pending, [m for m in rt._REHEARSED_IMPORTS "
-               "if m in sys.modules])\n"
+               "if m in sys.modules], hasattr(rt, 'rehearse_execute'))\n"
                "try:\n"
                "    _eryx_host.rehearse(2)\n"
                "except RuntimeError as e:\n"
@@ -88,7 +88,7 @@ ERYX_TEST(the_rehearsal_leaves_nothing_behind)
                "    await invoke('rehearsal')\n"
                "except Exception as e:\n"
                "    print(type(e).__name__)",
-               "False [] {} []\n"
+               "False [] {} [] False\n"
                "rehearse: only during pre-initialization\n"
                "CallbackError\n");
 }
