@@ -19,27 +19,13 @@
 
 #include "bench_common.h"
 
-/* Run `code` in `s`; the JSON of `result` (JSON null when there is none),
-   or NULL (message printed). */
-static cJSON *
-run(eryx_session *s, const char *code)
-{
-    eryx_result *r = NULL;
-    eryx_error err;
-    cJSON *j = NULL;
-    if (session_run(s, code, &r, &err)) {
-        j = result_json(r);
-        if (j == NULL)
-            j = cJSON_CreateNull();
-    } else {
-        fprintf(stderr, "bench_ab: %s\n", err.message);
-    }
-    eryx_result_free(r);
-    return j;
-}
-
+/* A session of the runtime at `runtime`, in an engine of its own, with
+   kernels.py (at `kpath`) loaded; its kernel names in *names. */
 static eryx_session *
-side(const char *runtime, const char *src, eryx_engine **engine)
+side(const char *runtime,
+     const char *kpath,
+     eryx_engine **engine,
+     cJSON **names)
 {
     eryx_config *c = unlimited_config();
     eryx_error err = {0};
@@ -47,28 +33,25 @@ side(const char *runtime, const char *src, eryx_engine **engine)
     if (c == NULL ||
         eryx_config_set_runtime_path(c, runtime, &err) != ERYX_OK ||
         eryx_engine_new(c, engine, &err) != ERYX_OK ||
-        eryx_session_new(*engine, c, &s, &err) != ERYX_OK) {
+        !kernel_session(*engine, kpath, &s, names, &err)) {
         fprintf(stderr, "bench_ab: %s: %s\n", runtime, err.message);
         exit(1);
     }
     eryx_config_free(c);
-    cJSON_Delete(run(s, src));
     return s;
 }
 
-/* One call of kernel `name`, in ms (-1 when it failed or was wrong). */
+/* One checked call of kernel `name` in `s`: its time in ms, or -1. */
 static double
 one_call(eryx_session *s, const char *name)
 {
-    char code[512];
-    snprintf(code, sizeof code,
-             "_f = KERNELS['%s']\n_t = time.perf_counter()\n_v = _f()\n"
-             "result = [(time.perf_counter() - _t) * 1e3, check('%s', _v)]\n",
-             name, name);
-    cJSON *j = run(s, code);
+    eryx_error err = {0};
+    cJSON *j = kernel_call(s, name, &err);
     double ms = -1;
-    if (cJSON_IsArray(j) && cJSON_IsTrue(cJSON_GetArrayItem(j, 1)))
-        ms = cJSON_GetArrayItem(j, 0)->valuedouble;
+    if (j == NULL)
+        fprintf(stderr, "bench_ab: %s: %s\n", name, err.message);
+    else if (cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")))
+        ms = cJSON_GetObjectItem(j, "ms")->valuedouble;
     cJSON_Delete(j);
     return ms;
 }
@@ -85,15 +68,11 @@ main(int argc, char **argv)
     int rounds = argc > 4 ? atoi(argv[4]) : 9;
     if (rounds < 1 || rounds > 1000)
         rounds = 9;
-    char *src = read_kernels(kpath);
-    if (src == NULL) {
-        fprintf(stderr, "bench_ab: cannot read %s\n", kpath);
-        return 1;
-    }
     eryx_engine *ea = NULL, *eb = NULL;
-    eryx_session *a = side(argv[1], src, &ea);
-    eryx_session *b = side(argv[2], src, &eb);
-    cJSON *names = run(a, "result = list(KERNELS)");
+    cJSON *names = NULL, *names_b = NULL;
+    eryx_session *a = side(argv[1], kpath, &ea, &names);
+    eryx_session *b = side(argv[2], kpath, &eb, &names_b);
+    cJSON_Delete(names_b);
     double *ta = calloc((size_t)rounds, sizeof *ta),
            *tb = calloc((size_t)rounds, sizeof *tb);
     printf(
@@ -122,7 +101,6 @@ main(int argc, char **argv)
     cJSON_Delete(names);
     free(ta);
     free(tb);
-    free(src);
     eryx_session_free(a);
     eryx_session_free(b);
     eryx_engine_free(ea);

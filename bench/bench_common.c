@@ -145,3 +145,76 @@ unlimited_config(void)
     eryx_config_set_max_callback_invocations(c, 1000000, NULL);
     return c;
 }
+
+/* One timed call, checked; the same Python as pyeryx_bench.py's
+   KERNEL_ONE. */
+static const char kernel_one[] =
+    "\n"
+    "_t = time.perf_counter()\n"
+    "_v = KERNELS['%s']()\n"
+    "_t = (time.perf_counter() - _t) * 1e3\n"
+    "result = {\"ms\": _t, \"ok\": check('%s', _v)}\n";
+
+int
+kernel_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 0 && n < 64 &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+int
+kernel_session(eryx_engine *e,
+               const char *path,
+               eryx_session **s,
+               cJSON **names,
+               eryx_error *err)
+{
+    eryx_result *r = NULL;
+    eryx_config *c = unlimited_config();
+    char *src = read_kernels(path);
+    int ok = 0;
+    *s = NULL;
+    *names = NULL;
+    if (src == NULL) {
+        snprintf(err->message, sizeof err->message, "cannot read %s", path);
+    } else if (eryx_session_new(e, c, s, err) == ERYX_OK &&
+               session_run(*s, src, &r, err)) {
+        eryx_result_free(r);
+        r = NULL;
+        if (session_run(*s, "result = list(KERNELS)", &r, err))
+            *names = result_json(r);
+        ok = cJSON_IsArray(*names);
+    }
+    if (!ok) {
+        eryx_session_free(*s);
+        *s = NULL;
+    }
+    eryx_result_free(r);
+    eryx_config_free(c);
+    free(src);
+    return ok;
+}
+
+cJSON *
+kernel_call(eryx_session *s, const char *name, eryx_error *err)
+{
+    char code[512];
+    eryx_result *r = NULL;
+    cJSON *res = NULL;
+    if (!kernel_name_ok(name)) {
+        snprintf(err->message, sizeof err->message, "not a kernel name");
+        return NULL;
+    }
+    snprintf(code, sizeof code, kernel_one, name, name);
+    if (session_run(s, code, &r, err)) {
+        res = result_json(r);
+        if (!cJSON_IsNumber(cJSON_GetObjectItem(res, "ms"))) {
+            snprintf(err->message, sizeof err->message, "no time came back");
+            cJSON_Delete(res);
+            res = NULL;
+        }
+    }
+    eryx_result_free(r);
+    return res;
+}

@@ -56,6 +56,19 @@ eryx_config *unlimited_config(void);
    kernel rows send it into a session; NULL when unreadable.  The caller
    frees it. */
 char *read_kernels(const char *path);
+/* A kernel name as kernels.py spells them (it goes into Python text). */
+int kernel_name_ok(const char *name);
+/* A session of `e` with kernels.py (at `path`) loaded, and its kernel
+   names; 0 with a message in err.  The caller frees both. */
+int kernel_session(eryx_engine *e,
+                   const char *path,
+                   eryx_session **s,
+                   cJSON **names,
+                   eryx_error *err);
+/* One call of kernel `name` in `s`, timed inside the sandbox and checked
+   against EXPECTED: {"ms": .., "ok": ..}, or NULL with a message in err.
+   The caller frees it. */
+cJSON *kernel_call(eryx_session *s, const char *name, eryx_error *err);
 
 /* ------------------------------------------------------------ rows */
 

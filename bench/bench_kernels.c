@@ -3,13 +3,14 @@
 ** session.  Two ways:
 **
 **   bench_speed --only kernels --kernels kernels.py   kernel_NAME rows, each
-**       kernel's calls in a row (as bench_ab's engines are timed);
+**       kernel's calls in a row;
 **   bench_speed --kernel-serve kernels.py             a server that runs one
 **       call per request, for bench/kernels_interleaved.py, which alternates
 **       the calls with native CPython's and pyeryx's (what `make bench`
 **       prints).
 **
-** The Python text is a copy of pyeryx_bench.py's.
+** The Python text is a copy of pyeryx_bench.py's (the one-call text,
+** shared with bench_ab, is kernel_call's in bench_common.c).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,59 +29,6 @@ static const char kernel_run[] =
     "    _f()\n"
     "    _times.append((time.perf_counter() - _t) * 1e3)\n"
     "result = {\"times\": _times, \"ok\": _ok}\n";
-
-/* One timed call, checked; the same Python as pyeryx_bench.py's
-   KERNEL_ONE. */
-static const char kernel_one[] =
-    "\n"
-    "_t = time.perf_counter()\n"
-    "_v = KERNELS['%s']()\n"
-    "_t = (time.perf_counter() - _t) * 1e3\n"
-    "result = {\"ms\": _t, \"ok\": check('%s', _v)}\n";
-
-/* A session with kernels.py loaded (from `path`) and its kernel names, or
-   0 with a message in err. */
-static int
-kernel_session(eryx_engine *e,
-               const char *path,
-               eryx_session **s,
-               cJSON **names,
-               eryx_error *err)
-{
-    eryx_result *r = NULL;
-    eryx_config *c = unlimited_config();
-    char *src = read_kernels(path);
-    int ok = 0;
-    *s = NULL;
-    *names = NULL;
-    if (src == NULL) {
-        snprintf(err->message, sizeof err->message, "cannot read %s", path);
-    } else if (eryx_session_new(e, c, s, err) == ERYX_OK &&
-               session_run(*s, src, &r, err)) {
-        eryx_result_free(r);
-        r = NULL;
-        if (session_run(*s, "result = list(KERNELS)", &r, err))
-            *names = result_json(r);
-        ok = cJSON_IsArray(*names);
-    }
-    if (!ok) {
-        eryx_session_free(*s);
-        *s = NULL;
-    }
-    eryx_result_free(r);
-    eryx_config_free(c);
-    free(src);
-    return ok;
-}
-
-/* A kernel name as kernels.py spells them: it goes into Python text. */
-static int
-kernel_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 0 && n < 64 &&
-           strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
-}
 
 void
 bench_kernels(bench *b)
@@ -133,23 +81,12 @@ bench_kernels(bench *b)
     eryx_session_free(s);
 }
 
-/* Print one JSON line and flush it (the client waits for it). */
-static void
-serve_reply(cJSON *o)
-{
-    char *s = cJSON_PrintUnformatted(o);
-    printf("%s\n", s ? s : "{\"error\": \"out of memory\"}");
-    fflush(stdout);
-    cJSON_free(s);
-    cJSON_Delete(o);
-}
-
 static void
 serve_error(const char *message)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", message);
-    serve_reply(o);
+    row_emit(o, NULL);
 }
 
 int
@@ -168,25 +105,16 @@ kernel_serve(const char *path)
     cJSON *hello = cJSON_CreateObject();
     cJSON_AddItemToObject(hello, "kernels", names);
     cJSON_AddStringToObject(hello, "python", eryx_python_version());
-    serve_reply(hello);
+    row_emit(hello, NULL);
 
     char line[128];
     while (fgets(line, sizeof line, stdin) != NULL) {
         line[strcspn(line, "\r\n")] = '\0';
-        if (!kernel_name_ok(line)) {
-            serve_error("not a kernel name");
-            continue;
-        }
-        char code[512];
-        eryx_result *r = NULL;
-        snprintf(code, sizeof code, kernel_one, line, line);
-        if (!session_run(s, code, &r, &err)) {
+        cJSON *res = kernel_call(s, line, &err);
+        if (res != NULL)
+            row_emit(res, NULL);
+        else
             serve_error(err.message);
-        } else {
-            cJSON *res = result_json(r);
-            serve_reply(res ? res : cJSON_CreateObject());
-        }
-        eryx_result_free(r);
     }
     eryx_session_free(s);
     eryx_engine_free(e);

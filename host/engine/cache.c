@@ -141,9 +141,11 @@ stamp_read(const char *spath, const stamp *want, uint64_t *sum)
         return false;
     bool ok = fread(&have, sizeof have, 1, f) == 1;
     fclose(f);
+    if (!ok)
+        return false;
     uint64_t s = have.sum;
     have.sum = want->sum;
-    if (!ok || memcmp(&have, want, sizeof have) != 0)
+    if (memcmp(&have, want, sizeof have) != 0)
         return false;
     *sum = s;
     return true;
@@ -169,11 +171,12 @@ stamp_write(const char *cache_dir, const char *spath, const stamp *st)
    versions that make compiled code incompatible.  Content, not the
    modification time, so that a copy (a wheel's install, a package
    manager's) still matches the runtime.cwasm shipped beside it.  The
-   checksum runs at ~10 GB/s, but reading the 17 MB guest took about 2 ms
-   of a 9 ms cold start (its page faults included): with a cache directory
-   the sum is kept in a stamp (source-*, as compiled files have verified-*
-   stamps) and taken from it while the file's identity (device, inode,
-   size, mtime, ctime) is unchanged.  0 when the file cannot be read. */
+   checksum runs at ~10 GB/s, but reading the 17 MB guest took 5-7 ms of
+   a 9-10 ms cold start (its page faults more than the sum): with a cache
+   directory the sum is kept in a stamp (source-*, as compiled files have
+   verified-* stamps) and taken from it while the file's identity (device,
+   inode, size, mtime, ctime) is unchanged.  0 when the file cannot be
+   read. */
 static uint64_t
 source_identity(const char *runtime_path, bool fuel, const char *cache_dir)
 {
