@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -402,6 +403,42 @@ cache_path(const char *cache_dir, uint64_t source, char *out)
    guests do not pile up.  A process still using one keeps its mapping;
    one that looks for it later compiles again. */
 #define CACHE_MAX_AGE_S (24L * 60 * 60)
+/* The compiled files of a cache together (a compiled guest or image is
+   40-50 MB): past this, the oldest written go first when a new one is
+   written.  Without a bound, a service that compiles an image per tenant,
+   or a test suite run a few times a day, filled the disk by gigabytes a
+   day (docs/design.md, Precompiled guest). */
+#define CACHE_MAX_BYTES ((long long)1 << 30)
+
+/* A compiled file that stays after the age pass. */
+typedef struct kept_file {
+    time_t mtime;
+    long long size;
+    char name[256];
+} kept_file;
+
+static int
+older_first(const void *a, const void *b)
+{
+    const kept_file *x = a, *y = b;
+    return (x->mtime > y->mtime) - (x->mtime < y->mtime);
+}
+
+/* The oldest-written compiled files of `dir` but `keep` (whose size counts)
+   are removed until they fit CACHE_MAX_BYTES. */
+static void
+cap_cache(const char *dir, kept_file *files, size_t n, long long total)
+{
+    if (n == 0 || total <= CACHE_MAX_BYTES)
+        return;
+    qsort(files, n, sizeof *files, older_first);
+    char path[4096];
+    for (size_t i = 0; i < n && total > CACHE_MAX_BYTES; i++) {
+        int len = snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        if (len > 0 && (size_t)len < sizeof path && unlink(path) == 0)
+            total -= files[i].size;
+    }
+}
 
 static void
 prune_cache(const char *dir, const char *keep)
@@ -412,22 +449,47 @@ prune_cache(const char *dir, const char *keep)
     time_t now = time(NULL);
     struct dirent *e;
     char path[4096];
+    kept_file *files = NULL;
+    size_t nfiles = 0, cap = 0;
+    long long total = 0;
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        bool ours = strncmp(e->d_name, "verified-", 9) == 0 ||
-                    strncmp(e->d_name, "source-", 7) == 0 ||
-                    ((strncmp(e->d_name, "runtime-", 8) == 0 ||
-                      strncmp(e->d_name, "image-", 6) == 0) &&
-                     n > 6 && strcmp(e->d_name + n - 6, ".cwasm") == 0);
-        if (!ours)
-            continue;
+        bool compiled = (strncmp(e->d_name, "runtime-", 8) == 0 ||
+                         strncmp(e->d_name, "image-", 6) == 0) &&
+                        n > 6 && strcmp(e->d_name + n - 6, ".cwasm") == 0;
+        bool ours = compiled || strncmp(e->d_name, "verified-", 9) == 0 ||
+                    strncmp(e->d_name, "source-", 7) == 0;
         struct stat st;
         int len = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (len > 0 && (size_t)len < sizeof path && strcmp(path, keep) != 0 &&
-            stat(path, &st) == 0 && now - st.st_mtime > (time_t)CACHE_MAX_AGE_S)
+        if (!ours || len <= 0 || (size_t)len >= sizeof path ||
+            stat(path, &st) != 0)
+            continue;
+        bool kept = strcmp(path, keep) == 0;
+        if (!kept && now - st.st_mtime > (time_t)CACHE_MAX_AGE_S) {
             (void)unlink(path);
+            continue;
+        }
+        if (!compiled)
+            continue;
+        total += (long long)st.st_size;
+        if (kept || n >= sizeof files->name)
+            continue;
+        if (nfiles == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            kept_file *more = eryx__realloc(files, ncap * sizeof *files);
+            if (more == NULL)
+                break; /* the age pass is done as far as it got */
+            files = more;
+            cap = ncap;
+        }
+        files[nfiles].mtime = st.st_mtime;
+        files[nfiles].size = (long long)st.st_size;
+        memcpy(files[nfiles].name, e->d_name, n + 1);
+        nfiles++;
     }
     closedir(d);
+    cap_cache(dir, files, nfiles, total);
+    eryx__free(files);
 }
 
 eryx_status

@@ -352,7 +352,19 @@ ERYX_TEST(the_guests_stamped_sum_is_used_only_while_the_file_is_unchanged)
     scratch_free(&s);
 }
 
-ERYX_TEST(the_cache_is_reused_and_stale_cache_files_are_pruned)
+/* A new file of `size` bytes that takes no room (sparse). */
+static int
+truncate_new(const char *path, off_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    int rc = ftruncate(fd, size);
+    close(fd);
+    return rc;
+}
+
+ERYX_TEST(the_cache_is_reused_and_stale_or_surplus_files_are_pruned)
 {
     scratch s;
     scratch_new(&s, NULL); /* nothing precompiled: the cache is used */
@@ -375,10 +387,25 @@ ERYX_TEST(the_cache_is_reused_and_stale_cache_files_are_pruned)
     struct timespec old[2] = {{0, UTIME_OMIT}, {time(NULL) - 2 * 86400, 0}};
     ASSERT_EQ(utimensat(AT_FDCWD, stale, old, 0), 0);
     ASSERT_EQ(utimensat(AT_FDCWD, stale_stamp, old, 0), 0);
+    /* Two compiled images of 600 MB (sparse), written an hour apart today:
+       with the new guest's file they pass the cache's 1 GiB, and the older
+       goes. */
+    char older[256], newer[256];
+    snprintf(older, sizeof older, "%s/image-0000000000000003.cwasm", s.cache);
+    snprintf(newer, sizeof newer, "%s/image-0000000000000004.cwasm", s.cache);
+    ASSERT_EQ(truncate_new(older, 600L << 20), 0);
+    ASSERT_EQ(truncate_new(newer, 600L << 20), 0);
+    struct timespec hours[2] = {{0, UTIME_OMIT}, {time(NULL) - 7200, 0}};
+    ASSERT_EQ(utimensat(AT_FDCWD, older, hours, 0), 0);
+    hours[1].tv_sec += 3600;
+    ASSERT_EQ(utimensat(AT_FDCWD, newer, hours, 0), 0);
     eryx_engine *first = engine_for(s.wasm, s.cache); /* compiles, prunes */
     expect_info(first, "compiled ", NULL);
     ASSERT(access(stale, F_OK) != 0);
     ASSERT(access(stale_stamp, F_OK) != 0);
+    ASSERT(access(older, F_OK) != 0);
+    ASSERT_EQ(access(newer, F_OK), 0);
+    ASSERT_EQ(unlink(newer), 0);
     ASSERT_EQ(access(fresh, F_OK), 0);
     ASSERT_EQ(unlink(fresh), 0);
     char *file = cached_file(s.cache);
@@ -485,7 +512,8 @@ main(int argc, char **argv)
             corrupt_stale_and_foreign_files_are_passed_over_not_trusted),
         ERYX_TEST_ENTRY(
             the_guests_stamped_sum_is_used_only_while_the_file_is_unchanged),
-        ERYX_TEST_ENTRY(the_cache_is_reused_and_stale_cache_files_are_pruned),
+        ERYX_TEST_ENTRY(
+            the_cache_is_reused_and_stale_or_surplus_files_are_pruned),
         ERYX_TEST_ENTRY(cache_can_be_turned_off),
         ERYX_TEST_ENTRY(deadlines_hold_while_the_fuel_variant_compiles),
     };
