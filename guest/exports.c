@@ -237,11 +237,14 @@ execute(char *code, size_t code_len, char *var, size_t var_len, uint32_t flags)
         set_execute_error(rt_abi_cstring("runtime is not initialized"));
         goto done;
     }
-    /* Once per instance: the working directory the host configured. */
+    /* Once per instance: the working directory the host configured, and
+       a seed of its own for `random` (a session made from an image goes on
+       with the captured one's). */
     static int in_workdir;
     if (!in_workdir) {
         in_workdir = 1;
         rt_enter_workdir();
+        rt_reseed_random();
     }
     /* The host checks this too; the guest does not rely on it. */
     if (memchr(code, '\0', code_len) != NULL) {

@@ -189,6 +189,44 @@ preimport(const char *list)
    new instance of the pre-initialized snapshot writes no page to give it. */
 static const eryx_abi_unit_ret unit_ok;
 
+/* `random`'s shared generator and the C seed method of its type, when the
+   snapshot holds the module (found once, by the initialize that makes the
+   snapshot). */
+static PyObject *rt_random_inst, *rt_random_seed;
+
+static void
+find_random(void)
+{
+    PyObject *name = PyUnicode_FromString("random");
+    PyObject *mod = name ? PyImport_GetModule(name) : NULL;
+    PyObject *inst = mod ? PyObject_GetAttrString(mod, "_inst") : NULL;
+    PyObject *base = mod ? PyImport_ImportModule("_random") : NULL;
+    PyObject *type = base ? PyObject_GetAttrString(base, "Random") : NULL;
+    PyObject *seed = type ? PyObject_GetAttrString(type, "seed") : NULL;
+    if (inst != NULL && seed != NULL) {
+        rt_random_inst = Py_NewRef(inst);
+        rt_random_seed = Py_NewRef(seed);
+    }
+    PyErr_Clear(); /* no `random` in the snapshot: nothing to reseed */
+    Py_XDECREF(seed);
+    Py_XDECREF(type);
+    Py_XDECREF(base);
+    Py_XDECREF(inst);
+    Py_XDECREF(mod);
+    Py_XDECREF(name);
+}
+
+void
+rt_reseed_random(void)
+{
+    if (rt_random_seed == NULL)
+        return;
+    PyObject *r = PyObject_CallOneArg(rt_random_seed, rt_random_inst);
+    if (r == NULL)
+        PyErr_Clear(); /* the generator is only left as it was */
+    Py_XDECREF(r);
+}
+
 EXPORT("initialize")
 eryx_abi_unit_ret *
 initialize(void)
@@ -208,6 +246,7 @@ initialize(void)
         rt_unit_ret.err = rt_error_text("runtime initialization failed");
         return &rt_unit_ret;
     }
+    find_random();
     rt_initialized = 1;
     return &rt_unit_ret;
 }
@@ -252,6 +291,30 @@ immortalize(PyObject *gc)
     return ok;
 }
 
+/* Forget the path entries that the snapshot's imports found missing
+   (sys.path_importer_cache holds None for them, and importlib never looks
+   there again): /site-packages, where a factory mounts its packages later,
+   is one as soon as a preimported module tries an optional import it
+   lacks. */
+static int
+forget_missing_paths(void)
+{
+    PyObject *cache = PySys_GetObject("path_importer_cache"); /* borrowed */
+    if (cache == NULL || !PyDict_Check(cache))
+        return 0;
+    PyObject *items = PyDict_Items(cache);
+    if (items == NULL)
+        return -1;
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(items); i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (PyTuple_GET_ITEM(item, 1) == Py_None)
+            rc = PyDict_DelItem(cache, PyTuple_GET_ITEM(item, 0));
+    }
+    Py_DECREF(items);
+    return rc;
+}
+
 /* Run runtime.py's rehearse_execute against the stand-in host of
    host_module.c (runtime.h, rt_rehearsal): the first execute of every new
    instance then runs code CPython has already specialized.  The function
@@ -282,7 +345,7 @@ wizer_initialize(void)
                 (int)r->err.len, (const char *)(uintptr_t)r->err.ptr);
         abort();
     }
-    if (rehearse() < 0) {
+    if (rehearse() < 0 || forget_missing_paths() < 0) {
         PyErr_Print();
         abort();
     }

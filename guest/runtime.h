@@ -27,6 +27,15 @@ extern PyObject *rt_fn_begin, *rt_fn_run_coroutine, *rt_fn_format_exception,
 extern PyObject *rt_fn_snapshot, *rt_fn_restore, *rt_fn_clear;
 extern PyObject *rt_namespace; /* the user's globals */
 extern int rt_initialized;
+/* Draw a new seed from the host's randomness for `random`'s shared
+   generator when the snapshot holds the module: otherwise every instance
+   would replay the sequence drawn when the snapshot was made, as a forked
+   process would without the module's at-fork reseed.  The C method, not
+   random.py's, so that it touches a few pages and not the interpreter's.
+   Called by an instance's first execute (not by initialize: a new
+   instance's memory must stay the snapshot's, which images are compared
+   with). */
+void rt_reseed_random(void);
 
 /* ---- host_module.c ---- */
 

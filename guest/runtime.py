@@ -762,7 +762,7 @@ _REHEARSED_ERRORS = (
     "import json\njson.dumsp({})\n",
     "[1, 2][5]\n",
 )
-_REHEARSED_IMPORTS = ("colorsys", "graphlib", "getopt", "shlex", "bisect")
+_REHEARSED_IMPORTS = ("colorsys", "graphlib", "getopt", "shlex", "quopri")
 
 
 def rehearse_execute(rounds=4):

@@ -25,7 +25,7 @@ ERYX_TEST(a_fork_has_everything_and_is_independent_afterwards)
 {
     eryx_session *a = new_session(NULL);
     session_expect(a,
-                   "import sys, decimal\n"
+                   "import sys, tomllib\n"
                    "data = [1, 2, 3]\n"
                    "g = (i for i in range(10))\n"
                    "next(g)\n"
@@ -36,7 +36,7 @@ ERYX_TEST(a_fork_has_everything_and_is_independent_afterwards)
     eryx_session *b = fork_of(img, NULL);
     eryx_session *c = fork_of(img, NULL);
     const char *probe = "print(data, next(g), double(21), "
-                        "'decimal' in sys.modules)";
+                        "'tomllib' in sys.modules)";
     session_expect(b, probe, "[1, 2, 3] 1 42 True\n");
     session_expect(b, "data.append(4); print(data, next(g))",
                    "[1, 2, 3, 4] 2\n");
@@ -272,7 +272,7 @@ ERYX_TEST(mapped_forks_leave_nothing_in_the_slots_they_used)
     eryx_session *a = NULL;
     ASSERT_EQ(eryx_session_new(eng, NULL, &a, NULL), ERYX_OK);
     session_expect(a,
-                   "import decimal\n"
+                   "import tomllib\n"
                    "marker = 'IMAGE'\n"
                    "blob = bytes(range(256)) * 8000\n"
                    "nums = list(range(50000))\n",
@@ -305,7 +305,7 @@ ERYX_TEST(mapped_forks_leave_nothing_in_the_slots_they_used)
             ASSERT_EQ(eryx_session_new(eng, NULL, &p[i], NULL), ERYX_OK);
             session_expect(p[i],
                            "import json\n"
-                           "print('marker' in dir(), 'decimal' in "
+                           "print('marker' in dir(), 'tomllib' in "
                            "__import__('sys').modules, json.dumps([sum(range("
                            "1000))]))",
                            "False False [499500]\n");

@@ -89,7 +89,7 @@ ERYX_TEST(a_released_session_is_reset_before_it_is_lent_again)
     eryx_pool *p = pool_with(1, 1, 1000, 0);
     eryx_session *s = NULL;
     ASSERT_EQ(eryx_pool_acquire(p, &s, NULL), ERYX_OK);
-    eryx_result *r = session_run(s, "import decimal\nsecret = 42");
+    eryx_result *r = session_run(s, "import tomllib\nsecret = 42");
     ASSERT_EQ(eryx_result_status(r), ERYX_OK);
     eryx_result_free(r);
     eryx_pool_release(p, s);
@@ -97,7 +97,7 @@ ERYX_TEST(a_released_session_is_reset_before_it_is_lent_again)
     ASSERT_EQ(eryx_pool_acquire(p, &t, NULL), ERYX_OK);
     r = session_run(t,
                     "import sys\n"
-                    "print('secret' in globals(), 'decimal' in sys.modules)");
+                    "print('secret' in globals(), 'tomllib' in sys.modules)");
     ASSERT_STR_EQ(eryx_result_stdout(r, NULL), "False False\n");
     ASSERT_EQ(eryx_session_execution_count(t), 1);
     eryx_result_free(r);
@@ -125,7 +125,7 @@ ERYX_TEST(a_reset_session_starts_as_a_new_one_does)
     eryx_pool *p = pool_with(1, 1, 1000, 0);
     eryx_session *s = NULL;
     ASSERT_EQ(eryx_pool_acquire(p, &s, NULL), ERYX_OK);
-    eryx_result_free(session_run(s, "import decimal, os\nos.chdir('/tmp')"));
+    eryx_result_free(session_run(s, "import tomllib, os\nos.chdir('/tmp')"));
     eryx_pool_release(p, s);
     ASSERT_EQ(eryx_pool_acquire(p, &s, NULL), ERYX_OK);
     ASSERT_EQ(eryx_session_execution_count(s), 0);
