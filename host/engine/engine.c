@@ -5,10 +5,13 @@
 */
 #define _GNU_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, O_PATH */
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/sync.h"
@@ -193,6 +196,56 @@ eryx__engine_resume(eryx_engine *eng, eryx_error *err)
               : eryx__fail(err, ERYX_E_NOMEM, "cannot start the epoch ticker");
 }
 
+/* ----------------------------------------------------- exact faults */
+
+/* Older kernel headers lack these (Linux 5.11 and 6.7). */
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+
+/* A userfaultfd whose write-protect faults the kernel resolves itself
+   (WP_ASYNC, which also allows any kind of memory to be registered), or
+   -1.  Registered memory gets no fault-around (the kernel's
+   uffd_disable_fault_around).  User-mode faults only: an unprivileged
+   process may open it whatever vm.unprivileged_userfaultfd says, and the
+   descriptor never reports a fault anyway. */
+static int
+open_fault_fd(void)
+{
+#ifdef SYS_userfaultfd
+    int fd = (int)syscall(SYS_userfaultfd,
+                          O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0)
+        return -1;
+    struct uffdio_api api = {.api = UFFD_API,
+                             .features = UFFD_FEATURE_WP_ASYNC};
+    if (ioctl(fd, UFFDIO_API, &api) != 0 ||
+        !(api.features & UFFD_FEATURE_WP_ASYNC)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+#else
+    return -1;
+#endif
+}
+
+bool
+eryx__engine_exact_faults(eryx_engine *eng, void *base, size_t len)
+{
+    int fd = eng->fault_fd;
+    if (fd < 0 || len == 0)
+        return false;
+    struct uffdio_register reg = {
+        .range = {.start = (uintptr_t)base, .len = len},
+        .mode = UFFDIO_REGISTER_MODE_WP,
+    };
+    return ioctl(fd, UFFDIO_REGISTER, &reg) == 0;
+}
+
 /* ------------------------------------------------------------ fork */
 
 /* The engines alive in the process, so that fork() finds each one's
@@ -228,6 +281,13 @@ fork_phase(int phase)
             pthread_mutex_init(&e->build_mu, NULL);
             /* Executes of the parent's other threads are not here. */
             __atomic_store_n(&e->executing, 0, __ATOMIC_RELAXED);
+            /* The inherited userfaultfd registers in the parent's memory,
+               and the child's memories lost their registration: a new
+               one for the instances started here. */
+            if (e->fault_fd >= 0) {
+                close(e->fault_fd);
+                e->fault_fd = open_fault_fd();
+            }
         }
         pthread_mutex_unlock(&e->mu);
         pthread_mutex_unlock(&e->image_src_mu);
@@ -328,6 +388,7 @@ eryx_engine_new(const eryx_config *config, eryx_engine **out, eryx_error *err)
         return eryx__fail_nomem(err);
     eng->stdlib_fd = -1;
     eng->image_src_fd = -1;
+    eng->fault_fd = open_fault_fd();
     pthread_mutex_init(&eng->image_src_mu, NULL);
     pthread_mutex_init(&eng->build_mu, NULL);
     pthread_mutex_init(&eng->mu, NULL);
@@ -392,6 +453,8 @@ eryx_engine_free(eryx_engine *eng)
     pthread_mutex_destroy(&eng->image_src_mu);
     if (eng->image_src_fd >= 0)
         close(eng->image_src_fd);
+    if (eng->fault_fd >= 0)
+        close(eng->fault_fd);
     eryx__paths_free(&eng->paths);
     if (eng->stdlib_fd >= 0)
         close(eng->stdlib_fd);

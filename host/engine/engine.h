@@ -91,6 +91,10 @@ struct eryx_engine {
     /* Identity of the pre-initialized guest memory (serialized images carry
        it); 0 until first needed (instance/image.c), then set atomically. */
     uint64_t guest_id;
+    /* A userfaultfd that guest memories are registered with so that the
+       kernel maps only the pages they touch (eryx__engine_exact_faults);
+       -1 where this system offers none.  Reopened in a fork's child. */
+    int fault_fd;
 };
 
 /* The variant for sandboxes with (or without) fuel; NULL with `err` when
@@ -103,6 +107,17 @@ eryx__engine_variant(eryx_engine *engine, bool fuel, eryx_error *err);
    at engine creation, and before each call into a guest, where only a
    fork's child finds it stopped.  Fails only when no thread can be made. */
 eryx_status eryx__engine_resume(eryx_engine *engine, eryx_error *err);
+
+/* Make the kernel map only the pages that are touched in the guest memory
+   at [base, base + len) (page-aligned), where it otherwise maps the page
+   cache's neighbours of each page read (fault-around: 16 pages).  Done by
+   registering the range, write-protect mode, with the engine's
+   userfaultfd, asynchronous and never protecting a page: nothing else
+   changes, and no fault is ever delivered to it.  Again after anything
+   maps over the range.  False where this system cannot (before Linux 6.7,
+   or userfaultfd forbidden): the pages are then faulted in as before.
+   Thread-safe. */
+bool eryx__engine_exact_faults(eryx_engine *engine, void *base, size_t len);
 
 /* ---- cache.c ---- */
 /* Find or make the compiled guest; `info` (may be NULL) receives a new

@@ -45,6 +45,23 @@ struct eryx_image {
     struct image_map *map;
 };
 
+/* An image's memory from its first stored page to its last, in a sealed
+   memfd: the stored pages, and the guest's own between them (zero pages
+   left as holes).  One range, so one mmap per session: replacing part of
+   a mapping costs tens of microseconds per call here (the mmap lock, TLB
+   flushes across threads), so runs of stored pages mapped one by one (21
+   for the bench's image) took 1.2 ms where one range takes 0.25 ms. */
+struct eryx__overlay {
+    int refs;            /* atomic */
+    int fd;              /* the memfd */
+    uint64_t start, len; /* the guest memory it covers */
+    /* Where the guest's own image comes from (the engine's, which outlives
+       every instance), to map it back: guest bytes [src_start, src_start +
+       src_len) are the file's from src_off; the rest is anonymous. */
+    int src_fd;
+    uint64_t src_start, src_off, src_len;
+};
+
 struct image_map {
     pthread_mutex_t mu;
     eryx__overlay *overlay; /* atomic; NULL: not yet, or copies */
@@ -209,6 +226,16 @@ engine_identity_fresh(eryx_engine *engine, uint64_t *out, eryx_error *err)
     return s;
 }
 
+/* A pagemap entry of a page never written (not present, or present from
+   the file it maps) and not swapped out: it holds what its mapping's file
+   (or the zero page) holds there. */
+static bool
+unwritten(uint64_t ent)
+{
+    bool present = ent >> 63 & 1, swapped = ent >> 62 & 1, file = ent >> 61 & 1;
+    return !swapped && (!present || file);
+}
+
 eryx_status
 eryx__image_capture(eryx__instance *in,
                     eryx_engine *engine,
@@ -245,7 +272,23 @@ eryx__image_capture(eryx__instance *in,
     static const uint8_t zero[PAGE];
     img->guest = engine_identity(engine, ref, ref_size);
     img->memory_size = size;
-    for (size_t off = 0; off + PAGE <= size; off += PAGE) {
+    size_t n = size / PAGE, ref_n = ref_size / PAGE;
+    uint64_t *mine = n ? eryx__malloc(n * sizeof *mine) : NULL,
+             *theirs = ref_n ? eryx__malloc(ref_n * sizeof *theirs) : NULL;
+    if ((n && mine == NULL) || (ref_n && theirs == NULL))
+        s = eryx__fail_nomem(err);
+    bool known = s == ERYX_OK && mine != NULL && theirs != NULL &&
+                 in->guest_image && base.in.guest_image &&
+                 eryx__instance_pagemap(in, n, mine) &&
+                 eryx__instance_pagemap(&base.in, ref_n, theirs);
+    const eryx__overlay *ov = in->overlay;
+    for (size_t off = 0; s == ERYX_OK && off + PAGE <= size; off += PAGE) {
+        size_t i = off / PAGE;
+        if (known && unwritten(mine[i]) &&
+            (i >= ref_n || unwritten(theirs[i])) &&
+            (ov == NULL || off + PAGE <= ov->start ||
+             off >= ov->start + ov->len))
+            continue; /* both still the guest image's (or zero) page */
         const uint8_t *was = off + PAGE <= ref_size ? ref + off : zero;
         if (memcmp(mem + off, was, PAGE) != 0 &&
             !add_page(img, (uint32_t)(off / PAGE), mem + off)) {
@@ -253,6 +296,8 @@ eryx__image_capture(eryx__instance *in,
             break;
         }
     }
+    eryx__free(mine);
+    eryx__free(theirs);
     fresh_stop(&base);
     for (int i = 0; i < 2 && s == ERYX_OK; i++)
         s = eryx__storage_fork(eryx__vfs_storage(in->st->vfs, i == 1), NULL,
@@ -348,23 +393,6 @@ eryx__image_packages_dir(const eryx_image *img)
 }
 
 /* ------------------------------------------------------------ mapping */
-
-/* An image's memory from its first stored page to its last, in a sealed
-   memfd: the stored pages, and the guest's own between them (zero pages
-   left as holes).  One range, so one mmap per session: replacing part of
-   a mapping costs tens of microseconds per call here (the mmap lock, TLB
-   flushes across threads), so runs of stored pages mapped one by one (21
-   for the bench's image) took 1.2 ms where one range takes 0.25 ms. */
-struct eryx__overlay {
-    int refs;            /* atomic */
-    int fd;              /* the memfd */
-    uint64_t start, len; /* the guest memory it covers */
-    /* Where the guest's own image comes from (the engine's, which outlives
-       every instance), to map it back: guest bytes [src_start, src_start +
-       src_len) are the file's from src_off; the rest is anonymous. */
-    int src_fd;
-    uint64_t src_start, src_off, src_len;
-};
 
 void
 eryx__overlay_unref(eryx__overlay *ov)
@@ -638,6 +666,8 @@ map_image(eryx__instance *in, const eryx_image *img, bool *mapped)
     __atomic_add_fetch(&ov->refs, 1, __ATOMIC_RELAXED);
     in->overlay = ov;
     *mapped = true;
+    /* The new mapping is not registered as the one it replaced was. */
+    (void)eryx__engine_exact_faults(in->engine, mem + ov->start, ov->len);
     return ERYX_OK;
 }
 

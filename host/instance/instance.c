@@ -3,8 +3,10 @@
 ** exports (eryx__instance_*).  Sandboxes and sessions are built on it.
 ** What the guest returns is read and decoded by guest/ only.
 */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/wasm_error.h"
 #include "instance/instance.h"
@@ -303,6 +305,7 @@ eryx__instance_start(eryx__instance *in,
                             "cannot instantiate the guest");
         goto fail;
     }
+    in->guest_image = pre == engine->plain.pre;
 
     wasmtime_extern_t mem;
     wasmtime_func_t ctors, version, init, post_init;
@@ -320,6 +323,10 @@ eryx__instance_start(eryx__instance *in,
         goto fail;
     }
     in->memory = in->st->memory = mem.of.memory;
+    /* Before the guest first runs, so that no read of its maps 16 pages. */
+    in->exact_faults = eryx__engine_exact_faults(
+        engine, wasmtime_memory_data(in->ctx, &in->memory),
+        wasmtime_memory_data_size(in->ctx, &in->memory));
 
     uint32_t abi = 0, ret = 0;
     s = call_i32(in, &version, NULL, 0, &abi, err, "eryx_abi_version");
@@ -368,6 +375,24 @@ eryx__instance_start(eryx__instance *in,
 fail:
     eryx__instance_stop(in);
     return s;
+}
+
+bool
+eryx__instance_pagemap(const eryx__instance *in, size_t npages, uint64_t *ent)
+{
+    const uint8_t *base = wasmtime_memory_data(in->ctx, &in->memory);
+    size_t page = 4096, want = npages * sizeof *ent;
+    if ((uintptr_t)base % page != 0 ||
+        npages > wasmtime_memory_data_size(in->ctx, &in->memory) / page)
+        return false;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok =
+        pread(fd, ent, want, (off_t)((uintptr_t)base / page * sizeof *ent)) ==
+        (ssize_t)want;
+    close(fd);
+    return ok;
 }
 
 eryx_status

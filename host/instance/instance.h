@@ -40,7 +40,19 @@ typedef struct eryx__instance {
     eryx__overlay *overlay;     /* an image mapped over the memory, or NULL */
     eryx_engine *engine;        /* whose guest this is (borrowed) */
     bool live;
+    /* Its memory maps only the pages touched (eryx__engine_exact_faults). */
+    bool exact_faults;
+    /* Its memory is a mapping of the engine's own guest image (not an
+       image module's, nor the fuel variant's). */
+    bool guest_image;
 } eryx__instance;
+
+/* The /proc/self/pagemap entries of the first `npages` pages of `in`'s
+   memory into `ent` (bit 63: present, 62: swapped, 61: file-backed or
+   shared: a page of a private mapping no longer is once written).  False
+   where they cannot be read (not Linux, an unaligned memory). */
+bool
+eryx__instance_pagemap(const eryx__instance *in, size_t npages, uint64_t *ent);
 
 /* The storages an owner keeps across its instances (a session's /data
    and /tmp; NULL members, or no struct: the instance's own), and the

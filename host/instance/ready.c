@@ -3,8 +3,9 @@
 ** eryx__instance_retire, eryx_engine_ready_stats).  A new instance of the
 ** pre-initialized guest costs little to start (its memory is a
 ** copy-on-write mapping) but its first execute then takes a page fault for
-** every page it writes (about 100) and for every 64 KiB it reads (about
-** 1,000 pages mapped): most of that execute's time.
+** every page it writes (about 100) and for the pages it reads (each, or
+** each 64 KiB where the kernel maps around a fault): most of that
+** execute's time.
 ** One background thread per engine keeps a small stock of instances
 ** started and with those pages already faulted in, so that a sandbox's
 ** execute, a new session or a session's reset takes one instead; the same
@@ -17,16 +18,16 @@
 ** NameError), each in an instance of its own, and reads their pages in
 ** /proc/self/pagemap (present: touched; no longer file-backed: written).
 ** Ready instances then fault the written ones in with MADV_POPULATE_WRITE
-** (or a write of each page's own first byte) and the others with one read
-** per 64 KiB window.
+** (or a write of each page's own first byte) and the others with a read of
+** each (one per 64 KiB window where the kernel's fault-around maps the
+** window: memory the engine could not register, eryx__engine_exact_faults).
 **
 ** A ready instance has run nothing but the pre-initialized guest's
 ** initialize, which finds its work done, and it is started for the
 ** engine's default settings: the taker gives it its own
 ** (eryx__instance_adopt), so nothing of one owner reaches another.
 */
-#define _GNU_SOURCE /* MADV_POPULATE_WRITE, pread, SCHED_IDLE */
-#include <fcntl.h>
+#define _GNU_SOURCE /* MADV_POPULATE_WRITE, SCHED_IDLE */
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -99,22 +100,11 @@ enum { PAGE_UNTOUCHED, PAGE_READ, PAGE_WRITTEN, PAGE_WRITTEN_BY_PASS };
 static bool
 scan_pages(eryx__instance *in, uint8_t *state, size_t npages, uint8_t written)
 {
-    uint8_t *base = wasmtime_memory_data(in->ctx, &in->memory);
     size_t n = wasmtime_memory_data_size(in->ctx, &in->memory) / PAGE;
-    if ((uintptr_t)base % PAGE != 0 || n == 0)
-        return false;
     if (n > npages)
         n = npages;
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    uint64_t *ent = eryx__malloc(n * sizeof *ent);
-    size_t want = n * sizeof *ent;
-    bool ok =
-        ent != NULL &&
-        pread(fd, ent, want, (off_t)((uintptr_t)base / PAGE * sizeof *ent)) ==
-            (ssize_t)want;
-    close(fd);
+    uint64_t *ent = n ? eryx__malloc(n * sizeof *ent) : NULL;
+    bool ok = ent != NULL && eryx__instance_pagemap(in, n, ent);
     for (size_t i = 0; ok && i < n; i++) {
         if (!(ent[i] >> 63 & 1))
             continue; /* not present: untouched */
@@ -170,9 +160,10 @@ runs_of(const uint8_t *state,
 
 /* Fault in the recorded pages of `in` (its memory holds the same data
    afterwards).  Written pages: one populating write fault each, which
-   copies the page.  Pages only read: one read per 64 KiB window, because
-   the kernel maps a read fault's neighbours that are in the page cache
-   with it (fault-around); populating them one by one costs 3x more.
+   copies the page.  Pages only read: a read of each, or, where the memory
+   has fault-around (not registered), one read per 64 KiB window, because
+   the kernel then maps a read fault's neighbours that are in the page
+   cache with it (MADV_POPULATE_READ page by page cost 3x more).
    `reads` false: the written pages only; `wmin`: the written ones of that
    kind or above (PAGE_WRITTEN: all; PAGE_WRITTEN_BY_PASS: `pass`'s). */
 #define READ_WINDOW ((size_t)64 * 1024)
@@ -183,6 +174,7 @@ prefault(const eryx__ready *r, eryx__instance *in, bool reads, uint8_t wmin)
         return;
     uint8_t *base = wasmtime_memory_data(in->ctx, &in->memory);
     size_t size = wasmtime_memory_data_size(in->ctx, &in->memory);
+    size_t step = in->exact_faults ? PAGE : READ_WINDOW;
     for (int pass = 0; pass < (reads ? 2 : 1); pass++) { /* writes first */
         size_t window = SIZE_MAX;
         for (size_t i = 0; i < r->nruns; i++) {
@@ -202,8 +194,8 @@ prefault(const eryx__ready *r, eryx__instance *in, bool reads, uint8_t wmin)
                 volatile uint8_t *b = base + p;
                 if (written) /* an older kernel */
                     *b = *b;
-                else if (p / READ_WINDOW != window) {
-                    window = p / READ_WINDOW;
+                else if (p / step != window) {
+                    window = p / step;
                     (void)*b;
                 }
             }

@@ -4,7 +4,11 @@
 ** mid-way, a lambda); afterwards the two, and any other fork, are
 ** independent.  Images of another engine, or too big for the memory
 ** limit, are refused.  Mapped forks (an image's pages mapped
-** copy-on-write) leave nothing in the instance slots they used.
+** copy-on-write) leave nothing in the instance slots they used.  An image
+** of a fork (mapped, or of a compiled image) holds what the fork had from
+** its own image as well as what it changed: capture reads only the pages
+** that can differ, and must not take the fork's unwritten pages for the
+** guest's.
 */
 #include <stdio.h>
 
@@ -323,11 +327,47 @@ ERYX_TEST(mapped_forks_leave_nothing_in_the_slots_they_used)
     eryx_config_free(cfg);
 }
 
+/* A fork of `img` that changes one variable; its image, and a fork of
+   that, must still have the first image's data. */
+static void
+expect_image_of_a_fork_keeps_everything(eryx_image *img)
+{
+    eryx_session *f = fork_of(img, NULL);
+    session_expect(f, "extra = len(blob) + 1", "");
+    eryx_image *again = NULL;
+    ASSERT_EQ(eryx_session_capture(f, &again, NULL), ERYX_OK);
+    eryx_session_free(f);
+    eryx_session *g = fork_of(again, NULL);
+    session_expect(g, "print(marker, len(blob), blob[-1], sum(nums), extra)",
+                   "IMAGE 2048000 255 1249975000 2048001\n");
+    eryx_session_free(g);
+    eryx_image_free(again);
+}
+
+ERYX_TEST(an_image_of_a_fork_keeps_what_the_fork_had_from_its_image)
+{
+    eryx_session *a = new_session(NULL);
+    session_expect(a,
+                   "marker = 'IMAGE'\n"
+                   "blob = bytes(range(256)) * 8000\n"
+                   "nums = list(range(50000))\n",
+                   "");
+    eryx_image *img = NULL;
+    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
+    eryx_session_free(a);
+    expect_image_of_a_fork_keeps_everything(img); /* mapped (or copied) */
+    ASSERT_EQ(eryx_image_compile(test_engine(), img, NULL), ERYX_OK);
+    expect_image_of_a_fork_keeps_everything(img); /* its own module */
+    eryx_image_free(img);
+}
+
 int
 main(int argc, char **argv)
 {
     static const struct eryx_test_case cases[] = {
         ERYX_TEST_ENTRY(a_fork_has_everything_and_is_independent_afterwards),
+        ERYX_TEST_ENTRY(
+            an_image_of_a_fork_keeps_what_the_fork_had_from_its_image),
         ERYX_TEST_ENTRY(image_sizes_are_reported),
         ERYX_TEST_ENTRY(an_image_too_big_for_the_memory_limit_is_refused),
         ERYX_TEST_ENTRY(an_image_of_another_engine_is_refused),
