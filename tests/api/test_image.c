@@ -265,14 +265,11 @@ image_mappings(void)
     return n;
 }
 
-ERYX_TEST(mapped_forks_leave_nothing_in_the_slots_they_used)
+/* The image of a session of `eng` holding a module, a marker, 2 MB of
+   bytes and a list of 50,000 ints. */
+static eryx_image *
+image_with_data(eryx_engine *eng)
 {
-    /* 16 instance slots: forks and plain sessions take turns in them. */
-    eryx_config *cfg = NULL;
-    eryx_engine *eng = NULL;
-    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
-    ASSERT_EQ(eryx_config_set_max_instances(cfg, 16, NULL), ERYX_OK);
-    ASSERT_EQ(eryx_engine_new(cfg, &eng, NULL), ERYX_OK);
     eryx_session *a = NULL;
     ASSERT_EQ(eryx_session_new(eng, NULL, &a, NULL), ERYX_OK);
     session_expect(a,
@@ -284,6 +281,18 @@ ERYX_TEST(mapped_forks_leave_nothing_in_the_slots_they_used)
     eryx_image *img = NULL;
     ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
     eryx_session_free(a);
+    return img;
+}
+
+ERYX_TEST(mapped_forks_leave_nothing_in_the_slots_they_used)
+{
+    /* 16 instance slots: forks and plain sessions take turns in them. */
+    eryx_config *cfg = NULL;
+    eryx_engine *eng = NULL;
+    ASSERT_EQ(eryx_config_new(&cfg, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_config_set_max_instances(cfg, 16, NULL), ERYX_OK);
+    ASSERT_EQ(eryx_engine_new(cfg, &eng, NULL), ERYX_OK);
+    eryx_image *img = image_with_data(eng);
     for (int round = 0; round < 6; round++) {
         eryx_session *f[4];
         for (int i = 0; i < 4; i++) {
@@ -346,15 +355,7 @@ expect_image_of_a_fork_keeps_everything(eryx_image *img)
 
 ERYX_TEST(an_image_of_a_fork_keeps_what_the_fork_had_from_its_image)
 {
-    eryx_session *a = new_session(NULL);
-    session_expect(a,
-                   "marker = 'IMAGE'\n"
-                   "blob = bytes(range(256)) * 8000\n"
-                   "nums = list(range(50000))\n",
-                   "");
-    eryx_image *img = NULL;
-    ASSERT_EQ(eryx_session_capture(a, &img, NULL), ERYX_OK);
-    eryx_session_free(a);
+    eryx_image *img = image_with_data(test_engine());
     expect_image_of_a_fork_keeps_everything(img); /* mapped (or copied) */
     ASSERT_EQ(eryx_image_compile(test_engine(), img, NULL), ERYX_OK);
     expect_image_of_a_fork_keeps_everything(img); /* its own module */
