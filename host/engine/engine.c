@@ -5,7 +5,6 @@
 */
 #define _GNU_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, O_PATH */
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -13,6 +12,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/userfaultfd.h>
+#endif
 
 #include "core/sync.h"
 #include "core/wasm_error.h"
@@ -215,7 +217,7 @@ eryx__engine_resume(eryx_engine *eng, eryx_error *err)
 static int
 open_fault_fd(void)
 {
-#ifdef SYS_userfaultfd
+#if defined(__linux__) && defined(SYS_userfaultfd)
     int fd = (int)syscall(SYS_userfaultfd,
                           O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (fd < 0)
@@ -236,6 +238,7 @@ open_fault_fd(void)
 bool
 eryx__engine_exact_faults(eryx_engine *eng, void *base, size_t len)
 {
+#ifdef __linux__
     int fd = eng->fault_fd;
     if (fd < 0 || len == 0)
         return false;
@@ -244,6 +247,12 @@ eryx__engine_exact_faults(eryx_engine *eng, void *base, size_t len)
         .mode = UFFDIO_REGISTER_MODE_WP,
     };
     return ioctl(fd, UFFDIO_REGISTER, &reg) == 0;
+#else
+    (void)eng;
+    (void)base;
+    (void)len;
+    return false;
+#endif
 }
 
 /* ------------------------------------------------------------ fork */
