@@ -430,15 +430,18 @@ rss_per_session(eryx_engine *e, uint32_t stock, int n)
 ERYX_TEST(guest_memories_map_only_the_pages_they_touch)
 {
     /* About 1 MiB each where the kernel maps only what is touched; about
-       5 MiB where each page read maps its 15 neighbours too. */
-    const long bound = 2560;
+       5 MiB where each page read maps its 15 neighbours too.  The stock's
+       thread makes and deletes instances (about 2 MiB each) while this
+       measures, so the figure moves by 2 MiB / n; sanitizers' allocators
+       add theirs. */
+    const long bound = 3072;
     bool exact = system_offers_exact_faults();
     for (uint32_t stock = 0; stock <= 2; stock += 2) {
         eryx_engine *e = engine_with(stock, (uint64_t)64 << 20);
         /* The first execute's own growth, and the stock's thread started. */
         expect_stdout(sandbox_run(e, NULL, "print(1)"), "1\n");
         rss_per_session(e, stock, 2);
-        long per = rss_per_session(e, stock, 10);
+        long per = rss_per_session(e, stock, 16);
         printf("stock %u: %ld KiB per session\n", stock, per);
         if (exact)
             ASSERT_LT(per, bound);
@@ -450,9 +453,10 @@ ERYX_TEST(guest_memories_map_only_the_pages_they_touch)
             ASSERT(pid >= 0);
             if (pid == 0) {
                 alarm(60);
-                long child = rss_per_session(e, stock, 10);
-                printf("stock %u, forked child: %ld KiB per session\n", stock,
-                       child);
+                long child = rss_per_session(e, stock, 16);
+                /* stderr: _exit flushes no stdio buffer. */
+                fprintf(stderr, "stock %u, forked child: %ld KiB per session\n",
+                        stock, child);
                 _exit(!exact || child < bound ? 0 : 1);
             }
             int status = 0;
