@@ -324,9 +324,7 @@ eryx__instance_start(eryx__instance *in,
     }
     in->memory = in->st->memory = mem.of.memory;
     /* Before the guest first runs, so that no read of its maps 16 pages. */
-    in->exact_faults = eryx__engine_exact_faults(
-        engine, wasmtime_memory_data(in->ctx, &in->memory),
-        wasmtime_memory_data_size(in->ctx, &in->memory));
+    eryx__instance_exact_faults(in);
 
     uint32_t abi = 0, ret = 0;
     s = call_i32(in, &version, NULL, 0, &abi, err, "eryx_abi_version");
@@ -375,6 +373,14 @@ eryx__instance_start(eryx__instance *in,
 fail:
     eryx__instance_stop(in);
     return s;
+}
+
+void
+eryx__instance_exact_faults(eryx__instance *in)
+{
+    in->exact_faults = eryx__engine_exact_faults(
+        in->engine, wasmtime_memory_data(in->ctx, &in->memory),
+        wasmtime_memory_data_size(in->ctx, &in->memory));
 }
 
 bool

@@ -47,6 +47,11 @@ typedef struct eryx__instance {
     bool guest_image;
 } eryx__instance;
 
+/* Register `in`'s whole memory with its engine's userfaultfd
+   (eryx__engine_exact_faults; again after a fork, which drops it), and
+   note whether that took. */
+void eryx__instance_exact_faults(eryx__instance *in);
+
 /* The /proc/self/pagemap entries of the first `npages` pages of `in`'s
    memory into `ent` (bit 63: present, 62: swapped, 61: file-backed or
    shared: a page of a private mapping no longer is once written).  False

@@ -484,12 +484,8 @@ ready_fork(eryx__ready *r, int phase)
         /* The stock's memories lost their registration at the fork: with
            the child's own userfaultfd (the engine's child phase, before
            this one), so that they too map only the pages touched. */
-        for (uint32_t i = 0; i < r->nstock; i++) {
-            eryx__instance *in = &r->stock[i];
-            in->exact_faults = eryx__engine_exact_faults(
-                r->engine, wasmtime_memory_data(in->ctx, &in->memory),
-                wasmtime_memory_data_size(in->ctx, &in->memory));
-        }
+        for (uint32_t i = 0; i < r->nstock; i++)
+            eryx__instance_exact_faults(&r->stock[i]);
         break;
     }
     pthread_mutex_unlock(&r->mu);
